@@ -1,0 +1,6 @@
+//! `call-end` Lambda function. The flow arrives with its issue; until then the binary
+//! only proves the workspace builds.
+
+fn main() {
+    let _ = slack_calls::config::Config::from_env();
+}

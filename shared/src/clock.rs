@@ -1,0 +1,46 @@
+//! Time as a port, so the sweep and ordering rules are tested without sleeping.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::domain::UnixSeconds;
+
+pub trait Clock: Send + Sync {
+    fn now(&self) -> UnixSeconds;
+}
+
+/// The machine's clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> UnixSeconds {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+    }
+}
+
+/// A clock that only moves when told to (tests, demos).
+#[derive(Debug, Default)]
+pub struct ManualClock(AtomicI64);
+
+impl ManualClock {
+    pub fn new(now: UnixSeconds) -> Self {
+        ManualClock(AtomicI64::new(now))
+    }
+
+    pub fn set(&self, now: UnixSeconds) {
+        self.0.store(now, Ordering::SeqCst);
+    }
+
+    pub fn advance(&self, seconds: i64) {
+        self.0.fetch_add(seconds, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> UnixSeconds {
+        self.0.load(Ordering::SeqCst)
+    }
+}

@@ -1,0 +1,513 @@
+//! A call as we track it: what Slack should show, and what Slack has been told so far.
+//!
+//! The "desired" fields (participants' presence, title, URLs, state) follow the provider;
+//! the `slack_*` fields record what Slack has acknowledged. The worker syncs the
+//! difference, so a job run twice, or two jobs racing, never sends a change twice.
+
+use serde::{Deserialize, Serialize};
+
+/// Seconds since the Unix epoch, UTC: the unit Slack uses everywhere.
+pub type UnixSeconds = i64;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallKind {
+    Video,
+    Audio,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallState {
+    /// Written by the ack path; `calls.add` not done yet.
+    Registering,
+    /// Registered in Slack (`slack_call_id` is set).
+    Active,
+    /// Over. `slack_ended` says whether Slack has been told.
+    Ended,
+    /// Could not be registered; `failure` says why. Never shown in Slack.
+    Failed,
+}
+
+impl CallState {
+    /// Registering and Active calls are "live": listed for the stale-call sweep.
+    pub fn is_live(self) -> bool {
+        matches!(self, CallState::Registering | CallState::Active)
+    }
+}
+
+/// Why a call ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndReason {
+    /// The provider said so (`call.ended`).
+    Provider,
+    /// Rejected in a DM before anybody joined.
+    Rejected,
+    /// No participants and no provider event for `STALE_CALL_MINUTES`.
+    Abandoned,
+    /// Older than `MAX_CALL_HOURS`.
+    TooOld,
+}
+
+/// A participant as Slack's `users` arrays take it: a Slack user, or an external one
+/// with a display name. Serialises to exactly Slack's shape.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum CallUser {
+    Slack {
+        slack_id: String,
+    },
+    External {
+        external_id: String,
+        display_name: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        avatar_url: Option<String>,
+    },
+}
+
+impl CallUser {
+    /// The participant's identity: the Slack id when known, else the provider's id.
+    /// A person who leaves and rejoins keeps it, so they stay one participant.
+    pub fn identity(&self) -> &str {
+        match self {
+            CallUser::Slack { slack_id } => slack_id,
+            CallUser::External { external_id, .. } => external_id,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Participant {
+    pub user: CallUser,
+    /// In the call right now, as far as the provider has told us.
+    pub present: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_joined_at: Option<UnixSeconds>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_left_at: Option<UnixSeconds>,
+}
+
+/// A DM call declined by its callee (`call_rejected`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rejection {
+    pub user_id: String,
+    pub channel_id: String,
+    pub at: UnixSeconds,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Call {
+    /// Our id for the call, unique across all calls; Slack's `external_unique_id`.
+    pub external_unique_id: String,
+    /// Slack's `R…` id, once `calls.add` succeeded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slack_call_id: Option<String>,
+    pub team_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel_id: Option<String>,
+    /// The Slack user who started (or shared) the call.
+    pub created_by: String,
+    pub kind: CallKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    pub join_url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub desktop_join_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_display_id: Option<String>,
+    /// Where the call block is posted (slash command / call button). Unset for unfurls.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_url: Option<String>,
+    pub state: CallState,
+    pub created_at: UnixSeconds,
+    /// The start shown in Slack (`date_start`).
+    pub date_start: UnixSeconds,
+    /// Last time the provider told us anything about this call.
+    pub last_activity_at: UnixSeconds,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<UnixSeconds>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_reason: Option<EndReason>,
+    /// Duration the provider reported with `call.ended`, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reported_duration: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
+    #[serde(default)]
+    pub participants: Vec<Participant>,
+    #[serde(default)]
+    pub rejections: Vec<Rejection>,
+
+    // What Slack has acknowledged so far (progress markers for idempotent jobs).
+    /// The call block was posted through `response_url`.
+    #[serde(default)]
+    pub block_posted: bool,
+    /// Participants Slack currently shows (after our last successful add/remove).
+    #[serde(default)]
+    pub slack_participants: Vec<CallUser>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slack_title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slack_join_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slack_desktop_join_url: Option<String>,
+    #[serde(default)]
+    pub slack_ended: bool,
+
+    /// Optimistic-locking version: every successful write increments it by one.
+    #[serde(default)]
+    pub version: u64,
+}
+
+/// What a new call is made from.
+#[derive(Debug, Clone)]
+pub struct NewCall {
+    pub external_unique_id: String,
+    pub team_id: String,
+    pub channel_id: Option<String>,
+    pub created_by: String,
+    pub kind: CallKind,
+    pub title: Option<String>,
+    pub join_url: String,
+    pub desktop_join_url: Option<String>,
+    pub external_display_id: Option<String>,
+    pub response_url: Option<String>,
+}
+
+impl Call {
+    /// A call in `Registering` state, not yet known to Slack.
+    pub fn new(new: NewCall, now: UnixSeconds) -> Self {
+        Call {
+            external_unique_id: new.external_unique_id,
+            slack_call_id: None,
+            team_id: new.team_id,
+            channel_id: new.channel_id,
+            created_by: new.created_by,
+            kind: new.kind,
+            title: new.title,
+            join_url: new.join_url,
+            desktop_join_url: new.desktop_join_url,
+            external_display_id: new.external_display_id,
+            response_url: new.response_url,
+            state: CallState::Registering,
+            created_at: now,
+            date_start: now,
+            last_activity_at: now,
+            ended_at: None,
+            end_reason: None,
+            reported_duration: None,
+            failure: None,
+            participants: Vec::new(),
+            rejections: Vec::new(),
+            block_posted: false,
+            slack_participants: Vec::new(),
+            slack_title: None,
+            slack_join_url: None,
+            slack_desktop_join_url: None,
+            slack_ended: false,
+            version: 0,
+        }
+    }
+
+    pub fn is_live(&self) -> bool {
+        self.state.is_live()
+    }
+
+    /// `calls.add` succeeded: remember Slack's id and what Slack now shows.
+    pub fn mark_registered(&mut self, slack_call_id: String) {
+        self.slack_call_id = Some(slack_call_id);
+        self.slack_title = self.title.clone();
+        self.slack_join_url = Some(self.join_url.clone());
+        self.slack_desktop_join_url = self.desktop_join_url.clone();
+        if self.state == CallState::Registering {
+            self.state = CallState::Active;
+        }
+    }
+
+    /// Registration failed for good; the reason is for people.
+    pub fn mark_failed(&mut self, reason: impl Into<String>) {
+        if self.is_live() {
+            self.state = CallState::Failed;
+        }
+        self.failure = Some(reason.into());
+    }
+
+    /// Ends the call (once). Returns false when it had already ended or failed.
+    pub fn end(&mut self, reason: EndReason, at: UnixSeconds, duration: Option<i64>) -> bool {
+        if !self.is_live() {
+            return false;
+        }
+        self.state = CallState::Ended;
+        self.ended_at = Some(at);
+        self.end_reason = Some(reason);
+        self.reported_duration = duration;
+        for participant in &mut self.participants {
+            participant.present = false;
+        }
+        true
+    }
+
+    /// Seconds to report to `calls.end`: the provider's figure, else from the stored start.
+    pub fn duration_for_slack(&self) -> Option<i64> {
+        self.reported_duration
+            .or_else(|| self.ended_at.map(|end| (end - self.date_start).max(0)))
+    }
+
+    /// Records a join. With `occurred_at`, a join older than the participant's latest
+    /// leave is stale and ignored. Returns whether anything changed.
+    pub fn participant_joined(
+        &mut self,
+        user: CallUser,
+        occurred_at: Option<UnixSeconds>,
+        now: UnixSeconds,
+    ) -> bool {
+        if !self.is_live() {
+            return false;
+        }
+        self.last_activity_at = now;
+        let at = occurred_at.unwrap_or(now);
+        match self.participant_mut(user.identity()) {
+            Some(existing) => {
+                if occurred_at.is_some() && existing.last_left_at.is_some_and(|left| at < left) {
+                    return false;
+                }
+                // A rejoin may bring a better display name or avatar: keep the newest.
+                existing.user = user;
+                existing.last_joined_at = Some(existing.last_joined_at.map_or(at, |j| j.max(at)));
+                let changed = !existing.present;
+                existing.present = true;
+                changed
+            }
+            None => {
+                self.participants.push(Participant {
+                    user,
+                    present: true,
+                    last_joined_at: Some(at),
+                    last_left_at: None,
+                });
+                true
+            }
+        }
+    }
+
+    /// Records a leave. With `occurred_at`, a leave older than the participant's latest
+    /// join is stale and ignored. Returns whether anything changed.
+    pub fn participant_left(
+        &mut self,
+        user: CallUser,
+        occurred_at: Option<UnixSeconds>,
+        now: UnixSeconds,
+    ) -> bool {
+        if !self.is_live() {
+            return false;
+        }
+        self.last_activity_at = now;
+        let at = occurred_at.unwrap_or(now);
+        let Some(existing) = self.participant_mut(user.identity()) else {
+            // A leave for someone we never saw join: remember it, so a late join
+            // that happened before it is ignored too.
+            self.participants.push(Participant {
+                user,
+                present: false,
+                last_joined_at: None,
+                last_left_at: Some(at),
+            });
+            return false;
+        };
+        if occurred_at.is_some() && existing.last_joined_at.is_some_and(|joined| at < joined) {
+            return false;
+        }
+        existing.last_left_at = Some(existing.last_left_at.map_or(at, |l| l.max(at)));
+        let changed = existing.present;
+        existing.present = false;
+        changed
+    }
+
+    /// Applies a rename or new URLs. Returns whether anything changed.
+    pub fn update_details(
+        &mut self,
+        title: Option<String>,
+        join_url: Option<String>,
+        desktop_join_url: Option<String>,
+        now: UnixSeconds,
+    ) -> bool {
+        if !self.is_live() {
+            return false;
+        }
+        self.last_activity_at = now;
+        let mut changed = false;
+        if let Some(title) = title.filter(|t| Some(t) != self.title.as_ref()) {
+            self.title = Some(title);
+            changed = true;
+        }
+        if let Some(url) = join_url.filter(|u| *u != self.join_url) {
+            self.join_url = url;
+            changed = true;
+        }
+        if let Some(url) = desktop_join_url.filter(|u| Some(u) != self.desktop_join_url.as_ref()) {
+            self.desktop_join_url = Some(url);
+            changed = true;
+        }
+        changed
+    }
+
+    pub fn present_participants(&self) -> impl Iterator<Item = &CallUser> {
+        self.participants
+            .iter()
+            .filter(|p| p.present)
+            .map(|p| &p.user)
+    }
+
+    /// What the worker still has to tell Slack to make the call object true.
+    pub fn pending_sync(&self) -> SyncPlan {
+        if self.slack_call_id.is_none() || self.slack_ended {
+            return SyncPlan::default();
+        }
+        let shown = |identity: &str| {
+            self.slack_participants
+                .iter()
+                .any(|u| u.identity() == identity)
+        };
+        let add: Vec<CallUser> = self
+            .present_participants()
+            .filter(|u| !shown(u.identity()))
+            .cloned()
+            .collect();
+        let remove: Vec<CallUser> = self
+            .slack_participants
+            .iter()
+            .filter(|shown_user| {
+                !self
+                    .present_participants()
+                    .any(|u| u.identity() == shown_user.identity())
+            })
+            .cloned()
+            .collect();
+        let update = (self.title != self.slack_title
+            || Some(&self.join_url) != self.slack_join_url.as_ref()
+            || self.desktop_join_url != self.slack_desktop_join_url)
+            && self.state != CallState::Ended;
+        SyncPlan {
+            add,
+            remove,
+            update,
+            end: self.state == CallState::Ended,
+        }
+    }
+
+    fn participant_mut(&mut self, identity: &str) -> Option<&mut Participant> {
+        self.participants
+            .iter_mut()
+            .find(|p| p.user.identity() == identity)
+    }
+}
+
+/// The Slack calls still owed for one call, in the order they are made.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncPlan {
+    pub add: Vec<CallUser>,
+    pub remove: Vec<CallUser>,
+    pub update: bool,
+    pub end: bool,
+}
+
+impl SyncPlan {
+    pub fn is_empty(&self) -> bool {
+        self.add.is_empty() && self.remove.is_empty() && !self.update && !self.end
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call() -> Call {
+        let mut call = Call::new(
+            NewCall {
+                external_unique_id: "c1".into(),
+                team_id: "T1".into(),
+                channel_id: Some("C1".into()),
+                created_by: "U1".into(),
+                kind: CallKind::Video,
+                title: Some("Standup".into()),
+                join_url: "https://meet.example/r".into(),
+                desktop_join_url: None,
+                external_display_id: None,
+                response_url: None,
+            },
+            1_000,
+        );
+        call.mark_registered("R1".into());
+        call
+    }
+
+    fn slack(id: &str) -> CallUser {
+        CallUser::Slack {
+            slack_id: id.into(),
+        }
+    }
+
+    #[test]
+    fn late_leave_older_than_rejoin_is_ignored() {
+        let mut call = call();
+        assert!(call.participant_joined(slack("U2"), Some(10), 10));
+        assert!(call.participant_left(slack("U2"), Some(20), 20));
+        assert!(call.participant_joined(slack("U2"), Some(30), 30));
+        assert!(!call.participant_left(slack("U2"), Some(25), 31));
+        assert_eq!(call.present_participants().count(), 1);
+        assert_eq!(
+            call.participants.len(),
+            1,
+            "a rejoin is the same participant"
+        );
+    }
+
+    #[test]
+    fn late_join_older_than_leave_is_ignored() {
+        let mut call = call();
+        assert!(!call.participant_left(slack("U2"), Some(20), 20));
+        assert!(!call.participant_joined(slack("U2"), Some(10), 21));
+        assert_eq!(call.present_participants().count(), 0);
+    }
+
+    #[test]
+    fn nothing_applies_after_the_end() {
+        let mut call = call();
+        assert!(call.end(EndReason::Provider, 100, None));
+        assert!(!call.end(EndReason::Provider, 101, None));
+        assert!(!call.participant_joined(slack("U2"), None, 102));
+        assert!(!call.update_details(Some("x".into()), None, None, 103));
+        assert_eq!(
+            call.duration_for_slack(),
+            Some(100 - 1_000i64).map(|d| d.max(0))
+        );
+    }
+
+    #[test]
+    fn sync_plan_is_the_difference_with_what_slack_shows() {
+        let mut call = call();
+        call.participant_joined(slack("U2"), None, 1);
+        call.participant_joined(slack("U3"), None, 1);
+        call.slack_participants = vec![slack("U3"), slack("U4")];
+        call.update_details(Some("Renamed".into()), None, None, 2);
+        let plan = call.pending_sync();
+        assert_eq!(plan.add, vec![slack("U2")]);
+        assert_eq!(plan.remove, vec![slack("U4")]);
+        assert!(plan.update);
+        assert!(!plan.end);
+    }
+
+    #[test]
+    fn external_user_serialises_in_slack_shape() {
+        let user = CallUser::External {
+            external_id: "e1".into(),
+            display_name: "Guest".into(),
+            avatar_url: None,
+        };
+        assert_eq!(
+            serde_json::to_value(&user).unwrap_or_default(),
+            serde_json::json!({"external_id": "e1", "display_name": "Guest"})
+        );
+    }
+}

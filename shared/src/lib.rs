@@ -1,0 +1,12 @@
+//! The Slack Calls integration's shared crate: the domain, the flows, the ports they
+//! use, and the adapters behind those ports (DynamoDB, Secrets Manager, Slack Web API,
+//! meeting providers). The Lambda functions and the local server are thin shells
+//! around it.
+
+pub mod clock;
+pub mod config;
+pub mod domain;
+pub mod meeting;
+pub mod secrets;
+pub mod slack;
+pub mod store;

@@ -1,0 +1,49 @@
+//! The meeting-provider port: where join URLs come from.
+
+use async_trait::async_trait;
+
+use crate::domain::CallKind;
+
+pub mod http_api;
+pub mod url_template;
+
+/// What the provider is asked to set up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MeetingRequest {
+    pub team_id: String,
+    pub user_id: String,
+    pub user_name: String,
+    pub channel_id: String,
+    pub title: Option<String>,
+    pub kind: CallKind,
+    pub phone_number: Option<String>,
+}
+
+/// A meeting ready to join.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Meeting {
+    /// Unique across all the provider's meetings: Slack's `external_unique_id`.
+    pub external_unique_id: String,
+    pub join_url: String,
+    pub desktop_join_url: Option<String>,
+    /// Short, human-readable id shown in the call object.
+    pub display_id: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum MeetingError {
+    /// The user must sign in to the provider first.
+    #[error("the user must sign in to the meeting provider first")]
+    LoginRequired { login_url: String },
+    /// This provider cannot place phone calls.
+    #[error("the meeting provider cannot place phone calls")]
+    PhoneCallsUnsupported,
+    /// The provider failed, timed out or answered something we do not understand.
+    #[error("the meeting provider is unavailable: {0}")]
+    Unavailable(String),
+}
+
+#[async_trait]
+pub trait MeetingProvider: Send + Sync {
+    async fn allocate(&self, request: &MeetingRequest) -> Result<Meeting, MeetingError>;
+}

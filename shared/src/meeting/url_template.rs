@@ -1,0 +1,1 @@
+//! Meetings from a URL template (`JOIN_URL_TEMPLATE`), no account needed.

@@ -1,0 +1,9 @@
+//! Everything about Slack: request verification, payloads, the Web API port and its
+//! reqwest adapter.
+
+pub mod api;
+pub mod error;
+pub mod payloads;
+
+pub use api::SlackApi;
+pub use error::{ApiErrorCode, RetryClass, SlackError};

@@ -1,0 +1,253 @@
+//! What Slack sends us and what we answer: slash-command / call-button forms, the
+//! Events API envelope and events, call blocks and slash-command responses.
+//!
+//! Every incoming type tolerates unknown fields; an event type we do not handle parses
+//! to [`Event::Other`], never to an error.
+
+use serde::{Deserialize, Serialize};
+
+/// The `application/x-www-form-urlencoded` body of a slash command or call-button press.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct CommandForm {
+    pub team_id: String,
+    #[serde(default)]
+    pub team_domain: Option<String>,
+    #[serde(default)]
+    pub enterprise_id: Option<String>,
+    pub channel_id: String,
+    #[serde(default)]
+    pub channel_name: Option<String>,
+    pub user_id: String,
+    #[serde(default)]
+    pub user_name: Option<String>,
+    /// Set for slash commands (`/call`), absent for the call button.
+    #[serde(default)]
+    pub command: Option<String>,
+    #[serde(default)]
+    pub text: Option<String>,
+    pub response_url: String,
+    #[serde(default)]
+    pub trigger_id: Option<String>,
+    /// Call button: `video` or `audio`.
+    #[serde(default, rename = "type")]
+    pub call_type: Option<String>,
+    /// Call button, `audio`: the number to dial.
+    #[serde(default)]
+    pub phone_number: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum CommandFormError {
+    #[error("the form body could not be decoded: {0}")]
+    Undecodable(String),
+    #[error("required field {0} is missing or empty")]
+    MissingField(&'static str),
+}
+
+impl CommandForm {
+    /// Decodes the form and checks the fields every request must carry.
+    pub fn parse(body: &[u8]) -> Result<Self, CommandFormError> {
+        // Decode to pairs first, so a missing field is reported by name rather than as
+        // serde's generic "missing field" text.
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
+            .map_err(|error| CommandFormError::Undecodable(error.to_string()))?;
+        for required in ["team_id", "channel_id", "user_id", "response_url"] {
+            if !pairs
+                .iter()
+                .any(|(name, value)| name == required && !value.trim().is_empty())
+            {
+                return Err(CommandFormError::MissingField(required));
+            }
+        }
+        serde_urlencoded::from_bytes(body)
+            .map_err(|error| CommandFormError::Undecodable(error.to_string()))
+    }
+
+    /// The slash command's text, trimmed, if any: used as the call title.
+    pub fn title(&self) -> Option<String> {
+        self.text
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned)
+    }
+}
+
+/// The outer JSON of an Events API request.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Envelope {
+    UrlVerification {
+        challenge: String,
+    },
+    EventCallback(Box<EventCallback>),
+    /// `app_rate_limited` and whatever Slack adds later.
+    #[serde(other)]
+    Other,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct EventCallback {
+    pub event_id: String,
+    #[serde(default)]
+    pub event_time: Option<i64>,
+    #[serde(default)]
+    pub team_id: Option<String>,
+    #[serde(default)]
+    pub api_app_id: Option<String>,
+    #[serde(default)]
+    pub authed_users: Vec<String>,
+    pub event: Event,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct SharedLink {
+    #[serde(default)]
+    pub domain: Option<String>,
+    pub url: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    LinkShared {
+        channel: String,
+        message_ts: String,
+        #[serde(default)]
+        links: Vec<SharedLink>,
+        user: String,
+    },
+    CallRejected {
+        call_id: String,
+        user_id: String,
+        channel_id: String,
+        #[serde(default)]
+        external_unique_id: Option<String>,
+    },
+    AppUninstalled {},
+    TokensRevoked {
+        #[serde(default)]
+        tokens: serde_json::Value,
+    },
+    /// Every event we do not handle.
+    #[serde(other)]
+    Other,
+}
+
+/// `{"type":"call","call_id":"R…"}`
+pub fn call_block(slack_call_id: &str) -> serde_json::Value {
+    serde_json::json!({"type": "call", "call_id": slack_call_id})
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResponseType {
+    Ephemeral,
+    InChannel,
+}
+
+/// A message posted as a slash-command answer or to a `response_url`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResponseMessage {
+    pub response_type: ResponseType,
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocks: Option<Vec<serde_json::Value>>,
+}
+
+impl ResponseMessage {
+    pub fn ephemeral(text: impl Into<String>) -> Self {
+        ResponseMessage {
+            response_type: ResponseType::Ephemeral,
+            text: text.into(),
+            blocks: None,
+        }
+    }
+
+    /// The call block for the channel; `text` is the notification fallback, since call
+    /// blocks do not show in notifications.
+    pub fn call_in_channel(slack_call_id: &str, text: impl Into<String>) -> Self {
+        ResponseMessage {
+            response_type: ResponseType::InChannel,
+            text: text.into(),
+            blocks: Some(vec![call_block(slack_call_id)]),
+        }
+    }
+}
+
+/// The synchronous answer to a call-button press: Slack opens the URL for the caller.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallInitiation {
+    /// `call` for video, `audio` for a phone call.
+    pub response_type: String,
+    pub call_initiation_url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub desktop_protocol_call_initiation_url: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_form_reports_the_missing_field() {
+        let error = CommandForm::parse(b"team_id=T1&channel_id=C1&user_id=U1")
+            .expect_err("response_url is required");
+        assert_eq!(error, CommandFormError::MissingField("response_url"));
+    }
+
+    #[test]
+    fn command_form_parses_call_button_audio() {
+        let form = CommandForm::parse(
+            b"team_id=T1&channel_id=C1&user_id=U1&user_name=ann&response_url=https%3A%2F%2Fhooks.slack.com%2Fx&type=audio&phone_number=%2B1-202-555-0145&extra=1",
+        )
+        .expect("valid form");
+        assert_eq!(form.call_type.as_deref(), Some("audio"));
+        assert_eq!(form.phone_number.as_deref(), Some("+1-202-555-0145"));
+        assert_eq!(form.response_url, "https://hooks.slack.com/x");
+    }
+
+    #[test]
+    fn unknown_events_are_other_not_errors() {
+        let envelope: Envelope = serde_json::from_str(
+            r#"{"type":"event_callback","event_id":"Ev1","team_id":"T1","event":{"type":"reaction_added","user":"U1"},"extra":true}"#,
+        )
+        .expect("unknown event parses");
+        let Envelope::EventCallback(callback) = envelope else {
+            panic!("expected a callback");
+        };
+        assert_eq!(callback.event, Event::Other);
+        let envelope: Envelope =
+            serde_json::from_str(r#"{"type":"app_rate_limited","minute_rate_limited":1}"#)
+                .expect("unknown envelope parses");
+        assert_eq!(envelope, Envelope::Other);
+    }
+
+    #[test]
+    fn call_rejected_parses_from_the_documented_example() {
+        let envelope: Envelope = serde_json::from_str(
+            r#"{"token":"12345FVmRUzNDOAuy4BiWh","team_id":"TL1BBBQBD","api_app_id":"BBBU04BB4","event":{"type":"call_rejected","call_id":"RL731AVEF","user_id":"ULJS1TYR5","channel_id":"DL5JN9K0T","external_unique_id":"123-456-7890"},"type":"event_callback","event_id":"EvLLACMB6BB","event_time":1563448153,"authed_users":["UBBB1TYR5"]}"#,
+        )
+        .expect("documented example parses");
+        let Envelope::EventCallback(callback) = envelope else {
+            panic!("expected a callback");
+        };
+        assert_eq!(callback.event_id, "EvLLACMB6BB");
+        assert!(
+            matches!(callback.event, Event::CallRejected { ref call_id, .. } if call_id == "RL731AVEF")
+        );
+    }
+
+    #[test]
+    fn call_block_message_has_the_documented_shape() {
+        let message = ResponseMessage::call_in_channel("R123", "A call was started");
+        assert_eq!(
+            serde_json::to_value(&message).unwrap_or_default(),
+            serde_json::json!({
+                "response_type": "in_channel",
+                "text": "A call was started",
+                "blocks": [{"type": "call", "call_id": "R123"}]
+            })
+        );
+    }
+}

@@ -1,0 +1,1 @@
+//! DynamoDB adapter of [`super::CallStore`] (issue #2).
