@@ -33,6 +33,11 @@ pub struct Config {
     pub join_url_template: String,
     /// `DESKTOP_JOIN_URL_TEMPLATE`, containing `{room}`.
     pub desktop_join_url_template: Option<String>,
+    /// `PHONE_CALL_URL_TEMPLATE`, containing `{phone}`: enables audio calls from the
+    /// call button with the URL-template provider.
+    pub phone_call_url_template: Option<String>,
+    /// `DESKTOP_PHONE_CALL_URL_TEMPLATE`, containing `{phone}`.
+    pub desktop_phone_call_url_template: Option<String>,
     /// `MEETING_API_URL`: create meetings through the provider's HTTP API instead.
     pub meeting_api_url: Option<String>,
     /// `RESPONSE_URL_HOSTS`: where we may POST `response_url` messages.
@@ -79,6 +84,16 @@ impl Config {
             require_room_placeholder("DESKTOP_JOIN_URL_TEMPLATE", template)?;
         }
 
+        let phone_call_url_template = get("PHONE_CALL_URL_TEMPLATE");
+        if let Some(template) = &phone_call_url_template {
+            require_placeholder("PHONE_CALL_URL_TEMPLATE", template, "{phone}")?;
+            require_http_url("PHONE_CALL_URL_TEMPLATE", template)?;
+        }
+        let desktop_phone_call_url_template = get("DESKTOP_PHONE_CALL_URL_TEMPLATE");
+        if let Some(template) = &desktop_phone_call_url_template {
+            require_placeholder("DESKTOP_PHONE_CALL_URL_TEMPLATE", template, "{phone}")?;
+        }
+
         let meeting_api_url = get("MEETING_API_URL");
         if let Some(url) = &meeting_api_url {
             require_http_url("MEETING_API_URL", url)?;
@@ -112,6 +127,8 @@ impl Config {
             slack_api_url,
             join_url_template,
             desktop_join_url_template,
+            phone_call_url_template,
+            desktop_phone_call_url_template,
             meeting_api_url,
             response_url_hosts,
             unfurl_domains,
@@ -143,18 +160,26 @@ fn split_list(value: &str) -> Vec<String> {
 }
 
 fn require_room_placeholder(name: &'static str, template: &str) -> Result<(), ConfigError> {
-    if template.contains("{room}") {
+    require_placeholder(name, template, "{room}")
+}
+
+fn require_placeholder(
+    name: &'static str,
+    template: &str,
+    placeholder: &str,
+) -> Result<(), ConfigError> {
+    if template.contains(placeholder) {
         Ok(())
     } else {
         Err(ConfigError::Invalid {
             name,
-            reason: "must contain the placeholder {room}".into(),
+            reason: format!("must contain the placeholder {placeholder}"),
         })
     }
 }
 
 fn require_http_url(name: &'static str, value: &str) -> Result<(), ConfigError> {
-    match url::Url::parse(&value.replace("{room}", "room")) {
+    match url::Url::parse(&value.replace("{room}", "room").replace("{phone}", "1")) {
         Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => Ok(()),
         Ok(_) => Err(ConfigError::Invalid {
             name,

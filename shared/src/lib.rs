@@ -6,7 +6,10 @@
 pub mod clock;
 pub mod config;
 pub mod domain;
+pub mod entry;
+pub mod flows;
 pub mod meeting;
+pub mod provider_callback;
 pub mod secrets;
 pub mod slack;
 pub mod store;

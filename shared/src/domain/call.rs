@@ -9,6 +9,9 @@ use serde::{Deserialize, Serialize};
 /// Seconds since the Unix epoch, UTC: the unit Slack uses everywhere.
 pub type UnixSeconds = i64;
 
+/// How many provider `event_id`s a call remembers for dedupe.
+const MAX_REMEMBERED_PROVIDER_EVENTS: usize = 100;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CallKind {
@@ -138,6 +141,9 @@ pub struct Call {
     pub participants: Vec<Participant>,
     #[serde(default)]
     pub rejections: Vec<Rejection>,
+    /// Recent provider `event_id`s, so a redelivered provider event is applied once.
+    #[serde(default)]
+    pub provider_event_ids: Vec<String>,
 
     // What Slack has acknowledged so far (progress markers for idempotent jobs).
     /// The call block was posted through `response_url`.
@@ -200,6 +206,7 @@ impl Call {
             failure: None,
             participants: Vec::new(),
             rejections: Vec::new(),
+            provider_event_ids: Vec::new(),
             block_posted: false,
             slack_participants: Vec::new(),
             slack_title: None,
@@ -352,6 +359,36 @@ impl Call {
         changed
     }
 
+    /// Remembers a provider `event_id`; false if it was seen before (a redelivery).
+    pub fn remember_provider_event(&mut self, event_id: &str) -> bool {
+        if self.provider_event_ids.iter().any(|seen| seen == event_id) {
+            return false;
+        }
+        if self.provider_event_ids.len() >= MAX_REMEMBERED_PROVIDER_EVENTS {
+            self.provider_event_ids.remove(0);
+        }
+        self.provider_event_ids.push(event_id.to_owned());
+        true
+    }
+
+    /// Records a DM rejection (once per user). Returns whether it was new.
+    pub fn record_rejection(&mut self, rejection: Rejection) -> bool {
+        if self
+            .rejections
+            .iter()
+            .any(|r| r.user_id == rejection.user_id)
+        {
+            return false;
+        }
+        self.rejections.push(rejection);
+        true
+    }
+
+    /// Nobody has joined yet (the rule for ending a rejected DM call).
+    pub fn nobody_joined(&self) -> bool {
+        self.participants.iter().all(|p| p.last_joined_at.is_none())
+    }
+
     pub fn present_participants(&self) -> impl Iterator<Item = &CallUser> {
         self.participants
             .iter()
@@ -363,6 +400,13 @@ impl Call {
     pub fn pending_sync(&self) -> SyncPlan {
         if self.slack_call_id.is_none() || self.slack_ended {
             return SyncPlan::default();
+        }
+        // An ended call greys out in Slack as a whole: no point removing people first.
+        if self.state == CallState::Ended {
+            return SyncPlan {
+                end: true,
+                ..SyncPlan::default()
+            };
         }
         let shown = |identity: &str| {
             self.slack_participants
@@ -384,15 +428,14 @@ impl Call {
             })
             .cloned()
             .collect();
-        let update = (self.title != self.slack_title
+        let update = self.title != self.slack_title
             || Some(&self.join_url) != self.slack_join_url.as_ref()
-            || self.desktop_join_url != self.slack_desktop_join_url)
-            && self.state != CallState::Ended;
+            || self.desktop_join_url != self.slack_desktop_join_url;
         SyncPlan {
             add,
             remove,
             update,
-            end: self.state == CallState::Ended,
+            end: false,
         }
     }
 
@@ -496,6 +539,34 @@ mod tests {
         assert_eq!(plan.remove, vec![slack("U4")]);
         assert!(plan.update);
         assert!(!plan.end);
+    }
+
+    #[test]
+    fn ended_call_only_owes_the_end() {
+        let mut call = call();
+        call.participant_joined(slack("U2"), None, 1);
+        call.slack_participants = vec![slack("U2")];
+        call.end(EndReason::Provider, 5, None);
+        assert_eq!(
+            call.pending_sync(),
+            SyncPlan {
+                end: true,
+                ..SyncPlan::default()
+            }
+        );
+        call.slack_ended = true;
+        assert!(call.pending_sync().is_empty());
+    }
+
+    #[test]
+    fn provider_events_are_remembered_once() {
+        let mut call = call();
+        assert!(call.remember_provider_event("e1"));
+        assert!(!call.remember_provider_event("e1"));
+        for i in 0..200 {
+            call.remember_provider_event(&format!("x{i}"));
+        }
+        assert!(call.provider_event_ids.len() <= MAX_REMEMBERED_PROVIDER_EVENTS);
     }
 
     #[test]

@@ -13,6 +13,15 @@ pub enum JobKind {
     RegisterCall { external_unique_id: String },
     /// Bring Slack's call object in line with the call: participants, details, end.
     SyncCall { external_unique_id: String },
+    /// A DM call was declined: record it, end the call if nobody joined, tell the provider.
+    RejectCall {
+        slack_call_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        external_unique_id: Option<String>,
+        user_id: String,
+        channel_id: String,
+        rejected_at: UnixSeconds,
+    },
     /// `chat.unfurl` the links of ours in one shared message, registering unknown rooms.
     Unfurl {
         team_id: String,

@@ -38,6 +38,9 @@ pub enum MeetingError {
     /// This provider cannot place phone calls.
     #[error("the meeting provider cannot place phone calls")]
     PhoneCallsUnsupported,
+    /// The request cannot be served as asked (an undialable phone number, say).
+    #[error("{0}")]
+    InvalidRequest(String),
     /// The provider failed, timed out or answered something we do not understand.
     #[error("the meeting provider is unavailable: {0}")]
     Unavailable(String),

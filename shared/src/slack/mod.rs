@@ -4,6 +4,8 @@
 pub mod api;
 pub mod error;
 pub mod payloads;
+pub mod response_url;
+pub mod signature;
 
 pub use api::SlackApi;
 pub use error::{ApiErrorCode, RetryClass, SlackError};
