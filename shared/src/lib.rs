@@ -13,3 +13,5 @@ pub mod provider_callback;
 pub mod secrets;
 pub mod slack;
 pub mod store;
+pub mod telemetry;
+pub mod wiring;

@@ -1,0 +1,95 @@
+//! Builds the [`Services`] a deployed function runs on, from its environment: once per
+//! container, cheaply (clients are created, nothing is fetched until first use).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::clock::SystemClock;
+use crate::config::{Config, ConfigError};
+use crate::flows::Services;
+use crate::meeting::http_api::{HttpMeetingProvider, DEFAULT_MEETING_API_TIMEOUT};
+use crate::meeting::url_template::UrlTemplateProvider;
+use crate::meeting::MeetingProvider;
+use crate::provider_callback::HttpProviderCallback;
+use crate::secrets::{SecretSource, SecretsError, SecretsManagerSource, StaticSecrets, DEFAULT_SECRET_TTL};
+use crate::slack::client::{ClientBuildError, RetryPolicy, SlackClient};
+use crate::store::dynamodb::DynamoStore;
+
+/// Bounded so a slow provider never holds a worker for long; the job is retried.
+const PROVIDER_CALLBACK_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Secrets(#[from] SecretsError),
+    #[error(transparent)]
+    SlackClient(#[from] ClientBuildError),
+    #[error("the HTTP client could not be built: {0}")]
+    Http(String),
+}
+
+/// Services for a Lambda function: DynamoDB (`CALLS_TABLE`), secrets from Secrets
+/// Manager (`SECRET_ID`) or, without it, the environment, and Slack with `slack_policy`.
+pub async fn services_from_env(slack_policy: RetryPolicy) -> Result<Services, StartupError> {
+    let config = Arc::new(Config::from_env()?);
+    let table = config.require_calls_table()?.to_owned();
+    let aws = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
+
+    let secrets: Arc<dyn SecretSource> = match &config.secret_id {
+        Some(secret_id) => Arc::new(SecretsManagerSource::new(
+            aws_sdk_secretsmanager::Client::new(&aws),
+            secret_id.clone(),
+            DEFAULT_SECRET_TTL,
+        )),
+        None => Arc::new(StaticSecrets::from_lookup(|name| std::env::var(name).ok())?),
+    };
+    // Timeouts sized for Slack's 3-second budget (see `client_config`).
+    let store = Arc::new(DynamoStore::from_sdk_config(&aws, table));
+    services_with(config, store, secrets, slack_policy)
+}
+
+/// Everything but the store and the secrets, which differ between deployed and local
+/// runs.
+pub fn services_with(
+    config: Arc<Config>,
+    store: Arc<dyn crate::store::CallStore>,
+    secrets: Arc<dyn SecretSource>,
+    slack_policy: RetryPolicy,
+) -> Result<Services, StartupError> {
+    // One connection pool for Slack, the meeting API and provider callbacks.
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(Duration::from_secs(2))
+        .user_agent(concat!("slack-calls/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|error| StartupError::Http(error.to_string()))?;
+    let slack = SlackClient::with_http_client(http.clone(), &config.slack_api_url, slack_policy)?;
+    let meetings: Arc<dyn MeetingProvider> = match &config.meeting_api_url {
+        Some(url) => Arc::new(HttpMeetingProvider::new(
+            http.clone(),
+            url.clone(),
+            secrets.clone(),
+            DEFAULT_MEETING_API_TIMEOUT,
+        )),
+        None => Arc::new(UrlTemplateProvider::from_config(&config)),
+    };
+    let clock = Arc::new(SystemClock);
+    let provider_callback = Arc::new(HttpProviderCallback::new(
+        http,
+        config.provider_callback_url.clone(),
+        secrets.clone(),
+        clock.clone(),
+        PROVIDER_CALLBACK_TIMEOUT,
+    ));
+    Ok(Services {
+        config,
+        store,
+        slack: Arc::new(slack),
+        meetings,
+        secrets,
+        provider_callback,
+        clock,
+    })
+}
