@@ -1,1 +1,604 @@
-//! DynamoDB adapter of [`super::CallStore`] (issue #2).
+//! DynamoDB adapter of [`CallStore`]: the single table described in `template.yaml`.
+//!
+//! | item | pk | sk |
+//! |---|---|---|
+//! | call | `CALL#<external_unique_id>` | `CALL` |
+//! | job | `JOB#<id>` | `JOB` |
+//! | installation | `TEAM#<team_id>` | `INSTALL` |
+//! | event receipt | `EVENT#<event_id>` | `EVENT` |
+//!
+//! Items are the domain types as `serde_dynamo` maps them, plus the key attributes and:
+//! `live` (calls, only while live: the sparse `live_calls` index), `expires_at` (the
+//! table's TTL: calls 30 days after they stop being live, jobs 7 days after creation,
+//! receipts as the receipt says). Each trait method is one request; a write touching
+//! several items is one `TransactWriteItems`.
+//!
+//! Reads by key are strongly consistent (optimistic locking reads what it then
+//! conditions on); lookups through an index are eventually consistent, as GSIs are.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::config::retry::RetryConfig;
+use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+};
+use aws_sdk_dynamodb::Client;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::{preferred_call, CallStore, EventRecord, StoreError};
+use crate::domain::{Call, CallState, EventReceipt, Installation, Job, UnixSeconds};
+
+type Item = HashMap<String, AttributeValue>;
+
+/// Whole-operation budget, retries included: an ack path has 3 s in all, and must still
+/// answer Slack after a failed store call.
+pub const OPERATION_TIMEOUT: Duration = Duration::from_millis(1_500);
+/// One attempt: DynamoDB answers in milliseconds, so a slow attempt is better retried.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_millis(700);
+/// Attempts per operation, the first included.
+pub const MAX_ATTEMPTS: u32 = 3;
+const INITIAL_RETRY_BACKOFF: Duration = Duration::from_millis(25);
+const MAX_RETRY_BACKOFF: Duration = Duration::from_millis(250);
+
+pub const BY_SLACK_CALL_ID_INDEX: &str = "by_slack_call_id";
+pub const BY_JOIN_URL_INDEX: &str = "by_join_url";
+pub const LIVE_CALLS_INDEX: &str = "live_calls";
+/// The value of `live` on live calls (the sparse index's only partition).
+pub const LIVE: &str = "LIVE";
+
+const CALL_SK: &str = "CALL";
+/// Also what the worker's stream filter selects job inserts by.
+pub const JOB_SK: &str = "JOB";
+const INSTALLATION_SK: &str = "INSTALL";
+const EVENT_SK: &str = "EVENT";
+
+const DAY_SECONDS: i64 = 86_400;
+/// How long a call stays readable after it stopped being live.
+pub const CALL_RETENTION_SECONDS: i64 = 30 * DAY_SECONDS;
+/// How long a job stays readable after it was enqueued.
+pub const JOB_RETENTION_SECONDS: i64 = 7 * DAY_SECONDS;
+
+const MUST_NOT_EXIST: &str = "attribute_not_exists(#pk)";
+const VERSION_MATCHES: &str = "#version = :expected";
+/// TTL deletes expired items only eventually: an expired receipt counts as absent.
+const RECEIPT_ABSENT_OR_EXPIRED: &str = "attribute_not_exists(#pk) OR #expires_at < :now";
+
+/// The DynamoDB client configuration for code on Slack's 3-second path: bounded
+/// timeouts and few, quick retries on top of whatever `sdk_config` holds (region,
+/// credentials, `AWS_ENDPOINT_URL_DYNAMODB`...).
+pub fn client_config(sdk_config: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Config {
+    aws_sdk_dynamodb::config::Builder::from(sdk_config)
+        .timeout_config(
+            TimeoutConfig::builder()
+                .operation_timeout(OPERATION_TIMEOUT)
+                .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                .build(),
+        )
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(MAX_ATTEMPTS)
+                .with_initial_backoff(INITIAL_RETRY_BACKOFF)
+                .with_max_backoff(MAX_RETRY_BACKOFF),
+        )
+        .build()
+}
+
+/// [`CallStore`] on one DynamoDB table.
+#[derive(Debug, Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoStore {
+    /// A store on `table` through `client`, used as configured.
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        DynamoStore {
+            client,
+            table: table.into(),
+        }
+    }
+
+    /// A store on `table` with a client made from `sdk_config` by [`client_config`].
+    /// Load the config the standard way, once per container:
+    /// `aws_config::defaults(BehaviorVersion::latest()).load().await`.
+    pub fn from_sdk_config(sdk_config: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
+        Self::new(Client::from_conf(client_config(sdk_config)), table)
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    async fn get<T: DeserializeOwned>(&self, pk: String, sk: &str) -> Result<Option<T>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(pk.clone(), sk)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|error| unavailable("GetItem", error))?;
+        output
+            .item
+            .map(|item| from_item(item, &pk, sk))
+            .transpose()
+    }
+
+    /// Every call whose `attribute` is `value` in `index`, all pages.
+    async fn query_calls(
+        &self,
+        index: &str,
+        attribute: &str,
+        value: &str,
+    ) -> Result<Vec<Call>, StoreError> {
+        let items: Vec<Item> = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(index)
+            .key_condition_expression("#attribute = :value")
+            .expression_attribute_names("#attribute", attribute)
+            .expression_attribute_values(":value", AttributeValue::S(value.to_owned()))
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|error| unavailable("Query", error))?;
+        items
+            .into_iter()
+            .map(|item| {
+                let pk = item_pk(&item);
+                from_item(item, &pk, CALL_SK)
+            })
+            .collect()
+    }
+
+    /// Writes `primary` (when given) and inserts `jobs`, atomically, in one request.
+    async fn write(
+        &self,
+        primary: Option<ConditionalPut>,
+        jobs: &[Job],
+    ) -> Result<WriteOutcome, StoreError> {
+        let has_primary = primary.is_some();
+        let mut puts = Vec::with_capacity(jobs.len() + 1);
+        puts.extend(primary);
+        for job in jobs {
+            puts.push(ConditionalPut::insert(job_item(job)?));
+        }
+        match puts.len() {
+            0 => Ok(WriteOutcome::Written),
+            1 => {
+                let put = puts.remove(0);
+                match self.put(put).await? {
+                    WriteOutcome::PrimaryConditionFailed if !has_primary => {
+                        Err(StoreError::AlreadyExists)
+                    }
+                    outcome => Ok(outcome),
+                }
+            }
+            _ => self.transact(puts, has_primary).await,
+        }
+    }
+
+    async fn put(&self, put: ConditionalPut) -> Result<WriteOutcome, StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(put.item.clone()))
+            .condition_expression(put.condition)
+            .set_expression_attribute_names(Some(put.names()))
+            .set_expression_attribute_values(put.values.clone())
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(WriteOutcome::Written),
+            Err(error) => match error.as_service_error() {
+                Some(PutItemError::ConditionalCheckFailedException(failed)) => {
+                    // An attempt that timed out may have been applied before the SDK
+                    // retried it: finding exactly our item means that write was ours.
+                    if failed.item() == Some(&put.item) {
+                        tracing::debug!(
+                            pk = item_pk(&put.item),
+                            "conditional put already applied by an earlier attempt"
+                        );
+                        Ok(WriteOutcome::Written)
+                    } else {
+                        Ok(WriteOutcome::PrimaryConditionFailed)
+                    }
+                }
+                _ => Err(unavailable("PutItem", error)),
+            },
+        }
+    }
+
+    /// The SDK gives every `TransactWriteItems` a client request token and retries with
+    /// the same one, so a retried transaction that had been applied succeeds again.
+    async fn transact(
+        &self,
+        puts: Vec<ConditionalPut>,
+        has_primary: bool,
+    ) -> Result<WriteOutcome, StoreError> {
+        let items = puts
+            .into_iter()
+            .map(|put| {
+                let names = put.names();
+                Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(put.item))
+                    .condition_expression(put.condition)
+                    .set_expression_attribute_names(Some(names))
+                    .set_expression_attribute_values(put.values)
+                    .build()
+                    .map(|put| TransactWriteItem::builder().put(put).build())
+                    .map_err(|error| StoreError::Unavailable(format!("TransactWriteItems: {error}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let error = match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => return Ok(WriteOutcome::Written),
+            Err(error) => error,
+        };
+        let Some(TransactWriteItemsError::TransactionCanceledException(canceled)) =
+            error.as_service_error()
+        else {
+            return Err(unavailable("TransactWriteItems", error));
+        };
+        // Reasons come in the order of the items; "None" marks an item that was fine.
+        let codes: Vec<&str> = canceled
+            .cancellation_reasons()
+            .iter()
+            .map(|reason| reason.code().unwrap_or("None"))
+            .collect();
+        match classify_cancellation(&codes, has_primary) {
+            Some(outcome) => outcome,
+            None => Err(unavailable("TransactWriteItems", error)),
+        }
+    }
+}
+
+/// What a canceled transaction means for the caller; `None` when it was canceled for
+/// a reason of the store's own (throttling, validation...).
+fn classify_cancellation(
+    codes: &[&str],
+    has_primary: bool,
+) -> Option<Result<WriteOutcome, StoreError>> {
+    let failed_condition = codes.iter().position(|code| *code == "ConditionalCheckFailed");
+    match failed_condition {
+        Some(0) if has_primary => Some(Ok(WriteOutcome::PrimaryConditionFailed)),
+        // Job inserts are conditional too: a job id that exists means the same job was
+        // enqueued before, and it must not be reset to pending.
+        Some(_) => Some(Err(StoreError::AlreadyExists)),
+        // Another transaction was writing one of the items at the same moment.
+        None if codes.contains(&"TransactionConflict") => Some(Err(StoreError::Conflict)),
+        None => None,
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WriteOutcome {
+    Written,
+    /// The condition of the first (non-job) item failed.
+    PrimaryConditionFailed,
+}
+
+/// One item and the condition it is written under.
+struct ConditionalPut {
+    item: Item,
+    condition: &'static str,
+    values: Option<Item>,
+}
+
+impl ConditionalPut {
+    fn insert(item: Item) -> Self {
+        ConditionalPut {
+            item,
+            condition: MUST_NOT_EXIST,
+            values: None,
+        }
+    }
+
+    /// Replaces the item only if it is still at `expected_version`. Calls and jobs are
+    /// created at version 0, so 0 is a stored version for them.
+    fn at_version(item: Item, expected_version: u64) -> Self {
+        ConditionalPut {
+            item,
+            condition: VERSION_MATCHES,
+            values: Some(HashMap::from([(
+                ":expected".to_owned(),
+                AttributeValue::N(expected_version.to_string()),
+            )])),
+        }
+    }
+
+    /// As [`Self::at_version`], with version 0 meaning "must not exist yet".
+    fn at_version_or_new(item: Item, expected_version: u64) -> Self {
+        if expected_version == 0 {
+            Self::insert(item)
+        } else {
+            Self::at_version(item, expected_version)
+        }
+    }
+
+    fn receipt(item: Item, received_at: UnixSeconds) -> Self {
+        ConditionalPut {
+            item,
+            condition: RECEIPT_ABSENT_OR_EXPIRED,
+            values: Some(HashMap::from([(
+                ":now".to_owned(),
+                AttributeValue::N(received_at.to_string()),
+            )])),
+        }
+    }
+
+    /// DynamoDB rejects unused expression attribute names, so only those the condition
+    /// mentions.
+    fn names(&self) -> HashMap<String, String> {
+        ["pk", "version", "expires_at"]
+            .into_iter()
+            .filter(|name| self.condition.contains(&format!("#{name}")))
+            .map(|name| (format!("#{name}"), name.to_owned()))
+            .collect()
+    }
+}
+
+/// The attributes an item carries besides its domain fields.
+#[derive(Serialize)]
+struct ItemKeys {
+    pk: String,
+    sk: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    live: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_at: Option<UnixSeconds>,
+}
+
+fn to_item<T: Serialize>(entity: &T, keys: ItemKeys) -> Result<Item, StoreError> {
+    let malformed = |error: serde_dynamo::Error| {
+        StoreError::Malformed(format!("{} cannot be written as an item: {error}", keys.pk))
+    };
+    let mut item: Item = serde_dynamo::to_item(entity).map_err(malformed)?;
+    let keys: Item = serde_dynamo::to_item(&keys).map_err(malformed)?;
+    item.extend(keys);
+    Ok(item)
+}
+
+fn from_item<T: DeserializeOwned>(item: Item, pk: &str, sk: &str) -> Result<T, StoreError> {
+    serde_dynamo::from_item(item).map_err(|error| {
+        // Installations hold tokens, and serde echoes offending string values.
+        let reason = if sk == INSTALLATION_SK {
+            "does not match the installation's shape".to_owned()
+        } else {
+            error.to_string()
+        };
+        StoreError::Malformed(format!("item {pk}/{sk}: {reason}"))
+    })
+}
+
+fn key(pk: String, sk: &str) -> Item {
+    HashMap::from([
+        ("pk".to_owned(), AttributeValue::S(pk)),
+        ("sk".to_owned(), AttributeValue::S(sk.to_owned())),
+    ])
+}
+
+fn item_pk(item: &Item) -> String {
+    match item.get("pk") {
+        Some(AttributeValue::S(pk)) => pk.clone(),
+        _ => "(no pk)".to_owned(),
+    }
+}
+
+pub fn call_pk(external_unique_id: &str) -> String {
+    format!("CALL#{external_unique_id}")
+}
+
+pub fn job_pk(id: &str) -> String {
+    format!("JOB#{id}")
+}
+
+pub fn installation_pk(team_id: &str) -> String {
+    format!("TEAM#{team_id}")
+}
+
+pub fn event_pk(event_id: &str) -> String {
+    format!("EVENT#{event_id}")
+}
+
+/// When DynamoDB may delete a call: a while after it stopped being live, never before.
+pub fn call_expires_at(call: &Call) -> Option<UnixSeconds> {
+    match call.state {
+        CallState::Registering | CallState::Active => None,
+        CallState::Ended => Some(call.ended_at.unwrap_or(call.created_at) + CALL_RETENTION_SECONDS),
+        CallState::Failed => Some(call.created_at + CALL_RETENTION_SECONDS),
+    }
+}
+
+fn call_item(call: &Call) -> Result<Item, StoreError> {
+    let mut item = to_item(
+        call,
+        ItemKeys {
+            pk: call_pk(&call.external_unique_id),
+            sk: CALL_SK,
+            live: call.is_live().then_some(LIVE),
+            expires_at: call_expires_at(call),
+        },
+    )?;
+    // An empty string is not a valid index key: DynamoDB would refuse the whole write.
+    if matches!(item.get("slack_call_id"), Some(AttributeValue::S(id)) if id.is_empty()) {
+        item.remove("slack_call_id");
+    }
+    Ok(item)
+}
+
+fn job_item(job: &Job) -> Result<Item, StoreError> {
+    to_item(
+        job,
+        ItemKeys {
+            pk: job_pk(&job.id),
+            sk: JOB_SK,
+            live: None,
+            expires_at: Some(job.created_at + JOB_RETENTION_SECONDS),
+        },
+    )
+}
+
+fn installation_item(installation: &Installation) -> Result<Item, StoreError> {
+    to_item(
+        installation,
+        ItemKeys {
+            pk: installation_pk(&installation.team_id),
+            sk: INSTALLATION_SK,
+            live: None,
+            expires_at: None,
+        },
+    )
+}
+
+fn receipt_item(receipt: &EventReceipt) -> Result<Item, StoreError> {
+    // The receipt's own `expires_at` is the TTL attribute.
+    to_item(
+        receipt,
+        ItemKeys {
+            pk: event_pk(&receipt.event_id),
+            sk: EVENT_SK,
+            live: None,
+            expires_at: None,
+        },
+    )
+}
+
+/// Any failure other than a failed condition: logged, and reported without item
+/// contents (the SDK's error context names the error, never the request's values).
+fn unavailable<E, R>(operation: &'static str, error: SdkError<E, R>) -> StoreError
+where
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let text = DisplayErrorContext(&error).to_string();
+    tracing::warn!(operation, error = %text, "DynamoDB request failed");
+    StoreError::Unavailable(format!("{operation}: {text}"))
+}
+
+#[async_trait]
+impl CallStore for DynamoStore {
+    async fn create_call(&self, call: &Call, jobs: &[Job]) -> Result<(), StoreError> {
+        let put = ConditionalPut::insert(call_item(call)?);
+        match self.write(Some(put), jobs).await? {
+            WriteOutcome::Written => Ok(()),
+            WriteOutcome::PrimaryConditionFailed => Err(StoreError::AlreadyExists),
+        }
+    }
+
+    async fn get_call(&self, external_unique_id: &str) -> Result<Option<Call>, StoreError> {
+        self.get(call_pk(external_unique_id), CALL_SK).await
+    }
+
+    async fn find_call_by_slack_id(&self, slack_call_id: &str) -> Result<Option<Call>, StoreError> {
+        if slack_call_id.is_empty() {
+            return Ok(None);
+        }
+        let calls = self
+            .query_calls(BY_SLACK_CALL_ID_INDEX, "slack_call_id", slack_call_id)
+            .await?;
+        Ok(preferred_call(calls))
+    }
+
+    async fn find_call_by_join_url(&self, join_url: &str) -> Result<Option<Call>, StoreError> {
+        if join_url.is_empty() {
+            return Ok(None);
+        }
+        let calls = self
+            .query_calls(BY_JOIN_URL_INDEX, "join_url", join_url)
+            .await?;
+        Ok(preferred_call(calls))
+    }
+
+    async fn update_call(&self, call: &mut Call, jobs: &[Job]) -> Result<(), StoreError> {
+        let mut next = call.clone();
+        next.version += 1;
+        let put = ConditionalPut::at_version(call_item(&next)?, call.version);
+        match self.write(Some(put), jobs).await? {
+            WriteOutcome::Written => {
+                call.version = next.version;
+                Ok(())
+            }
+            WriteOutcome::PrimaryConditionFailed => Err(StoreError::Conflict),
+        }
+    }
+
+    async fn list_live_calls(&self) -> Result<Vec<Call>, StoreError> {
+        // The index's sort key is `created_at`: pages come oldest first.
+        self.query_calls(LIVE_CALLS_INDEX, "live", LIVE).await
+    }
+
+    async fn record_event(
+        &self,
+        receipt: &EventReceipt,
+        jobs: &[Job],
+    ) -> Result<EventRecord, StoreError> {
+        let put = ConditionalPut::receipt(receipt_item(receipt)?, receipt.received_at);
+        match self.write(Some(put), jobs).await? {
+            WriteOutcome::Written => Ok(EventRecord::New),
+            WriteOutcome::PrimaryConditionFailed => Ok(EventRecord::Duplicate),
+        }
+    }
+
+    async fn enqueue_jobs(&self, jobs: &[Job]) -> Result<(), StoreError> {
+        self.write(None, jobs).await.map(|_| ())
+    }
+
+    async fn get_job(&self, id: &str) -> Result<Option<Job>, StoreError> {
+        self.get(job_pk(id), JOB_SK).await
+    }
+
+    async fn update_job(&self, job: &mut Job) -> Result<(), StoreError> {
+        let mut next = job.clone();
+        next.version += 1;
+        let put = ConditionalPut::at_version(job_item(&next)?, job.version);
+        match self.write(Some(put), &[]).await? {
+            WriteOutcome::Written => {
+                job.version = next.version;
+                Ok(())
+            }
+            WriteOutcome::PrimaryConditionFailed => Err(StoreError::Conflict),
+        }
+    }
+
+    async fn get_installation(&self, team_id: &str) -> Result<Option<Installation>, StoreError> {
+        self.get(installation_pk(team_id), INSTALLATION_SK).await
+    }
+
+    async fn put_installation(&self, installation: &mut Installation) -> Result<(), StoreError> {
+        let mut next = installation.clone();
+        next.version += 1;
+        let put = ConditionalPut::at_version_or_new(installation_item(&next)?, installation.version);
+        match self.write(Some(put), &[]).await? {
+            WriteOutcome::Written => {
+                installation.version = next.version;
+                Ok(())
+            }
+            WriteOutcome::PrimaryConditionFailed => Err(StoreError::Conflict),
+        }
+    }
+}
