@@ -10,8 +10,9 @@
 //! Items are the domain types as `serde_dynamo` maps them, plus the key attributes and:
 //! `live` (calls, only while live: the sparse `live_calls` index), `expires_at` (the
 //! table's TTL: calls 30 days after they stop being live, jobs 7 days after creation,
-//! receipts as the receipt says). Each trait method is one request; a write touching
-//! several items is one `TransactWriteItems`.
+//! receipts as the receipt says). Each trait method is one request: reads one
+//! `GetItem` or `Query` (more pages only past 1 MB of results), writes one
+//! `TransactWriteItems`, even for a single item (see `DynamoStore::write` for why).
 //!
 //! Reads by key are strongly consistent (optimistic locking reads what it then
 //! conditions on); lookups through an index are eventually consistent, as GSIs are.
@@ -23,11 +24,8 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{
-    AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -121,7 +119,11 @@ impl DynamoStore {
         &self.client
     }
 
-    async fn get<T: DeserializeOwned>(&self, pk: String, sk: &str) -> Result<Option<T>, StoreError> {
+    async fn get<T: DeserializeOwned>(
+        &self,
+        pk: String,
+        sk: &str,
+    ) -> Result<Option<T>, StoreError> {
         let output = self
             .client
             .get_item()
@@ -131,10 +133,7 @@ impl DynamoStore {
             .send()
             .await
             .map_err(|error| unavailable("GetItem", error))?;
-        output
-            .item
-            .map(|item| from_item(item, &pk, sk))
-            .transpose()
+        output.item.map(|item| from_item(item, &pk, sk)).transpose()
     }
 
     /// Every call whose `attribute` is `value` in `index`, all pages.
@@ -168,6 +167,13 @@ impl DynamoStore {
     }
 
     /// Writes `primary` (when given) and inserts `jobs`, atomically, in one request.
+    ///
+    /// Always a `TransactWriteItems`, even for one item: the SDK gives it a client
+    /// request token and retries with the same token, so an attempt that timed out
+    /// after DynamoDB applied it is answered "done" on retry. A retried conditional
+    /// `PutItem` would instead fail its own condition and report a conflict or a
+    /// duplicate that never happened (a dropped event, a refused call). The price is
+    /// twice the write units of a plain put.
     async fn write(
         &self,
         primary: Option<ConditionalPut>,
@@ -179,75 +185,12 @@ impl DynamoStore {
         for job in jobs {
             puts.push(ConditionalPut::insert(job_item(job)?));
         }
-        match puts.len() {
-            0 => Ok(WriteOutcome::Written),
-            1 => {
-                let put = puts.remove(0);
-                match self.put(put).await? {
-                    WriteOutcome::PrimaryConditionFailed if !has_primary => {
-                        Err(StoreError::AlreadyExists)
-                    }
-                    outcome => Ok(outcome),
-                }
-            }
-            _ => self.transact(puts, has_primary).await,
+        if puts.is_empty() {
+            return Ok(WriteOutcome::Written);
         }
-    }
-
-    async fn put(&self, put: ConditionalPut) -> Result<WriteOutcome, StoreError> {
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(put.item.clone()))
-            .condition_expression(put.condition)
-            .set_expression_attribute_names(Some(put.names()))
-            .set_expression_attribute_values(put.values.clone())
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(WriteOutcome::Written),
-            Err(error) => match error.as_service_error() {
-                Some(PutItemError::ConditionalCheckFailedException(failed)) => {
-                    // An attempt that timed out may have been applied before the SDK
-                    // retried it: finding exactly our item means that write was ours.
-                    if failed.item() == Some(&put.item) {
-                        tracing::debug!(
-                            pk = item_pk(&put.item),
-                            "conditional put already applied by an earlier attempt"
-                        );
-                        Ok(WriteOutcome::Written)
-                    } else {
-                        Ok(WriteOutcome::PrimaryConditionFailed)
-                    }
-                }
-                _ => Err(unavailable("PutItem", error)),
-            },
-        }
-    }
-
-    /// The SDK gives every `TransactWriteItems` a client request token and retries with
-    /// the same one, so a retried transaction that had been applied succeeds again.
-    async fn transact(
-        &self,
-        puts: Vec<ConditionalPut>,
-        has_primary: bool,
-    ) -> Result<WriteOutcome, StoreError> {
         let items = puts
             .into_iter()
-            .map(|put| {
-                let names = put.names();
-                Put::builder()
-                    .table_name(&self.table)
-                    .set_item(Some(put.item))
-                    .condition_expression(put.condition)
-                    .set_expression_attribute_names(Some(names))
-                    .set_expression_attribute_values(put.values)
-                    .build()
-                    .map(|put| TransactWriteItem::builder().put(put).build())
-                    .map_err(|error| StoreError::Unavailable(format!("TransactWriteItems: {error}")))
-            })
+            .map(|put| put.into_transact_item(&self.table))
             .collect::<Result<Vec<_>, _>>()?;
         let error = match self
             .client
@@ -283,7 +226,9 @@ fn classify_cancellation(
     codes: &[&str],
     has_primary: bool,
 ) -> Option<Result<WriteOutcome, StoreError>> {
-    let failed_condition = codes.iter().position(|code| *code == "ConditionalCheckFailed");
+    let failed_condition = codes
+        .iter()
+        .position(|code| *code == "ConditionalCheckFailed");
     match failed_condition {
         Some(0) if has_primary => Some(Ok(WriteOutcome::PrimaryConditionFailed)),
         // Job inserts are conditional too: a job id that exists means the same job was
@@ -349,6 +294,19 @@ impl ConditionalPut {
                 AttributeValue::N(received_at.to_string()),
             )])),
         }
+    }
+
+    fn into_transact_item(self, table: &str) -> Result<TransactWriteItem, StoreError> {
+        let names = self.names();
+        let put = Put::builder()
+            .table_name(table)
+            .set_item(Some(self.item))
+            .condition_expression(self.condition)
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(self.values)
+            .build()
+            .map_err(|error| StoreError::Unavailable(format!("TransactWriteItems: {error}")))?;
+        Ok(TransactWriteItem::builder().put(put).build())
     }
 
     /// DynamoDB rejects unused expression attribute names, so only those the condition
@@ -592,7 +550,8 @@ impl CallStore for DynamoStore {
     async fn put_installation(&self, installation: &mut Installation) -> Result<(), StoreError> {
         let mut next = installation.clone();
         next.version += 1;
-        let put = ConditionalPut::at_version_or_new(installation_item(&next)?, installation.version);
+        let put =
+            ConditionalPut::at_version_or_new(installation_item(&next)?, installation.version);
         match self.write(Some(put), &[]).await? {
             WriteOutcome::Written => {
                 installation.version = next.version;

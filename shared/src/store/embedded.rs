@@ -152,9 +152,11 @@ impl EmbeddedStore {
             persist(path, &next)?;
         }
         inner.state = next;
-        inner
-            .job_subscribers
-            .retain(|subscriber| new_jobs.iter().all(|job| subscriber.send(job.id.clone()).is_ok()));
+        inner.job_subscribers.retain(|subscriber| {
+            new_jobs
+                .iter()
+                .all(|job| subscriber.send(job.id.clone()).is_ok())
+        });
         Ok(outcome)
     }
 }

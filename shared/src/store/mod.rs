@@ -151,9 +151,13 @@ fn conflict_backoff(attempt: u32) -> Duration {
 /// Which call a lookup by a non-unique attribute (a reused join URL) answers with:
 /// the live one, else the most recently created.
 pub(crate) fn preferred_call(calls: impl IntoIterator<Item = Call>) -> Option<Call> {
-    calls
-        .into_iter()
-        .max_by_key(|call| (call.is_live(), call.created_at, call.external_unique_id.clone()))
+    calls.into_iter().max_by_key(|call| {
+        (
+            call.is_live(),
+            call.created_at,
+            call.external_unique_id.clone(),
+        )
+    })
 }
 
 #[cfg(test)]
