@@ -66,7 +66,7 @@ mod cases {
         let call = new_call(NOW);
         let job = sync_job(&call, NOW);
         store
-            .create_call(&call, &[job.clone()])
+            .create_call(&call, std::slice::from_ref(&job))
             .await
             .expect("created");
         assert_eq!(
@@ -78,7 +78,9 @@ mod cases {
         let mut impostor = call.clone();
         impostor.created_by = "U9999".into();
         let impostor_job = sync_job(&impostor, NOW);
-        let second = store.create_call(&impostor, &[impostor_job.clone()]).await;
+        let second = store
+            .create_call(&impostor, std::slice::from_ref(&impostor_job))
+            .await;
         assert!(
             matches!(second, Err(StoreError::AlreadyExists)),
             "{second:?}"
@@ -147,14 +149,16 @@ mod cases {
         first.title = Some("First writer".into());
         let first_job = sync_job(&first, NOW);
         store
-            .update_call(&mut first, &[first_job.clone()])
+            .update_call(&mut first, std::slice::from_ref(&first_job))
             .await
             .unwrap();
         assert_eq!(first.version, 1);
 
         stale.title = Some("Stale writer".into());
         let stale_job = sync_job(&stale, NOW);
-        let result = store.update_call(&mut stale, &[stale_job.clone()]).await;
+        let result = store
+            .update_call(&mut stale, std::slice::from_ref(&stale_job))
+            .await;
         assert!(matches!(result, Err(StoreError::Conflict)), "{result:?}");
         assert_eq!(stale.version, 0);
         let result = store.update_call(&mut stale, &[]).await;
@@ -440,7 +444,7 @@ mod cases {
         let job = sync_job(&call, after_expiry.received_at);
         assert_eq!(
             store
-                .record_event(&after_expiry, &[job.clone()])
+                .record_event(&after_expiry, std::slice::from_ref(&job))
                 .await
                 .unwrap(),
             EventRecord::New,

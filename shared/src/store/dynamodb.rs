@@ -561,3 +561,170 @@ impl CallStore for DynamoStore {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{CallKind, JobKind, JobStatus, NewCall};
+
+    fn call(state: CallState) -> Call {
+        let mut call = Call::new(
+            NewCall {
+                external_unique_id: "c1".into(),
+                team_id: "T1".into(),
+                channel_id: None,
+                created_by: "U1".into(),
+                kind: CallKind::Video,
+                title: None,
+                join_url: "https://meet.example/c1".into(),
+                desktop_join_url: None,
+                external_display_id: None,
+                response_url: None,
+            },
+            1_000,
+        );
+        call.state = state;
+        call
+    }
+
+    #[test]
+    fn client_config_fits_the_slack_budget() {
+        let sdk_config = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .build();
+        let config = client_config(&sdk_config);
+        let timeouts = config.timeout_config().expect("timeouts set");
+        assert_eq!(timeouts.operation_timeout(), Some(OPERATION_TIMEOUT));
+        assert_eq!(timeouts.operation_attempt_timeout(), Some(ATTEMPT_TIMEOUT));
+        let retry = config.retry_config().expect("retry set");
+        assert_eq!(retry.max_attempts(), MAX_ATTEMPTS);
+        assert_eq!(retry.max_backoff(), MAX_RETRY_BACKOFF);
+        assert!(OPERATION_TIMEOUT < Duration::from_secs(3));
+    }
+
+    #[test]
+    fn only_live_calls_carry_the_live_marker_and_none_expires_while_live() {
+        for (state, live, expires_at) in [
+            (CallState::Registering, true, None),
+            (CallState::Active, true, None),
+            (
+                CallState::Failed,
+                false,
+                Some(1_000 + CALL_RETENTION_SECONDS),
+            ),
+            (
+                CallState::Ended,
+                false,
+                Some(1_000 + CALL_RETENTION_SECONDS),
+            ),
+        ] {
+            let item = call_item(&call(state)).expect("item");
+            assert_eq!(item.contains_key("live"), live, "{state:?}");
+            let expected = expires_at.map(|at| AttributeValue::N(at.to_string()));
+            assert_eq!(item.get("expires_at").cloned(), expected, "{state:?}");
+            assert_eq!(item.get("sk"), Some(&AttributeValue::S("CALL".into())));
+        }
+        let mut ended = call(CallState::Active);
+        ended.end(crate::domain::EndReason::TooOld, 5_000, None);
+        let item = call_item(&ended).expect("item");
+        assert_eq!(
+            item.get("expires_at"),
+            Some(&AttributeValue::N(
+                (5_000 + CALL_RETENTION_SECONDS).to_string()
+            ))
+        );
+    }
+
+    /// `Job` flattens its internally tagged kind: serde buffers the item and reads the
+    /// numbers through `deserialize_any`, which must still give back every field.
+    #[test]
+    fn job_items_round_trip_through_serde_dynamo() {
+        let kinds = [
+            JobKind::RegisterCall {
+                external_unique_id: "c1".into(),
+            },
+            JobKind::Unfurl {
+                team_id: "T1".into(),
+                channel: "C1".into(),
+                message_ts: "1.2".into(),
+                user_id: "U1".into(),
+                links: vec!["https://meet.example/c1".into()],
+            },
+            JobKind::NotifyProvider {
+                external_unique_id: "c1".into(),
+                payload: serde_json::json!({"n": -3, "big": u64::MAX, "f": 0.5, "null": null, "l": [true, "x"]}),
+            },
+        ];
+        for kind in kinds {
+            let mut job = Job::new(kind, 1_000);
+            job.attempts = u32::MAX;
+            job.status = JobStatus::Failed;
+            job.last_error = Some("boom".into());
+            job.version = u64::MAX;
+            let item = job_item(&job).expect("item");
+            assert_eq!(
+                item.get("pk"),
+                Some(&AttributeValue::S(format!("JOB#{}", job.id)))
+            );
+            let back: Job = from_item(item, "pk", JOB_SK).expect("reads back");
+            assert_eq!(back, job);
+        }
+    }
+
+    #[test]
+    fn cancellation_reasons_map_to_store_outcomes() {
+        let outcome = |codes: &[&str], primary| classify_cancellation(codes, primary);
+        assert!(matches!(
+            outcome(&["ConditionalCheckFailed", "None"], true),
+            Some(Ok(WriteOutcome::PrimaryConditionFailed))
+        ));
+        assert!(matches!(
+            outcome(&["None", "ConditionalCheckFailed"], true),
+            Some(Err(StoreError::AlreadyExists))
+        ));
+        assert!(matches!(
+            outcome(&["ConditionalCheckFailed"], false),
+            Some(Err(StoreError::AlreadyExists))
+        ));
+        assert!(matches!(
+            outcome(&["None", "TransactionConflict"], true),
+            Some(Err(StoreError::Conflict))
+        ));
+        assert!(outcome(&["ThrottlingError", "None"], true).is_none());
+        assert!(outcome(&["ValidationError"], true).is_none());
+    }
+
+    #[test]
+    fn conditions_name_only_the_attributes_they_use() {
+        let names = |put: ConditionalPut| {
+            let mut names: Vec<String> = put.names().into_keys().collect();
+            names.sort();
+            names
+        };
+        assert_eq!(names(ConditionalPut::insert(Item::new())), ["#pk"]);
+        assert_eq!(
+            names(ConditionalPut::at_version(Item::new(), 3)),
+            ["#version"]
+        );
+        assert_eq!(
+            names(ConditionalPut::at_version_or_new(Item::new(), 0)),
+            ["#pk"]
+        );
+        assert_eq!(
+            names(ConditionalPut::receipt(Item::new(), 1)),
+            ["#expires_at", "#pk"]
+        );
+    }
+
+    #[test]
+    fn malformed_installations_are_reported_without_values() {
+        let item = HashMap::from([
+            ("team_id".to_owned(), AttributeValue::S("T1".into())),
+            ("bot_token".to_owned(), AttributeValue::N("1".into())),
+            ("scopes".to_owned(), AttributeValue::S("xoxb-leaky".into())),
+        ]);
+        let error = from_item::<Installation>(item, "TEAM#T1", INSTALLATION_SK).expect_err("bad");
+        assert!(matches!(error, StoreError::Malformed(_)));
+        assert!(!error.to_string().contains("xoxb-leaky"), "{error}");
+    }
+}

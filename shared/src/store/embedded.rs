@@ -332,3 +332,175 @@ impl CallStore for EmbeddedStore {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{CallKind, JobKind, NewCall};
+    use secrecy::{ExposeSecret, SecretString};
+
+    fn call(id: &str) -> Call {
+        Call::new(
+            NewCall {
+                external_unique_id: id.into(),
+                team_id: "T1".into(),
+                channel_id: Some("C1".into()),
+                created_by: "U1".into(),
+                kind: CallKind::Audio,
+                title: Some("Planning".into()),
+                join_url: format!("https://meet.example/{id}"),
+                desktop_join_url: None,
+                external_display_id: None,
+                response_url: None,
+            },
+            1_000,
+        )
+    }
+
+    fn job(call_id: &str) -> Job {
+        Job::new(
+            JobKind::SyncCall {
+                external_unique_id: call_id.into(),
+            },
+            1_000,
+        )
+    }
+
+    fn installation() -> Installation {
+        Installation {
+            team_id: "T1".into(),
+            bot_token: Some(SecretString::from("xoxb-persisted")),
+            scopes: vec!["calls:write".into()],
+            disabled_at: None,
+            disabled_reason: None,
+            version: 0,
+        }
+    }
+
+    #[tokio::test]
+    async fn state_survives_a_restart() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("nested/state.json");
+        let mut stored_call = call("c1");
+        let queued = job("c1");
+        {
+            let store = EmbeddedStore::open(&path).expect("opened");
+            store
+                .create_call(&stored_call, std::slice::from_ref(&queued))
+                .await
+                .unwrap();
+            stored_call.mark_registered("R1".into());
+            store.update_call(&mut stored_call, &[]).await.unwrap();
+            store.put_installation(&mut installation()).await.unwrap();
+            let receipt = EventReceipt::new("Ev1", 1_000);
+            store.record_event(&receipt, &[]).await.unwrap();
+        }
+
+        let reopened = EmbeddedStore::open(&path).expect("reopened");
+        assert_eq!(reopened.get_call("c1").await.unwrap(), Some(stored_call));
+        assert_eq!(reopened.get_job(&queued.id).await.unwrap(), Some(queued));
+        let installation = reopened.get_installation("T1").await.unwrap().unwrap();
+        assert_eq!(
+            installation.bot_token.as_ref().map(|t| t.expose_secret()),
+            Some("xoxb-persisted")
+        );
+        assert_eq!(installation.version, 1);
+        let again = EventReceipt::new("Ev1", 1_001);
+        assert_eq!(
+            reopened.record_event(&again, &[]).await.unwrap(),
+            EventRecord::Duplicate
+        );
+
+        let leftovers: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name())
+            .collect();
+        assert_eq!(leftovers, vec![std::ffi::OsString::from("state.json")]);
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn the_file_is_private_to_its_owner() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("state.json");
+        let store = EmbeddedStore::open(&path).unwrap();
+        store.put_installation(&mut installation()).await.unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "mode {mode:o} lets others read tokens");
+    }
+
+    #[tokio::test]
+    async fn a_failed_write_changes_nothing() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("gone/state.json");
+        let store = EmbeddedStore::open(&path).unwrap();
+        std::fs::remove_dir_all(dir.path().join("gone")).unwrap();
+        let mut receiver = store.subscribe_jobs();
+
+        let failure = store.create_call(&call("c1"), &[job("c1")]).await;
+        assert!(
+            matches!(failure, Err(StoreError::Unavailable(_))),
+            "{failure:?}"
+        );
+        assert_eq!(store.get_call("c1").await.unwrap(), None);
+        assert!(receiver.try_recv().is_err(), "no job announced");
+    }
+
+    #[test]
+    fn a_corrupt_file_is_refused_without_echoing_it() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("state.json");
+        std::fs::write(
+            &path,
+            r#"{"installations": {"T1": {"bot_token": "xoxb-corrupt"#,
+        )
+        .unwrap();
+        let error = EmbeddedStore::open(&path).expect_err("corrupt");
+        assert!(matches!(error, StoreError::Malformed(_)), "{error:?}");
+        assert!(!error.to_string().contains("xoxb-corrupt"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn subscribers_hear_of_inserted_jobs_only() {
+        let store = EmbeddedStore::in_memory();
+        let mut receiver = store.subscribe_jobs();
+        let mut c1 = call("c1");
+        let (first, second, third, fourth) = (job("c1"), job("c1"), job("c1"), job("c1"));
+
+        store
+            .create_call(&c1, std::slice::from_ref(&first))
+            .await
+            .unwrap();
+        store
+            .update_call(&mut c1, std::slice::from_ref(&second))
+            .await
+            .unwrap();
+        let receipt = EventReceipt::new("Ev1", 1_000);
+        store
+            .record_event(&receipt, std::slice::from_ref(&third))
+            .await
+            .unwrap();
+        store.record_event(&receipt, &[job("c1")]).await.unwrap();
+        let mut updated = first.clone();
+        store.update_job(&mut updated).await.unwrap();
+        store.create_call(&c1, &[job("c1")]).await.unwrap_err();
+        store
+            .enqueue_jobs(std::slice::from_ref(&fourth))
+            .await
+            .unwrap();
+
+        let mut heard = Vec::new();
+        while let Ok(id) = receiver.try_recv() {
+            heard.push(id);
+        }
+        assert_eq!(heard, [first.id, second.id, third.id, fourth.id]);
+
+        drop(receiver);
+        store.enqueue_jobs(&[job("c1")]).await.unwrap();
+        assert!(
+            store.lock().job_subscribers.is_empty(),
+            "closed subscribers are dropped"
+        );
+    }
+}
