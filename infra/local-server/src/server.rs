@@ -24,11 +24,45 @@ const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// How long shutdown waits for requests in flight and queued jobs.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
-pub struct LocalServer {
+/// The HTTP side alone: every route through the entry points, nothing else. Tests
+/// use it to drive the worker themselves.
+pub struct HttpServer {
     pub addr: SocketAddr,
     shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+}
+
+impl HttpServer {
+    pub async fn start(addr: SocketAddr, services: Services) -> std::io::Result<HttpServer> {
+        let listener = TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let (shutdown, shutdown_rx) = oneshot::channel();
+        let task = tokio::spawn(serve(listener, services, shutdown_rx));
+        Ok(HttpServer {
+            addr,
+            shutdown: Some(shutdown),
+            task,
+        })
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting connections and lets requests in flight finish (bounded).
+    pub async fn shutdown(mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        let _ = tokio::time::timeout(SHUTDOWN_GRACE, &mut self.task).await;
+    }
+}
+
+/// The HTTP routes plus the in-process worker and the sweep timer.
+pub struct LocalServer {
+    pub addr: SocketAddr,
+    http: HttpServer,
     stop_worker: watch::Sender<bool>,
-    http_task: JoinHandle<()>,
     worker_task: JoinHandle<()>,
     sweep_task: JoinHandle<()>,
 }
@@ -43,35 +77,28 @@ impl LocalServer {
         retry: mpsc::UnboundedSender<String>,
         sweep_interval: Duration,
     ) -> std::io::Result<LocalServer> {
-        let listener = TcpListener::bind(addr).await?;
-        let addr = listener.local_addr()?;
-        let (shutdown_tx, shutdown_rx) = oneshot::channel();
-        let http_task = tokio::spawn(serve(listener, services.clone(), shutdown_rx));
+        let http = HttpServer::start(addr, services.clone()).await?;
         let (stop_worker, worker_stop) = watch::channel(false);
         let worker_task = tokio::spawn(run_worker(services.clone(), jobs, retry, worker_stop));
         let sweep_task = tokio::spawn(run_sweeps(services, sweep_interval));
         Ok(LocalServer {
-            addr,
-            shutdown: Some(shutdown_tx),
+            addr: http.addr,
+            http,
             stop_worker,
-            http_task,
             worker_task,
             sweep_task,
         })
     }
 
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.http.url()
     }
 
     /// Stops accepting requests, lets those in flight finish, then lets the worker
     /// finish the jobs already queued (bounded by the grace period). The store keeps
     /// everything written.
     pub async fn shutdown(mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
-        let _ = tokio::time::timeout(SHUTDOWN_GRACE, &mut self.http_task).await;
+        self.http.shutdown().await;
         self.sweep_task.abort();
         // The HTTP side is gone: the worker runs what is queued, then stops. Jobs
         // waiting for a retry stay pending in the store.

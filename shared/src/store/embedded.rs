@@ -1,1 +1,506 @@
-//! Embedded, file-backed adapter of [`super::CallStore`] for local runs (issue #2).
+//! Embedded adapter of [`CallStore`] for local runs: the whole state in memory, written
+//! to a JSON file after every write (so a restart keeps it), with the DynamoDB adapter's
+//! semantics: create-once, versions, conflicts, receipts, live listing.
+//!
+//! Jobs reach an in-process worker through [`EmbeddedStore::subscribe_jobs`], the way the
+//! table's stream hands job inserts to the deployed worker.
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+
+use super::{preferred_call, CallStore, EventRecord, StoreError};
+use crate::domain::{Call, EventReceipt, Installation, Job};
+
+/// Everything the store holds; also the file's format.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+struct State {
+    #[serde(default)]
+    calls: BTreeMap<String, Call>,
+    #[serde(default)]
+    jobs: BTreeMap<String, Job>,
+    #[serde(default)]
+    installations: BTreeMap<String, Installation>,
+    #[serde(default)]
+    receipts: BTreeMap<String, EventReceipt>,
+}
+
+impl State {
+    /// Adds `jobs`, refusing ids that exist (a job is never reset by a second enqueue).
+    fn insert_jobs(&mut self, jobs: &[Job]) -> Result<(), StoreError> {
+        for job in jobs {
+            if self.jobs.insert(job.id.clone(), job.clone()).is_some() {
+                return Err(StoreError::AlreadyExists);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What a write decided, once it saw the current state.
+enum Change<T> {
+    /// Keep the changed state (and the jobs that come with it).
+    Commit(T),
+    /// Nothing to write after all (a duplicate event): the jobs are dropped too.
+    Skip(T),
+}
+
+struct Inner {
+    state: State,
+    path: Option<PathBuf>,
+    job_subscribers: Vec<UnboundedSender<String>>,
+}
+
+/// [`CallStore`] in this process, optionally backed by a file.
+pub struct EmbeddedStore {
+    // A std mutex: no critical section awaits, and each is short (file I/O included,
+    // which keeps the file in the order of the writes).
+    inner: Mutex<Inner>,
+}
+
+impl std::fmt::Debug for EmbeddedStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let inner = self.lock();
+        f.debug_struct("EmbeddedStore")
+            .field("path", &inner.path)
+            .field("calls", &inner.state.calls.len())
+            .field("jobs", &inner.state.jobs.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl EmbeddedStore {
+    /// A store that forgets everything when dropped (tests).
+    pub fn in_memory() -> Self {
+        Self::with_state(State::default(), None)
+    }
+
+    /// A store kept in the JSON file at `path`: read now if it exists (its directory is
+    /// created if needed), rewritten atomically after every write.
+    pub fn open(path: impl Into<PathBuf>) -> Result<Self, StoreError> {
+        let path = path.into();
+        let state = match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|error| {
+                // serde_json names the position, not the value (the file holds tokens).
+                StoreError::Malformed(format!(
+                    "{}: not an embedded store file: line {}, column {}",
+                    path.display(),
+                    error.line(),
+                    error.column()
+                ))
+            })?,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                if let Some(dir) = parent_dir(&path) {
+                    std::fs::create_dir_all(dir).map_err(|error| io_error(&path, error))?;
+                }
+                State::default()
+            }
+            Err(error) => return Err(io_error(&path, error)),
+        };
+        tracing::info!(path = %path.display(), calls = state.calls.len(), "embedded store opened");
+        Ok(Self::with_state(state, Some(path)))
+    }
+
+    fn with_state(state: State, path: Option<PathBuf>) -> Self {
+        EmbeddedStore {
+            inner: Mutex::new(Inner {
+                state,
+                path,
+                job_subscribers: Vec::new(),
+            }),
+        }
+    }
+
+    /// Ids of jobs as they are enqueued (by any method), from now on. Updates to jobs are
+    /// not announced, as the table's stream filter passes job inserts only.
+    pub fn subscribe_jobs(&self) -> UnboundedReceiver<String> {
+        let (sender, receiver) = unbounded_channel();
+        self.lock().job_subscribers.push(sender);
+        receiver
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // Writes replace the state only once complete, so a panic elsewhere while the
+        // lock was held cannot have left it half-changed.
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn read<T>(&self, read: impl FnOnce(&State) -> T) -> T {
+        read(&self.lock().state)
+    }
+
+    /// Applies `change` to a copy of the state and, if it succeeds, persists the copy
+    /// and makes it current: all of a write happens, or none of it.
+    fn write<T>(
+        &self,
+        new_jobs: &[Job],
+        change: impl FnOnce(&mut State) -> Result<Change<T>, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut inner = self.lock();
+        let mut next = inner.state.clone();
+        let outcome = match change(&mut next)? {
+            Change::Commit(outcome) => outcome,
+            Change::Skip(outcome) => return Ok(outcome),
+        };
+        next.insert_jobs(new_jobs)?;
+        if let Some(path) = &inner.path {
+            persist(path, &next)?;
+        }
+        inner.state = next;
+        inner.job_subscribers.retain(|subscriber| {
+            new_jobs
+                .iter()
+                .all(|job| subscriber.send(job.id.clone()).is_ok())
+        });
+        Ok(outcome)
+    }
+}
+
+fn parent_dir(path: &Path) -> Option<&Path> {
+    path.parent().filter(|dir| !dir.as_os_str().is_empty())
+}
+
+fn io_error(path: &Path, error: std::io::Error) -> StoreError {
+    StoreError::Unavailable(format!("{}: {error}", path.display()))
+}
+
+/// Temp file in the same directory, flushed to disk, then renamed over the old file: a
+/// crash leaves the old state or the new one, never a torn file. The temp file is
+/// created readable by its owner only, as the state holds bot tokens.
+fn persist(path: &Path, state: &State) -> Result<(), StoreError> {
+    let dir = parent_dir(path).unwrap_or(Path::new("."));
+    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(|error| io_error(path, error))?;
+    let json = serde_json::to_vec_pretty(state)
+        .map_err(|error| StoreError::Unavailable(format!("state cannot be serialised: {error}")))?;
+    file.write_all(&json)
+        .and_then(|()| file.as_file().sync_all())
+        .map_err(|error| io_error(path, error))?;
+    file.persist(path)
+        .map_err(|error| io_error(path, error.error))?;
+    Ok(())
+}
+
+#[async_trait]
+impl CallStore for EmbeddedStore {
+    async fn create_call(&self, call: &Call, jobs: &[Job]) -> Result<(), StoreError> {
+        self.write(jobs, |state| {
+            if state.calls.contains_key(&call.external_unique_id) {
+                return Err(StoreError::AlreadyExists);
+            }
+            state
+                .calls
+                .insert(call.external_unique_id.clone(), call.clone());
+            Ok(Change::Commit(()))
+        })
+    }
+
+    async fn get_call(&self, external_unique_id: &str) -> Result<Option<Call>, StoreError> {
+        Ok(self.read(|state| state.calls.get(external_unique_id).cloned()))
+    }
+
+    async fn find_call_by_slack_id(&self, slack_call_id: &str) -> Result<Option<Call>, StoreError> {
+        Ok(self.read(|state| {
+            preferred_call(
+                state
+                    .calls
+                    .values()
+                    .filter(|call| call.slack_call_id.as_deref() == Some(slack_call_id))
+                    .cloned(),
+            )
+        }))
+    }
+
+    async fn find_call_by_join_url(&self, join_url: &str) -> Result<Option<Call>, StoreError> {
+        Ok(self.read(|state| {
+            preferred_call(
+                state
+                    .calls
+                    .values()
+                    .filter(|call| call.join_url == join_url)
+                    .cloned(),
+            )
+        }))
+    }
+
+    async fn update_call(&self, call: &mut Call, jobs: &[Job]) -> Result<(), StoreError> {
+        let mut next = call.clone();
+        next.version += 1;
+        self.write(jobs, |state| {
+            let stored = state
+                .calls
+                .get_mut(&call.external_unique_id)
+                .filter(|stored| stored.version == call.version)
+                .ok_or(StoreError::Conflict)?;
+            *stored = next.clone();
+            Ok(Change::Commit(()))
+        })?;
+        call.version = next.version;
+        Ok(())
+    }
+
+    async fn list_live_calls(&self) -> Result<Vec<Call>, StoreError> {
+        let mut live: Vec<Call> = self.read(|state| {
+            state
+                .calls
+                .values()
+                .filter(|call| call.is_live())
+                .cloned()
+                .collect()
+        });
+        live.sort_by(|a, b| {
+            (a.created_at, &a.external_unique_id).cmp(&(b.created_at, &b.external_unique_id))
+        });
+        Ok(live)
+    }
+
+    async fn record_event(
+        &self,
+        receipt: &EventReceipt,
+        jobs: &[Job],
+    ) -> Result<EventRecord, StoreError> {
+        self.write(jobs, |state| {
+            // An expired receipt counts as absent, as in DynamoDB (whose TTL deletes late).
+            if state
+                .receipts
+                .get(&receipt.event_id)
+                .is_some_and(|seen| seen.expires_at >= receipt.received_at)
+            {
+                return Ok(Change::Skip(EventRecord::Duplicate));
+            }
+            // The file would otherwise grow with every event ever received.
+            state
+                .receipts
+                .retain(|_, seen| seen.expires_at >= receipt.received_at);
+            state
+                .receipts
+                .insert(receipt.event_id.clone(), receipt.clone());
+            Ok(Change::Commit(EventRecord::New))
+        })
+    }
+
+    async fn enqueue_jobs(&self, jobs: &[Job]) -> Result<(), StoreError> {
+        self.write(jobs, |_| Ok(Change::Commit(())))
+    }
+
+    async fn get_job(&self, id: &str) -> Result<Option<Job>, StoreError> {
+        Ok(self.read(|state| state.jobs.get(id).cloned()))
+    }
+
+    async fn update_job(&self, job: &mut Job) -> Result<(), StoreError> {
+        let mut next = job.clone();
+        next.version += 1;
+        self.write(&[], |state| {
+            let stored = state
+                .jobs
+                .get_mut(&job.id)
+                .filter(|stored| stored.version == job.version)
+                .ok_or(StoreError::Conflict)?;
+            *stored = next.clone();
+            Ok(Change::Commit(()))
+        })?;
+        job.version = next.version;
+        Ok(())
+    }
+
+    async fn get_installation(&self, team_id: &str) -> Result<Option<Installation>, StoreError> {
+        Ok(self.read(|state| state.installations.get(team_id).cloned()))
+    }
+
+    async fn put_installation(&self, installation: &mut Installation) -> Result<(), StoreError> {
+        let mut next = installation.clone();
+        next.version += 1;
+        self.write(&[], |state| {
+            let stored_version = state
+                .installations
+                .get(&installation.team_id)
+                .map(|stored| stored.version);
+            let expected = (installation.version > 0).then_some(installation.version);
+            if stored_version != expected {
+                return Err(StoreError::Conflict);
+            }
+            state
+                .installations
+                .insert(installation.team_id.clone(), next.clone());
+            Ok(Change::Commit(()))
+        })?;
+        installation.version = next.version;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{CallKind, JobKind, NewCall};
+    use secrecy::{ExposeSecret, SecretString};
+
+    fn call(id: &str) -> Call {
+        Call::new(
+            NewCall {
+                external_unique_id: id.into(),
+                team_id: "T1".into(),
+                channel_id: Some("C1".into()),
+                created_by: "U1".into(),
+                kind: CallKind::Audio,
+                title: Some("Planning".into()),
+                join_url: format!("https://meet.example/{id}"),
+                desktop_join_url: None,
+                external_display_id: None,
+                response_url: None,
+            },
+            1_000,
+        )
+    }
+
+    fn job(call_id: &str) -> Job {
+        Job::new(
+            JobKind::SyncCall {
+                external_unique_id: call_id.into(),
+            },
+            1_000,
+        )
+    }
+
+    fn installation() -> Installation {
+        Installation {
+            team_id: "T1".into(),
+            bot_token: Some(SecretString::from("xoxb-persisted")),
+            scopes: vec!["calls:write".into()],
+            disabled_at: None,
+            disabled_reason: None,
+            version: 0,
+        }
+    }
+
+    #[tokio::test]
+    async fn state_survives_a_restart() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("nested/state.json");
+        let mut stored_call = call("c1");
+        let queued = job("c1");
+        {
+            let store = EmbeddedStore::open(&path).expect("opened");
+            store
+                .create_call(&stored_call, std::slice::from_ref(&queued))
+                .await
+                .unwrap();
+            stored_call.mark_registered("R1".into());
+            store.update_call(&mut stored_call, &[]).await.unwrap();
+            store.put_installation(&mut installation()).await.unwrap();
+            let receipt = EventReceipt::new("Ev1", 1_000);
+            store.record_event(&receipt, &[]).await.unwrap();
+        }
+
+        let reopened = EmbeddedStore::open(&path).expect("reopened");
+        assert_eq!(reopened.get_call("c1").await.unwrap(), Some(stored_call));
+        assert_eq!(reopened.get_job(&queued.id).await.unwrap(), Some(queued));
+        let installation = reopened.get_installation("T1").await.unwrap().unwrap();
+        assert_eq!(
+            installation.bot_token.as_ref().map(|t| t.expose_secret()),
+            Some("xoxb-persisted")
+        );
+        assert_eq!(installation.version, 1);
+        let again = EventReceipt::new("Ev1", 1_001);
+        assert_eq!(
+            reopened.record_event(&again, &[]).await.unwrap(),
+            EventRecord::Duplicate
+        );
+
+        let leftovers: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name())
+            .collect();
+        assert_eq!(leftovers, vec![std::ffi::OsString::from("state.json")]);
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn the_file_is_private_to_its_owner() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("state.json");
+        let store = EmbeddedStore::open(&path).unwrap();
+        store.put_installation(&mut installation()).await.unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "mode {mode:o} lets others read tokens");
+    }
+
+    #[tokio::test]
+    async fn a_failed_write_changes_nothing() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("gone/state.json");
+        let store = EmbeddedStore::open(&path).unwrap();
+        std::fs::remove_dir_all(dir.path().join("gone")).unwrap();
+        let mut receiver = store.subscribe_jobs();
+
+        let failure = store.create_call(&call("c1"), &[job("c1")]).await;
+        assert!(
+            matches!(failure, Err(StoreError::Unavailable(_))),
+            "{failure:?}"
+        );
+        assert_eq!(store.get_call("c1").await.unwrap(), None);
+        assert!(receiver.try_recv().is_err(), "no job announced");
+    }
+
+    #[test]
+    fn a_corrupt_file_is_refused_without_echoing_it() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("state.json");
+        std::fs::write(
+            &path,
+            r#"{"installations": {"T1": {"bot_token": "xoxb-corrupt"#,
+        )
+        .unwrap();
+        let error = EmbeddedStore::open(&path).expect_err("corrupt");
+        assert!(matches!(error, StoreError::Malformed(_)), "{error:?}");
+        assert!(!error.to_string().contains("xoxb-corrupt"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn subscribers_hear_of_inserted_jobs_only() {
+        let store = EmbeddedStore::in_memory();
+        let mut receiver = store.subscribe_jobs();
+        let mut c1 = call("c1");
+        let (first, second, third, fourth) = (job("c1"), job("c1"), job("c1"), job("c1"));
+
+        store
+            .create_call(&c1, std::slice::from_ref(&first))
+            .await
+            .unwrap();
+        store
+            .update_call(&mut c1, std::slice::from_ref(&second))
+            .await
+            .unwrap();
+        let receipt = EventReceipt::new("Ev1", 1_000);
+        store
+            .record_event(&receipt, std::slice::from_ref(&third))
+            .await
+            .unwrap();
+        store.record_event(&receipt, &[job("c1")]).await.unwrap();
+        let mut updated = first.clone();
+        store.update_job(&mut updated).await.unwrap();
+        store.create_call(&c1, &[job("c1")]).await.unwrap_err();
+        store
+            .enqueue_jobs(std::slice::from_ref(&fourth))
+            .await
+            .unwrap();
+
+        let mut heard = Vec::new();
+        while let Ok(id) = receiver.try_recv() {
+            heard.push(id);
+        }
+        assert_eq!(heard, [first.id, second.id, third.id, fourth.id]);
+
+        drop(receiver);
+        store.enqueue_jobs(&[job("c1")]).await.unwrap();
+        assert!(
+            store.lock().job_subscribers.is_empty(),
+            "closed subscribers are dropped"
+        );
+    }
+}

@@ -1,7 +1,10 @@
 //! The call-state store port, and its adapters: DynamoDB (deployed) and an embedded
 //! file-backed store (local runs). Both pass one conformance suite.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
+use rand::Rng;
 
 use crate::domain::{Call, EventReceipt, Installation, Job};
 
@@ -81,4 +84,99 @@ pub trait CallStore: Send + Sync {
     /// Creates or replaces the installation if its stored version is still
     /// `installation.version` (0 = must not exist); increments it on success.
     async fn put_installation(&self, installation: &mut Installation) -> Result<(), StoreError>;
+}
+
+/// How many times [`modify_call`] tries before giving up with `Conflict`.
+pub const MODIFY_CALL_ATTEMPTS: u32 = 10;
+/// Upper bounds of the random pause between two tries: doubles from the first to the
+/// cap. Sixteen writers racing on one call all land well within a second or two.
+const MODIFY_CALL_FIRST_BACKOFF: Duration = Duration::from_millis(10);
+const MODIFY_CALL_MAX_BACKOFF: Duration = Duration::from_millis(400);
+
+/// Read-modify-write of one call under optimistic locking.
+///
+/// Reads the call (`Ok(None)` when there is none), lets `change` edit a copy, and writes
+/// it with [`CallStore::update_call`] together with the jobs `change` returns. `change`
+/// returning `None` means there is nothing to write. When another writer got there
+/// first, the call is read again and `change` runs again on the fresh copy (so it must
+/// derive everything from the call it is given), a bounded number of times with a
+/// jittered pause; after that the `Conflict` is returned.
+///
+/// Returns the call as it is now stored.
+pub async fn modify_call<F>(
+    store: &dyn CallStore,
+    external_unique_id: &str,
+    mut change: F,
+) -> Result<Option<Call>, StoreError>
+where
+    F: FnMut(&mut Call) -> Option<Vec<Job>> + Send,
+{
+    let mut attempt = 0;
+    loop {
+        let Some(stored) = store.get_call(external_unique_id).await? else {
+            return Ok(None);
+        };
+        let mut call = stored.clone();
+        let Some(jobs) = change(&mut call) else {
+            return Ok(Some(stored));
+        };
+        match store.update_call(&mut call, &jobs).await {
+            Ok(()) => return Ok(Some(call)),
+            Err(StoreError::Conflict) if attempt + 1 < MODIFY_CALL_ATTEMPTS => {
+                attempt += 1;
+                let pause = conflict_backoff(attempt);
+                tracing::debug!(
+                    external_unique_id,
+                    attempt,
+                    pause_ms = pause.as_millis() as u64,
+                    "call changed concurrently; reading it again"
+                );
+                tokio::time::sleep(pause).await;
+            }
+            Err(error) => return Err(error),
+        }
+    }
+}
+
+/// "Full jitter": a uniform pause up to an exponentially growing bound, so racing
+/// writers spread out instead of colliding again in lockstep.
+fn conflict_backoff(attempt: u32) -> Duration {
+    let bound = MODIFY_CALL_FIRST_BACKOFF
+        .saturating_mul(1 << attempt.min(16))
+        .min(MODIFY_CALL_MAX_BACKOFF);
+    let millis = u64::try_from(bound.as_millis()).unwrap_or(u64::MAX);
+    Duration::from_millis(rand::rng().random_range(0..=millis))
+}
+
+/// Which call a lookup by a non-unique attribute (a reused join URL) answers with:
+/// the live one, else the most recently created.
+pub(crate) fn preferred_call(calls: impl IntoIterator<Item = Call>) -> Option<Call> {
+    calls.into_iter().max_by_key(|call| {
+        (
+            call.is_live(),
+            call.created_at,
+            call.external_unique_id.clone(),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_stays_under_its_bound() {
+        for attempt in 0..40 {
+            let bound = MODIFY_CALL_FIRST_BACKOFF
+                .saturating_mul(1 << attempt.min(16))
+                .min(MODIFY_CALL_MAX_BACKOFF);
+            assert!(conflict_backoff(attempt) <= bound);
+        }
+        assert_eq!(
+            MODIFY_CALL_MAX_BACKOFF,
+            MODIFY_CALL_FIRST_BACKOFF
+                .saturating_mul(1 << 16)
+                .min(MODIFY_CALL_MAX_BACKOFF)
+        );
+    }
 }

@@ -1,0 +1,296 @@
+//! What only the DynamoDB adapter has: the item layout the table's indexes, TTL and
+//! stream filter rely on, one request per method, error mapping and timeouts. Runs on
+//! DynamoDB Local (see `testkit`).
+
+mod support;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_dynamodb::error::BoxError;
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::Client;
+use slack_calls::domain::{EndReason, EventReceipt};
+use slack_calls::store::dynamodb::{
+    DynamoStore, CALL_RETENTION_SECONDS, JOB_RETENTION_SECONDS, OPERATION_TIMEOUT,
+};
+use slack_calls::store::{CallStore, StoreError};
+use testkit::aws::DYNAMODB_ENDPOINT_VAR;
+
+use support::*;
+
+type Item = HashMap<String, AttributeValue>;
+
+async fn raw_item(client: &Client, table: &str, pk: &str, sk: &str) -> Item {
+    client
+        .get_item()
+        .table_name(table)
+        .key("pk", AttributeValue::S(pk.into()))
+        .key("sk", AttributeValue::S(sk.into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .expect("GetItem")
+        .item
+        .unwrap_or_else(|| panic!("no item {pk}/{sk}"))
+}
+
+fn s(value: &str) -> Option<AttributeValue> {
+    Some(AttributeValue::S(value.into()))
+}
+
+fn n(value: i64) -> Option<AttributeValue> {
+    Some(AttributeValue::N(value.to_string()))
+}
+
+#[tokio::test]
+async fn call_items_carry_keys_live_marker_and_ttl() {
+    let (client, table) = testkit::dynamodb::fresh_table().await;
+    let store = DynamoStore::new(client.clone(), &table);
+    let mut call = new_call(NOW);
+    store.create_call(&call, &[]).await.unwrap();
+    let pk = format!("CALL#{}", call.external_unique_id);
+
+    let item = raw_item(&client, &table, &pk, "CALL").await;
+    assert_eq!(item.get("live").cloned(), s("LIVE"));
+    assert_eq!(item.get("created_at").cloned(), n(NOW));
+    assert_eq!(item.get("join_url").cloned(), s(&call.join_url));
+    assert!(
+        !item.contains_key("expires_at"),
+        "a live call never expires"
+    );
+    assert!(
+        !item.contains_key("slack_call_id"),
+        "no empty index key before registration"
+    );
+
+    call.mark_registered("R0LAYOUT".into());
+    store.update_call(&mut call, &[]).await.unwrap();
+    let item = raw_item(&client, &table, &pk, "CALL").await;
+    assert_eq!(item.get("slack_call_id").cloned(), s("R0LAYOUT"));
+    assert_eq!(item.get("live").cloned(), s("LIVE"));
+    assert_eq!(item.get("version").cloned(), n(1));
+
+    call.end(EndReason::Provider, NOW + 900, None);
+    store.update_call(&mut call, &[]).await.unwrap();
+    let item = raw_item(&client, &table, &pk, "CALL").await;
+    assert!(
+        !item.contains_key("live"),
+        "the full put drops the live marker"
+    );
+    assert_eq!(
+        item.get("expires_at").cloned(),
+        n(NOW + 900 + CALL_RETENTION_SECONDS)
+    );
+
+    let mut failed = new_call(NOW);
+    failed.mark_failed("not_in_channel");
+    failed.slack_call_id = Some(String::new());
+    store.create_call(&failed, &[]).await.unwrap();
+    let item = raw_item(
+        &client,
+        &table,
+        &format!("CALL#{}", failed.external_unique_id),
+        "CALL",
+    )
+    .await;
+    assert!(!item.contains_key("live"));
+    assert!(
+        !item.contains_key("slack_call_id"),
+        "an empty Slack id is not written as an index key"
+    );
+    assert_eq!(
+        item.get("expires_at").cloned(),
+        n(NOW + CALL_RETENTION_SECONDS)
+    );
+}
+
+#[tokio::test]
+async fn job_receipt_and_installation_items() {
+    let (client, table) = testkit::dynamodb::fresh_table().await;
+    let store = DynamoStore::new(client.clone(), &table);
+    let call = new_call(NOW);
+    let job = sync_job(&call, NOW);
+    let receipt = EventReceipt::new("EvLAYOUT", NOW);
+    store
+        .record_event(&receipt, std::slice::from_ref(&job))
+        .await
+        .unwrap();
+
+    let item = raw_item(&client, &table, &format!("JOB#{}", job.id), "JOB").await;
+    assert_eq!(item.get("kind").cloned(), s("sync_call"));
+    assert_eq!(item.get("status").cloned(), s("pending"));
+    assert_eq!(
+        item.get("expires_at").cloned(),
+        n(NOW + JOB_RETENTION_SECONDS)
+    );
+    assert!(!item.contains_key("live"));
+
+    let item = raw_item(&client, &table, "EVENT#EvLAYOUT", "EVENT").await;
+    assert_eq!(item.get("expires_at").cloned(), n(receipt.expires_at));
+
+    let mut installation = installation("T0LAYOUT", "xoxb-layout");
+    store.put_installation(&mut installation).await.unwrap();
+    let item = raw_item(&client, &table, "TEAM#T0LAYOUT", "INSTALL").await;
+    assert_eq!(item.get("bot_token").cloned(), s("xoxb-layout"));
+    assert_eq!(item.get("version").cloned(), n(1));
+    assert!(!item.contains_key("expires_at"), "installations are kept");
+}
+
+/// Counts HTTP attempts, retries included.
+#[derive(Debug, Clone, Default)]
+struct CountRequests(Arc<AtomicUsize>);
+
+impl Intercept for CountRequests {
+    fn name(&self) -> &'static str {
+        "CountRequests"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn every_method_is_one_request() {
+    let (_, table) = testkit::dynamodb::fresh_table().await;
+    let sdk_config = testkit::aws::sdk_config(DYNAMODB_ENDPOINT_VAR).await;
+    let counter = CountRequests::default();
+    let client = Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&sdk_config)
+            .interceptor(counter.clone())
+            .build(),
+    );
+    let store = DynamoStore::new(client, table);
+    let requests = || counter.0.load(Ordering::SeqCst);
+    let mut last = 0;
+    let mut assert_one = |what: &str| {
+        let now = requests();
+        assert_eq!(now - last, 1, "{what} took {} requests", now - last);
+        last = now;
+    };
+
+    let mut call = new_call(NOW);
+    let jobs = vec![sync_job(&call, NOW), sync_job(&call, NOW)];
+    store.create_call(&call, &jobs).await.unwrap();
+    assert_one("create_call with jobs");
+    store.create_call(&call, &[]).await.unwrap_err();
+    assert_one("create_call refused");
+    store.get_call(&call.external_unique_id).await.unwrap();
+    assert_one("get_call");
+    call.mark_registered("R0COUNT".into());
+    let sync = sync_job(&call, NOW);
+    store.update_call(&mut call, &[sync]).await.unwrap();
+    assert_one("update_call with a job");
+    store.update_call(&mut call, &[]).await.unwrap();
+    assert_one("update_call");
+    store.find_call_by_slack_id("R0COUNT").await.unwrap();
+    assert_one("find_call_by_slack_id");
+    store.find_call_by_join_url(&call.join_url).await.unwrap();
+    assert_one("find_call_by_join_url");
+    store.list_live_calls().await.unwrap();
+    assert_one("list_live_calls");
+    store
+        .record_event(&EventReceipt::new("EvCOUNT", NOW), &jobs[..0])
+        .await
+        .unwrap();
+    assert_one("record_event");
+    store
+        .record_event(&EventReceipt::new("EvCOUNT", NOW), &[sync_job(&call, NOW)])
+        .await
+        .unwrap();
+    assert_one("record_event duplicate");
+    store
+        .enqueue_jobs(&[sync_job(&call, NOW), sync_job(&call, NOW)])
+        .await
+        .unwrap();
+    assert_one("enqueue_jobs");
+    let mut job = store.get_job(&jobs[0].id).await.unwrap().unwrap();
+    assert_one("get_job");
+    store.update_job(&mut job).await.unwrap();
+    assert_one("update_job");
+    let mut installation = installation("T0COUNT", "xoxb-count");
+    store.put_installation(&mut installation).await.unwrap();
+    assert_one("put_installation");
+    store.get_installation("T0COUNT").await.unwrap();
+    assert_one("get_installation");
+}
+
+#[tokio::test]
+async fn store_failures_are_unavailable_and_never_show_item_contents() {
+    let client = testkit::dynamodb::client().await;
+    let store = DynamoStore::new(client, testkit::unique_name("missing-table"));
+    let mut call = new_call(NOW);
+    call.title = Some("xoxb-call-secret".into());
+    let mut installation = installation("T0FAIL", "xoxb-install-secret");
+
+    let failures = [
+        store.create_call(&call, &[]).await.unwrap_err(),
+        store
+            .create_call(&call, &[sync_job(&call, NOW)])
+            .await
+            .unwrap_err(),
+        store.update_call(&mut call, &[]).await.unwrap_err(),
+        store.put_installation(&mut installation).await.unwrap_err(),
+        store.get_call("x").await.unwrap_err(),
+        store.list_live_calls().await.unwrap_err(),
+    ];
+    for failure in failures {
+        let StoreError::Unavailable(text) = &failure else {
+            panic!("expected Unavailable, got {failure:?}");
+        };
+        assert!(text.contains("ResourceNotFoundException"), "{text}");
+        assert!(!text.contains("secret"), "item contents leaked: {text}");
+    }
+}
+
+#[tokio::test]
+async fn from_sdk_config_honours_the_standard_endpoint_variable() {
+    let (_, table) = testkit::dynamodb::fresh_table().await;
+    let sdk_config = testkit::aws::sdk_config(DYNAMODB_ENDPOINT_VAR).await;
+    let store = DynamoStore::from_sdk_config(&sdk_config, table);
+    let call = new_call(NOW);
+    store.create_call(&call, &[]).await.unwrap();
+    assert_eq!(
+        store.get_call(&call.external_unique_id).await.unwrap(),
+        Some(call)
+    );
+}
+
+/// A server that accepts connections and never answers: the operation timeout, not the
+/// caller's patience, ends the request.
+#[tokio::test]
+async fn a_hanging_dynamodb_costs_at_most_the_operation_timeout() {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let endpoint = format!("http://{}", silent.local_addr().expect("address"));
+    // Set on the loader, the endpoint outranks AWS_ENDPOINT_URL_DYNAMODB.
+    let sdk_config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .load()
+        .await;
+    let store = DynamoStore::from_sdk_config(&sdk_config, "any-table");
+
+    let started = Instant::now();
+    let failure = store.get_call("x").await.unwrap_err();
+    let elapsed = started.elapsed();
+    assert!(matches!(failure, StoreError::Unavailable(_)), "{failure:?}");
+    assert!(
+        elapsed >= OPERATION_TIMEOUT - Duration::from_millis(100),
+        "{elapsed:?}"
+    );
+    assert!(
+        elapsed < OPERATION_TIMEOUT + Duration::from_millis(700),
+        "{elapsed:?}"
+    );
+    drop(silent);
+}

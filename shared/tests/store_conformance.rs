@@ -1,0 +1,592 @@
+//! One suite, two adapters: the embedded store and the DynamoDB store (on DynamoDB
+//! Local, each test on a fresh table made from `template.yaml`). Both must behave the
+//! same, so flows tested on the embedded store hold on DynamoDB.
+
+mod support;
+
+use std::sync::Arc;
+
+use slack_calls::domain::{CallState, CallUser, EndReason, EventReceipt, Job, JobStatus};
+use slack_calls::store::{modify_call, CallStore, EventRecord, StoreError};
+
+use support::*;
+
+macro_rules! conformance_suite {
+    ($adapter:ident, $store:expr) => {
+        mod $adapter {
+            use super::*;
+
+            conformance_suite!(@cases $store;
+                create_once,
+                absent_items_are_none_and_cannot_be_updated,
+                stale_update_conflicts_and_writes_nothing,
+                concurrent_modifications_all_survive,
+                modify_call_skips_when_nothing_changes,
+                lookups_by_slack_id_and_join_url,
+                reused_join_url_finds_the_live_call,
+                live_listing_follows_state_and_creation_order,
+                live_listing_spans_pages,
+                event_receipts_dedupe_and_drop_duplicate_jobs,
+                expired_receipt_counts_as_new,
+                jobs_enqueue_get_update_with_versions,
+                installations_are_versioned,
+                every_call_field_round_trips,
+                every_job_kind_round_trips,
+                every_installation_field_round_trips,
+            );
+        }
+    };
+    (@cases $store:expr; $($case:ident),+ $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $case() {
+                let store: Arc<dyn CallStore> = $store;
+                cases::$case(store).await;
+            }
+        )+
+    };
+}
+
+conformance_suite!(
+    embedded,
+    Arc::new(slack_calls::store::embedded::EmbeddedStore::in_memory())
+);
+
+conformance_suite!(dynamodb, {
+    let (client, table) = testkit::dynamodb::fresh_table().await;
+    Arc::new(slack_calls::store::dynamodb::DynamoStore::new(
+        client, table,
+    ))
+});
+
+mod cases {
+    use super::*;
+
+    pub async fn create_once(store: Arc<dyn CallStore>) {
+        let call = new_call(NOW);
+        let job = sync_job(&call, NOW);
+        store
+            .create_call(&call, std::slice::from_ref(&job))
+            .await
+            .expect("created");
+        assert_eq!(
+            store.get_call(&call.external_unique_id).await.unwrap(),
+            Some(call.clone())
+        );
+        assert_eq!(store.get_job(&job.id).await.unwrap(), Some(job));
+
+        let mut impostor = call.clone();
+        impostor.created_by = "U9999".into();
+        let impostor_job = sync_job(&impostor, NOW);
+        let second = store
+            .create_call(&impostor, std::slice::from_ref(&impostor_job))
+            .await;
+        assert!(
+            matches!(second, Err(StoreError::AlreadyExists)),
+            "{second:?}"
+        );
+        let without_jobs = store.create_call(&impostor, &[]).await;
+        assert!(
+            matches!(without_jobs, Err(StoreError::AlreadyExists)),
+            "{without_jobs:?}"
+        );
+        assert_eq!(
+            store.get_call(&call.external_unique_id).await.unwrap(),
+            Some(call)
+        );
+        assert_eq!(
+            store.get_job(&impostor_job.id).await.unwrap(),
+            None,
+            "a refused create enqueues nothing"
+        );
+    }
+
+    pub async fn absent_items_are_none_and_cannot_be_updated(store: Arc<dyn CallStore>) {
+        assert_eq!(store.get_call("no-such-call").await.unwrap(), None);
+        assert_eq!(store.find_call_by_slack_id("R404").await.unwrap(), None);
+        assert_eq!(
+            store
+                .find_call_by_join_url("https://meet.example/404")
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(store.get_job("no-such-job").await.unwrap(), None);
+        assert!(store.get_installation("T404").await.unwrap().is_none());
+        assert!(store.list_live_calls().await.unwrap().is_empty());
+
+        let mut ghost = new_call(NOW);
+        let result = store.update_call(&mut ghost, &[]).await;
+        assert!(matches!(result, Err(StoreError::Conflict)), "{result:?}");
+        assert_eq!(ghost.version, 0, "a failed update leaves the version alone");
+        let mut ghost_job = sync_job(&ghost, NOW);
+        let result = store.update_job(&mut ghost_job).await;
+        assert!(matches!(result, Err(StoreError::Conflict)), "{result:?}");
+        let mut ghost_installation = installation("T404", "xoxb-404");
+        ghost_installation.version = 3;
+        let result = store.put_installation(&mut ghost_installation).await;
+        assert!(matches!(result, Err(StoreError::Conflict)), "{result:?}");
+        assert!(store.get_installation("T404").await.unwrap().is_none());
+
+        let untouched = modify_call(store.as_ref(), "no-such-call", |_| {
+            panic!("nothing to change on an absent call")
+        })
+        .await
+        .unwrap();
+        assert_eq!(untouched, None);
+    }
+
+    pub async fn stale_update_conflicts_and_writes_nothing(store: Arc<dyn CallStore>) {
+        let call = new_call(NOW);
+        store.create_call(&call, &[]).await.unwrap();
+        let mut first = store
+            .get_call(&call.external_unique_id)
+            .await
+            .unwrap()
+            .unwrap();
+        let mut stale = first.clone();
+
+        first.title = Some("First writer".into());
+        let first_job = sync_job(&first, NOW);
+        store
+            .update_call(&mut first, std::slice::from_ref(&first_job))
+            .await
+            .unwrap();
+        assert_eq!(first.version, 1);
+
+        stale.title = Some("Stale writer".into());
+        let stale_job = sync_job(&stale, NOW);
+        let result = store
+            .update_call(&mut stale, std::slice::from_ref(&stale_job))
+            .await;
+        assert!(matches!(result, Err(StoreError::Conflict)), "{result:?}");
+        assert_eq!(stale.version, 0);
+        let result = store.update_call(&mut stale, &[]).await;
+        assert!(matches!(result, Err(StoreError::Conflict)), "{result:?}");
+
+        assert_eq!(
+            store.get_call(&call.external_unique_id).await.unwrap(),
+            Some(first.clone())
+        );
+        assert_eq!(store.get_job(&first_job.id).await.unwrap(), Some(first_job));
+        assert_eq!(
+            store.get_job(&stale_job.id).await.unwrap(),
+            None,
+            "the stale write's job was not enqueued"
+        );
+
+        first.title = Some("First writer again".into());
+        store.update_call(&mut first, &[]).await.unwrap();
+        assert_eq!(first.version, 2);
+        assert_eq!(
+            store.get_call(&call.external_unique_id).await.unwrap(),
+            Some(first)
+        );
+    }
+
+    pub async fn concurrent_modifications_all_survive(store: Arc<dyn CallStore>) {
+        const WRITERS: usize = 16;
+        let call = new_call(NOW);
+        store.create_call(&call, &[]).await.unwrap();
+        let tasks: Vec<_> = (0..WRITERS)
+            .map(|writer| {
+                let store = store.clone();
+                let id = call.external_unique_id.clone();
+                tokio::spawn(async move {
+                    modify_call(store.as_ref(), &id, |call| {
+                        let user = CallUser::Slack {
+                            slack_id: format!("U{writer:04}"),
+                        };
+                        call.participant_joined(user, None, NOW + 1);
+                        Some(vec![sync_job(call, NOW + 1)])
+                    })
+                    .await
+                })
+            })
+            .collect();
+        for task in tasks {
+            let written = task
+                .await
+                .expect("task ran")
+                .expect("modify_call succeeded");
+            assert!(written.is_some());
+        }
+        let stored = store
+            .get_call(&call.external_unique_id)
+            .await
+            .unwrap()
+            .unwrap();
+        let mut present: Vec<&str> = stored
+            .present_participants()
+            .map(CallUser::identity)
+            .collect();
+        present.sort_unstable();
+        let expected: Vec<String> = (0..WRITERS).map(|writer| format!("U{writer:04}")).collect();
+        assert_eq!(
+            present,
+            expected.iter().map(String::as_str).collect::<Vec<_>>()
+        );
+        assert_eq!(
+            stored.version, WRITERS as u64,
+            "one version per successful write"
+        );
+    }
+
+    pub async fn modify_call_skips_when_nothing_changes(store: Arc<dyn CallStore>) {
+        let call = new_call(NOW);
+        store.create_call(&call, &[]).await.unwrap();
+        let result = modify_call(store.as_ref(), &call.external_unique_id, |draft| {
+            draft.title = Some("edited, then abandoned".into());
+            None
+        })
+        .await
+        .unwrap();
+        assert_eq!(
+            result,
+            Some(call.clone()),
+            "returns the stored call, not the draft"
+        );
+        assert_eq!(
+            store.get_call(&call.external_unique_id).await.unwrap(),
+            Some(call.clone())
+        );
+
+        let ended = modify_call(store.as_ref(), &call.external_unique_id, |draft| {
+            draft
+                .end(EndReason::Provider, NOW + 60, Some(60))
+                .then(Vec::new)
+        })
+        .await
+        .unwrap()
+        .unwrap();
+        assert_eq!(ended.state, CallState::Ended);
+        assert_eq!(ended.version, 1);
+        assert_eq!(
+            store.get_call(&call.external_unique_id).await.unwrap(),
+            Some(ended)
+        );
+    }
+
+    pub async fn lookups_by_slack_id_and_join_url(store: Arc<dyn CallStore>) {
+        let call = new_call(NOW);
+        let other = new_call(NOW);
+        store.create_call(&call, &[]).await.unwrap();
+        store.create_call(&other, &[]).await.unwrap();
+        assert_eq!(store.find_call_by_slack_id("").await.unwrap(), None);
+
+        let mut registered = call.clone();
+        registered.mark_registered("R0123ABC".into());
+        store.update_call(&mut registered, &[]).await.unwrap();
+        assert_eq!(
+            store.find_call_by_slack_id("R0123ABC").await.unwrap(),
+            Some(registered.clone())
+        );
+        assert_eq!(
+            store.find_call_by_join_url(&call.join_url).await.unwrap(),
+            Some(registered.clone())
+        );
+        assert_eq!(
+            store.find_call_by_join_url(&other.join_url).await.unwrap(),
+            Some(other)
+        );
+
+        let old_url = registered.join_url.clone();
+        registered.update_details(None, Some(format!("{old_url}/moved")), None, NOW + 5);
+        store.update_call(&mut registered, &[]).await.unwrap();
+        assert_eq!(store.find_call_by_join_url(&old_url).await.unwrap(), None);
+        assert_eq!(
+            store
+                .find_call_by_join_url(&format!("{old_url}/moved"))
+                .await
+                .unwrap(),
+            Some(registered)
+        );
+    }
+
+    pub async fn reused_join_url_finds_the_live_call(store: Arc<dyn CallStore>) {
+        let shared_url = format!(
+            "https://meet.example/personal-{}",
+            slack_calls::domain::ids::new_id()
+        );
+        let mut older_ended = new_call(NOW);
+        older_ended.join_url = shared_url.clone();
+        older_ended.end(EndReason::Provider, NOW + 10, None);
+        let mut live = new_call(NOW + 20);
+        live.join_url = shared_url.clone();
+        let mut newer_ended = new_call(NOW + 30);
+        newer_ended.join_url = shared_url.clone();
+        newer_ended.end(EndReason::Provider, NOW + 40, None);
+        for call in [&older_ended, &live, &newer_ended] {
+            store.create_call(call, &[]).await.unwrap();
+        }
+        assert_eq!(
+            store.find_call_by_join_url(&shared_url).await.unwrap(),
+            Some(live.clone())
+        );
+
+        let mut ending = live.clone();
+        ending.end(EndReason::Provider, NOW + 50, None);
+        store.update_call(&mut ending, &[]).await.unwrap();
+        assert_eq!(
+            store.find_call_by_join_url(&shared_url).await.unwrap(),
+            Some(newer_ended),
+            "with none live, the most recently created"
+        );
+    }
+
+    pub async fn live_listing_follows_state_and_creation_order(store: Arc<dyn CallStore>) {
+        let newest = new_call(NOW + 300);
+        let oldest = new_call(NOW + 100);
+        let middle = new_call(NOW + 200);
+        let mut failed = new_call(NOW + 150);
+        failed.mark_failed("calls.add failed");
+        for call in [&newest, &oldest, &middle, &failed] {
+            store.create_call(call, &[]).await.unwrap();
+        }
+        let ids = |calls: Vec<slack_calls::domain::Call>| -> Vec<String> {
+            calls
+                .into_iter()
+                .map(|call| call.external_unique_id)
+                .collect()
+        };
+        assert_eq!(
+            ids(store.list_live_calls().await.unwrap()),
+            [&oldest, &middle, &newest].map(|call| call.external_unique_id.clone())
+        );
+
+        let mut active = middle.clone();
+        active.mark_registered("R0MIDDLE".into());
+        store.update_call(&mut active, &[]).await.unwrap();
+        let mut ended = oldest.clone();
+        ended.end(EndReason::Abandoned, NOW + 400, None);
+        store.update_call(&mut ended, &[]).await.unwrap();
+
+        let live = store.list_live_calls().await.unwrap();
+        assert_eq!(
+            live,
+            vec![active, newest],
+            "ended and failed calls are not live"
+        );
+    }
+
+    /// Large calls, so the live listing exceeds what one DynamoDB page (1 MB) holds.
+    pub async fn live_listing_spans_pages(store: Arc<dyn CallStore>) {
+        const CALLS: i64 = 7;
+        let mut created = Vec::new();
+        for i in 0..CALLS {
+            let mut call = new_call(NOW + i);
+            call.title = Some(format!("{i:03}{}", "x".repeat(200_000)));
+            store.create_call(&call, &[]).await.unwrap();
+            created.push(call.external_unique_id);
+        }
+        let listed: Vec<String> = store
+            .list_live_calls()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|call| call.external_unique_id)
+            .collect();
+        assert_eq!(listed, created);
+    }
+
+    pub async fn event_receipts_dedupe_and_drop_duplicate_jobs(store: Arc<dyn CallStore>) {
+        let receipt = EventReceipt::new("Ev0001", NOW);
+        let call = new_call(NOW);
+        let first_jobs = vec![sync_job(&call, NOW), sync_job(&call, NOW)];
+        assert_eq!(
+            store.record_event(&receipt, &first_jobs).await.unwrap(),
+            EventRecord::New
+        );
+        for job in &first_jobs {
+            assert_eq!(store.get_job(&job.id).await.unwrap().as_ref(), Some(job));
+        }
+
+        let retry = EventReceipt::new("Ev0001", NOW + 30);
+        let retry_jobs = vec![sync_job(&call, NOW + 30)];
+        assert_eq!(
+            store.record_event(&retry, &retry_jobs).await.unwrap(),
+            EventRecord::Duplicate
+        );
+        assert_eq!(
+            store.get_job(&retry_jobs[0].id).await.unwrap(),
+            None,
+            "a duplicate writes no job"
+        );
+        assert_eq!(
+            store.record_event(&retry, &[]).await.unwrap(),
+            EventRecord::Duplicate
+        );
+
+        let other = EventReceipt::new("Ev0002", NOW + 30);
+        assert_eq!(
+            store.record_event(&other, &[]).await.unwrap(),
+            EventRecord::New
+        );
+        assert_eq!(
+            store.record_event(&other, &[]).await.unwrap(),
+            EventRecord::Duplicate
+        );
+    }
+
+    pub async fn expired_receipt_counts_as_new(store: Arc<dyn CallStore>) {
+        let receipt = EventReceipt::new("Ev0003", NOW);
+        assert_eq!(
+            store.record_event(&receipt, &[]).await.unwrap(),
+            EventRecord::New
+        );
+        let at_expiry = EventReceipt::new("Ev0003", receipt.expires_at);
+        assert_eq!(
+            store.record_event(&at_expiry, &[]).await.unwrap(),
+            EventRecord::Duplicate
+        );
+        let after_expiry = EventReceipt::new("Ev0003", receipt.expires_at + 1);
+        let call = new_call(NOW);
+        let job = sync_job(&call, after_expiry.received_at);
+        assert_eq!(
+            store
+                .record_event(&after_expiry, std::slice::from_ref(&job))
+                .await
+                .unwrap(),
+            EventRecord::New,
+            "a receipt past its expiry is gone, even if TTL has not deleted it yet"
+        );
+        assert_eq!(store.get_job(&job.id).await.unwrap(), Some(job));
+    }
+
+    pub async fn jobs_enqueue_get_update_with_versions(store: Arc<dyn CallStore>) {
+        store
+            .enqueue_jobs(&[])
+            .await
+            .expect("nothing to enqueue is fine");
+        let call = new_call(NOW);
+        let jobs = vec![sync_job(&call, NOW), sync_job(&call, NOW + 1)];
+        store.enqueue_jobs(&jobs).await.unwrap();
+        let single = sync_job(&call, NOW + 2);
+        store
+            .enqueue_jobs(std::slice::from_ref(&single))
+            .await
+            .unwrap();
+        for job in jobs.iter().chain([&single]) {
+            assert_eq!(store.get_job(&job.id).await.unwrap().as_ref(), Some(job));
+        }
+
+        let mut running = store.get_job(&jobs[0].id).await.unwrap().unwrap();
+        let mut stale = running.clone();
+        running.attempts += 1;
+        running.last_error = Some("ratelimited".into());
+        store.update_job(&mut running).await.unwrap();
+        assert_eq!(running.version, 1);
+        running.status = JobStatus::Done;
+        store.update_job(&mut running).await.unwrap();
+        assert_eq!(running.version, 2);
+
+        stale.status = JobStatus::Failed;
+        let result = store.update_job(&mut stale).await;
+        assert!(matches!(result, Err(StoreError::Conflict)), "{result:?}");
+        assert_eq!(stale.version, 0);
+        assert_eq!(
+            store.get_job(&jobs[0].id).await.unwrap(),
+            Some(running.clone())
+        );
+
+        // Enqueuing a job again must not reset it to pending.
+        let again = store.enqueue_jobs(std::slice::from_ref(&jobs[0])).await;
+        assert!(matches!(again, Err(StoreError::AlreadyExists)), "{again:?}");
+        let again = store
+            .enqueue_jobs(&[sync_job(&call, NOW), jobs[1].clone()])
+            .await;
+        assert!(matches!(again, Err(StoreError::AlreadyExists)), "{again:?}");
+        assert_eq!(store.get_job(&jobs[0].id).await.unwrap(), Some(running));
+    }
+
+    pub async fn installations_are_versioned(store: Arc<dyn CallStore>) {
+        let mut installation = installation("T0100", "xoxb-first");
+        store.put_installation(&mut installation).await.unwrap();
+        assert_eq!(installation.version, 1);
+
+        let mut rival = support::installation("T0100", "xoxb-rival");
+        let result = store.put_installation(&mut rival).await;
+        assert!(
+            matches!(result, Err(StoreError::Conflict)),
+            "version 0 means new: {result:?}"
+        );
+        assert_eq!(rival.version, 0);
+
+        installation.bot_token = Some("xoxb-rotated".to_owned().into());
+        store.put_installation(&mut installation).await.unwrap();
+        assert_eq!(installation.version, 2);
+        let mut stale = installation.clone();
+        stale.version = 1;
+        let result = store.put_installation(&mut stale).await;
+        assert!(matches!(result, Err(StoreError::Conflict)), "{result:?}");
+
+        let stored = store.get_installation("T0100").await.unwrap().unwrap();
+        assert_eq!(
+            installation_fields(&stored),
+            installation_fields(&installation)
+        );
+    }
+
+    pub async fn every_call_field_round_trips(store: Arc<dyn CallStore>) {
+        let call = full_call();
+        store.create_call(&call, &[]).await.unwrap();
+        assert_eq!(
+            store.get_call(&call.external_unique_id).await.unwrap(),
+            Some(call.clone())
+        );
+
+        let mut ended = call.clone();
+        ended.state = CallState::Ended;
+        store.update_call(&mut ended, &[]).await.unwrap();
+        assert_eq!(
+            store.get_call(&call.external_unique_id).await.unwrap(),
+            Some(ended.clone())
+        );
+        assert_eq!(
+            store
+                .find_call_by_slack_id(ended.slack_call_id.as_deref().unwrap())
+                .await
+                .unwrap(),
+            Some(ended)
+        );
+
+        let minimal = new_call(NOW);
+        store.create_call(&minimal, &[]).await.unwrap();
+        assert_eq!(
+            store.get_call(&minimal.external_unique_id).await.unwrap(),
+            Some(minimal)
+        );
+    }
+
+    pub async fn every_job_kind_round_trips(store: Arc<dyn CallStore>) {
+        let jobs = jobs_of_every_kind();
+        let call = new_call(NOW);
+        store.create_call(&call, &jobs[..2]).await.unwrap();
+        store
+            .record_event(&EventReceipt::new("Ev0004", NOW), &jobs[2..3])
+            .await
+            .unwrap();
+        store.enqueue_jobs(&jobs[3..]).await.unwrap();
+        for job in &jobs {
+            assert_eq!(store.get_job(&job.id).await.unwrap().as_ref(), Some(job));
+        }
+        let mut updated: Job = jobs[3].clone();
+        updated.status = JobStatus::Done;
+        store.update_job(&mut updated).await.unwrap();
+        assert_eq!(store.get_job(&updated.id).await.unwrap(), Some(updated));
+    }
+
+    pub async fn every_installation_field_round_trips(store: Arc<dyn CallStore>) {
+        let mut active = installation("T0200", "xoxb-1234-5678-secret");
+        store.put_installation(&mut active).await.unwrap();
+        let stored = store.get_installation("T0200").await.unwrap().unwrap();
+        assert_eq!(installation_fields(&stored), installation_fields(&active));
+
+        let mut disabled = stored;
+        disabled.disable("tokens_revoked", NOW + 99);
+        store.put_installation(&mut disabled).await.unwrap();
+        let stored = store.get_installation("T0200").await.unwrap().unwrap();
+        assert_eq!(installation_fields(&stored), installation_fields(&disabled));
+        assert!(stored.bot_token.is_none() && stored.is_disabled());
+    }
+}
