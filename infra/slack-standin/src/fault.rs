@@ -24,6 +24,8 @@ pub enum FaultAction {
     HttpStatus(u16),
     /// HTTP 200 with `{"ok":false,"error":CODE}`.
     SlackError(String),
+    /// HTTP 200 with an HTML page instead of JSON, as a captive proxy would answer.
+    Malformed,
     /// Never answer; the client has to give up.
     Hang,
 }
@@ -116,6 +118,10 @@ impl FaultBuilder {
 
     pub fn slack_error(self, code: impl Into<String>) -> Fault {
         self.with(FaultAction::SlackError(code.into()))
+    }
+
+    pub fn malformed(self) -> Fault {
+        self.with(FaultAction::Malformed)
     }
 
     pub fn hang(self) -> Fault {

@@ -437,6 +437,14 @@ async fn record_and_fault(shared: &Shared, method: &str, decoded: &Decoded) -> (
             let reason = status.canonical_reason().unwrap_or("error");
             Verdict::Answer(plain(status, reason), None)
         }
+        Some(FaultAction::Malformed) => {
+            let mut response = plain(StatusCode::OK, "<html><body>Gateway says hi</body></html>");
+            response.headers_mut().insert(
+                CONTENT_TYPE,
+                http::HeaderValue::from_static("text/html; charset=utf-8"),
+            );
+            Verdict::Answer(response, None)
+        }
         Some(FaultAction::SlackError(code)) => Verdict::Answer(
             json_response(StatusCode::OK, &json!({"ok": false, "error": code})),
             Some(code),

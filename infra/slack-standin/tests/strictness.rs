@@ -618,7 +618,7 @@ async fn faults_misbehave_as_told() {
     assert!(hung.is_err_and(|error| error.is_timeout()));
 
     let recorded = slack.requests_for("calls.info");
-    assert_eq!(recorded.len(), 7);
+    assert_eq!(recorded.len(), 8);
     assert_eq!(recorded[0].status, Some(429));
     assert_eq!(recorded[0].body, info);
     assert_eq!(recorded[0].token.as_deref(), Some(slack.bot_token()));

@@ -250,7 +250,7 @@ impl SlackClient {
                 let latency_ms = attempt_started.elapsed().as_millis() as u64;
                 let error = match result {
                     Ok(answer) => {
-                        tracing::debug!(attempt, latency_ms, outcome = "ok", "slack answered");
+                        tracing::info!(attempt, latency_ms, outcome = "ok", "slack answered");
                         return Ok(answer);
                     }
                     Err(error) => error,
