@@ -583,7 +583,7 @@ mod cases {
         assert_eq!(installation_fields(&stored), installation_fields(&active));
 
         let mut disabled = stored;
-        disabled.disable("tokens_revoked", NOW + 99);
+        disabled.disable("tokens_revoked", Some("fedcba9876543210".into()), NOW + 99);
         store.put_installation(&mut disabled).await.unwrap();
         let stored = store.get_installation("T0200").await.unwrap().unwrap();
         assert_eq!(installation_fields(&stored), installation_fields(&disabled));

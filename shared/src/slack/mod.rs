@@ -2,10 +2,12 @@
 //! reqwest adapter.
 
 pub mod api;
+pub mod client;
 pub mod error;
 pub mod payloads;
 pub mod response_url;
 pub mod signature;
 
 pub use api::SlackApi;
+pub use client::{RetryPolicy, SlackClient};
 pub use error::{ApiErrorCode, RetryClass, SlackError};

@@ -373,6 +373,7 @@ mod tests {
             scopes: vec!["calls:write".into()],
             disabled_at: None,
             disabled_reason: None,
+            revoked_token_fingerprint: None,
             version: 0,
         }
     }

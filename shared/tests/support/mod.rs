@@ -166,6 +166,7 @@ pub fn installation(team_id: &str, token: &str) -> Installation {
         ],
         disabled_at: None,
         disabled_reason: None,
+        revoked_token_fingerprint: Some("0123456789abcdef".into()),
         version: 0,
     }
 }
@@ -179,6 +180,7 @@ pub fn installation_fields(
     Vec<String>,
     Option<i64>,
     Option<String>,
+    Option<String>,
     u64,
 ) {
     use secrecy::ExposeSecret;
@@ -191,6 +193,7 @@ pub fn installation_fields(
         installation.scopes.clone(),
         installation.disabled_at,
         installation.disabled_reason.clone(),
+        installation.revoked_token_fingerprint.clone(),
         installation.version,
     )
 }

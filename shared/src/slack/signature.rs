@@ -1,0 +1,459 @@
+//! Request authenticity: Slack's `v0` signing scheme, also used for the provider webhook.
+//!
+//! `signature = "v0=" + hex(HMAC-SHA256(secret, "v0:" + timestamp + ":" + raw body))`,
+//! with the timestamp in its own header and at most five minutes from now either way.
+//! Verification runs over the raw body bytes before anything parses them, compares in
+//! constant time, and fails closed: no secret configured means every request is refused.
+
+use hmac::{Hmac, Mac};
+use http::header::{HeaderMap, HeaderName, HeaderValue};
+use secrecy::{ExposeSecret, SecretString};
+use sha2::Sha256;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// How far a request's timestamp may be from now, either way (Slack's replay window).
+pub const MAX_CLOCK_SKEW_SECS: i64 = 5 * 60;
+
+const VERSION_PREFIX: &str = "v0=";
+/// `v0=` plus 64 hex digits of SHA-256.
+const SIGNATURE_LEN: usize = VERSION_PREFIX.len() + 64;
+
+/// Which headers carry a signed request's timestamp and signature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignatureScheme {
+    /// Lowercase header names: `http::HeaderName` requires it, and API Gateway sends them so.
+    pub timestamp_header: &'static str,
+    pub signature_header: &'static str,
+}
+
+/// Requests from Slack.
+pub const SLACK: SignatureScheme = SignatureScheme {
+    timestamp_header: "x-slack-request-timestamp",
+    signature_header: "x-slack-signature",
+};
+
+/// Requests from the meeting provider's webhook, and our callbacks to it.
+pub const PROVIDER: SignatureScheme = SignatureScheme {
+    timestamp_header: "x-provider-request-timestamp",
+    signature_header: "x-provider-signature",
+};
+
+/// Why a request was refused. Each maps to HTTP 401; the `Display` text is safe to log:
+/// it never contains the signature, the secret or the body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Rejection {
+    #[error("no signing secret is configured")]
+    NoSecret,
+    #[error("header {0} is missing")]
+    MissingHeader(&'static str),
+    #[error("header {0} appears more than once")]
+    DuplicateHeader(&'static str),
+    #[error("the timestamp is not a whole number of seconds")]
+    InvalidTimestamp,
+    #[error("the timestamp is more than five minutes from now")]
+    OutsideWindow,
+    #[error("the signature is not v0= followed by 64 hex digits")]
+    MalformedSignature,
+    #[error("the signature does not match")]
+    Mismatch,
+}
+
+impl Rejection {
+    /// A short machine-friendly reason for logs and metrics.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Rejection::NoSecret => "no_secret",
+            Rejection::MissingHeader(_) => "missing_header",
+            Rejection::DuplicateHeader(_) => "duplicate_header",
+            Rejection::InvalidTimestamp => "invalid_timestamp",
+            Rejection::OutsideWindow => "outside_window",
+            Rejection::MalformedSignature => "malformed_signature",
+            Rejection::Mismatch => "mismatch",
+        }
+    }
+
+    /// Every rejection is answered the same way, so callers learn nothing from the status.
+    pub fn status(&self) -> http::StatusCode {
+        http::StatusCode::UNAUTHORIZED
+    }
+}
+
+/// Verifies a request signed by Slack. `now` is Unix seconds.
+pub fn verify_slack(
+    secret: &SecretString,
+    headers: &HeaderMap,
+    body: &[u8],
+    now: i64,
+) -> Result<(), Rejection> {
+    SLACK.verify(secret, headers, body, now)
+}
+
+/// Verifies a request from the meeting provider's webhook. `now` is Unix seconds.
+pub fn verify_provider(
+    secret: &SecretString,
+    headers: &HeaderMap,
+    body: &[u8],
+    now: i64,
+) -> Result<(), Rejection> {
+    PROVIDER.verify(secret, headers, body, now)
+}
+
+/// `v0=<hex>` for `body` sent at `timestamp`: for tests, the local demo, and the
+/// callbacks we sign for the provider.
+pub fn sign(secret: &SecretString, timestamp: i64, body: &[u8]) -> String {
+    let mac = mac_over(secret.expose_secret().as_bytes(), timestamp, body);
+    format!(
+        "{VERSION_PREFIX}{}",
+        hex::encode(mac.finalize().into_bytes())
+    )
+}
+
+impl SignatureScheme {
+    /// Checks the timestamp and signature headers against `body`, in that order:
+    /// secret configured, headers present once each, timestamp within the window,
+    /// signature well-formed, then the HMAC in constant time.
+    pub fn verify(
+        &self,
+        secret: &SecretString,
+        headers: &HeaderMap,
+        body: &[u8],
+        now: i64,
+    ) -> Result<(), Rejection> {
+        let secret = secret.expose_secret();
+        if secret.trim().is_empty() {
+            return Err(Rejection::NoSecret);
+        }
+        let timestamp = single_header(headers, self.timestamp_header)?;
+        let signature = single_header(headers, self.signature_header)?;
+
+        let timestamp = parse_timestamp(timestamp.as_bytes())?;
+        if now.abs_diff(timestamp) > MAX_CLOCK_SKEW_SECS.unsigned_abs() {
+            return Err(Rejection::OutsideWindow);
+        }
+
+        let expected = parse_signature(signature.as_bytes())?;
+        mac_over(secret.as_bytes(), timestamp, body)
+            .verify_slice(&expected)
+            .map_err(|_| Rejection::Mismatch)
+    }
+
+    /// The two headers that sign `body` at `timestamp`.
+    pub fn signed_headers(&self, secret: &SecretString, timestamp: i64, body: &[u8]) -> HeaderMap {
+        let mut headers = HeaderMap::with_capacity(2);
+        headers.insert(
+            HeaderName::from_static(self.timestamp_header),
+            HeaderValue::from(timestamp),
+        );
+        // A signature is "v0=" and hex digits only, always a valid header value.
+        if let Ok(mut value) = HeaderValue::from_str(&sign(secret, timestamp, body)) {
+            value.set_sensitive(true);
+            headers.insert(HeaderName::from_static(self.signature_header), value);
+        }
+        headers
+    }
+}
+
+fn mac_over(secret: &[u8], timestamp: i64, body: &[u8]) -> HmacSha256 {
+    // An invariant, not an input check: HMAC pads or hashes keys of any length.
+    #[allow(clippy::expect_used)]
+    let mut mac =
+        HmacSha256::new_from_slice(secret).expect("HMAC-SHA256 accepts keys of any length");
+    mac.update(b"v0:");
+    mac.update(timestamp.to_string().as_bytes());
+    mac.update(b":");
+    mac.update(body);
+    mac
+}
+
+fn single_header<'a>(
+    headers: &'a HeaderMap,
+    name: &'static str,
+) -> Result<&'a HeaderValue, Rejection> {
+    let mut values = headers.get_all(name).iter();
+    let first = values.next().ok_or(Rejection::MissingHeader(name))?;
+    if values.next().is_some() {
+        return Err(Rejection::DuplicateHeader(name));
+    }
+    Ok(first)
+}
+
+fn parse_timestamp(raw: &[u8]) -> Result<i64, Rejection> {
+    // Digits only: no sign, no spaces, no fraction. Twelve digits reach year 33658.
+    if raw.is_empty() || raw.len() > 12 || !raw.iter().all(u8::is_ascii_digit) {
+        return Err(Rejection::InvalidTimestamp);
+    }
+    std::str::from_utf8(raw)
+        .ok()
+        .and_then(|s| s.parse::<i64>().ok())
+        .ok_or(Rejection::InvalidTimestamp)
+}
+
+fn parse_signature(raw: &[u8]) -> Result<[u8; 32], Rejection> {
+    if raw.len() != SIGNATURE_LEN || !raw.starts_with(VERSION_PREFIX.as_bytes()) {
+        return Err(Rejection::MalformedSignature);
+    }
+    let mut bytes = [0u8; 32];
+    hex::decode_to_slice(&raw[VERSION_PREFIX.len()..], &mut bytes)
+        .map_err(|_| Rejection::MalformedSignature)?;
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &str = "test-signing-secret";
+    const NOW: i64 = 1_700_000_000;
+    const BODY: &[u8] = br#"{"type":"event_callback","event_id":"Ev1"}"#;
+
+    fn secret(value: &str) -> SecretString {
+        SecretString::from(value.to_owned())
+    }
+
+    fn headers(scheme: SignatureScheme, timestamp: &str, signature: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            scheme.timestamp_header,
+            HeaderValue::from_str(timestamp).expect("test timestamp is a header value"),
+        );
+        headers.insert(
+            scheme.signature_header,
+            HeaderValue::from_str(signature).expect("test signature is a header value"),
+        );
+        headers
+    }
+
+    fn signed(scheme: SignatureScheme, timestamp: i64, body: &[u8]) -> HeaderMap {
+        scheme.signed_headers(&secret(SECRET), timestamp, body)
+    }
+
+    /// Slack's worked example from "Verifying requests from Slack".
+    #[test]
+    fn slacks_documented_example_verifies() {
+        let secret = secret("8f742231b10e8888abcd99yyyzzz85a5");
+        let body = b"token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text=&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c";
+        let expected = "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503";
+        assert_eq!(sign(&secret, 1_531_420_618, body), expected);
+        let headers = headers(SLACK, "1531420618", expected);
+        assert_eq!(
+            verify_slack(&secret, &headers, body, 1_531_420_618 + 60),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn valid_request_passes_with_any_header_case() {
+        assert_eq!(
+            verify_slack(&secret(SECRET), &signed(SLACK, NOW, BODY), BODY, NOW),
+            Ok(())
+        );
+        // HeaderMap names are case-insensitive: mixed-case input lands in the same entry.
+        let mut mixed = HeaderMap::new();
+        mixed.insert(
+            HeaderName::from_bytes(b"X-Slack-Request-Timestamp").expect("valid name"),
+            HeaderValue::from(NOW),
+        );
+        mixed.insert(
+            HeaderName::from_bytes(b"X-Slack-Signature").expect("valid name"),
+            HeaderValue::from_str(&sign(&secret(SECRET), NOW, BODY)).expect("valid value"),
+        );
+        assert_eq!(verify_slack(&secret(SECRET), &mixed, BODY, NOW), Ok(()));
+    }
+
+    #[test]
+    fn wrong_secret_is_a_mismatch() {
+        let headers = signed(SLACK, NOW, BODY);
+        assert_eq!(
+            verify_slack(&secret("another-secret"), &headers, BODY, NOW),
+            Err(Rejection::Mismatch)
+        );
+    }
+
+    #[test]
+    fn one_tampered_byte_is_a_mismatch() {
+        let headers = signed(SLACK, NOW, BODY);
+        for index in [0, BODY.len() / 2, BODY.len() - 1] {
+            let mut tampered = BODY.to_vec();
+            tampered[index] ^= 0x01;
+            assert_eq!(
+                verify_slack(&secret(SECRET), &headers, &tampered, NOW),
+                Err(Rejection::Mismatch),
+                "byte {index}"
+            );
+        }
+        let mut longer = BODY.to_vec();
+        longer.push(b' ');
+        assert_eq!(
+            verify_slack(&secret(SECRET), &headers, &longer, NOW),
+            Err(Rejection::Mismatch)
+        );
+    }
+
+    #[test]
+    fn timestamps_outside_five_minutes_are_refused_both_ways() {
+        let key = secret(SECRET);
+        for (timestamp, expected) in [
+            (NOW - 301, Err(Rejection::OutsideWindow)),
+            (NOW + 301, Err(Rejection::OutsideWindow)),
+            (NOW - 300, Ok(())),
+            (NOW + 300, Ok(())),
+        ] {
+            // Correctly signed, so only the window can refuse it.
+            let headers = signed(SLACK, timestamp, BODY);
+            assert_eq!(
+                verify_slack(&key, &headers, BODY, NOW),
+                expected,
+                "{timestamp}"
+            );
+        }
+    }
+
+    #[test]
+    fn missing_headers_are_named() {
+        let full = signed(SLACK, NOW, BODY);
+        let key = secret(SECRET);
+        let mut no_timestamp = full.clone();
+        no_timestamp.remove(SLACK.timestamp_header);
+        assert_eq!(
+            verify_slack(&key, &no_timestamp, BODY, NOW),
+            Err(Rejection::MissingHeader("x-slack-request-timestamp"))
+        );
+        let mut no_signature = full;
+        no_signature.remove(SLACK.signature_header);
+        assert_eq!(
+            verify_slack(&key, &no_signature, BODY, NOW),
+            Err(Rejection::MissingHeader("x-slack-signature"))
+        );
+        assert_eq!(
+            verify_slack(&key, &HeaderMap::new(), BODY, NOW),
+            Err(Rejection::MissingHeader("x-slack-request-timestamp"))
+        );
+    }
+
+    #[test]
+    fn duplicate_headers_are_refused() {
+        let key = secret(SECRET);
+        let mut twice_signed = signed(SLACK, NOW, BODY);
+        let good = sign(&key, NOW, BODY);
+        twice_signed.append(
+            SLACK.signature_header,
+            HeaderValue::from_str(&good).expect("valid value"),
+        );
+        assert_eq!(
+            verify_slack(&key, &twice_signed, BODY, NOW),
+            Err(Rejection::DuplicateHeader("x-slack-signature"))
+        );
+        let mut twice_timed = signed(SLACK, NOW, BODY);
+        twice_timed.append(SLACK.timestamp_header, HeaderValue::from(NOW));
+        assert_eq!(
+            verify_slack(&key, &twice_timed, BODY, NOW),
+            Err(Rejection::DuplicateHeader("x-slack-request-timestamp"))
+        );
+    }
+
+    #[test]
+    fn non_numeric_timestamps_are_refused() {
+        let key = secret(SECRET);
+        let signature = sign(&key, NOW, BODY);
+        for timestamp in [
+            "",
+            "abc",
+            "-1700000000",
+            "+1700000000",
+            "1700000000.5",
+            " 1700000000",
+            "17e8",
+            "1234567890123",
+        ] {
+            let headers = headers(SLACK, timestamp, &signature);
+            assert_eq!(
+                verify_slack(&key, &headers, BODY, NOW),
+                Err(Rejection::InvalidTimestamp),
+                "{timestamp:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn signatures_of_the_wrong_shape_are_malformed() {
+        let key = secret(SECRET);
+        let good = sign(&key, NOW, BODY);
+        let timestamp = NOW.to_string();
+        let wrong = [
+            good[..good.len() - 1].to_owned(), // one digit short
+            format!("{good}0"),                // one digit long
+            good.replacen("v0=", "v1=", 1),    // other version
+            good.replacen("v0=", "", 1),       // no prefix
+            format!("v0={}", "z".repeat(64)),  // not hex
+            String::new(),                     // empty
+        ];
+        for signature in &wrong {
+            let headers = headers(SLACK, &timestamp, signature);
+            assert_eq!(
+                verify_slack(&key, &headers, BODY, NOW),
+                Err(Rejection::MalformedSignature),
+                "{signature:?}"
+            );
+        }
+        // Uppercase hex decodes to the same bytes, so it is the same signature.
+        let upper = format!("v0={}", good[3..].to_ascii_uppercase());
+        assert_eq!(
+            verify_slack(&key, &headers(SLACK, &timestamp, &upper), BODY, NOW),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn empty_secret_refuses_everything() {
+        // Signed with the empty key, so only the fail-closed rule can refuse it.
+        let empty = secret("");
+        let headers = SLACK.signed_headers(&empty, NOW, BODY);
+        assert_eq!(
+            verify_slack(&empty, &headers, BODY, NOW),
+            Err(Rejection::NoSecret)
+        );
+        assert_eq!(
+            verify_slack(&secret("   "), &headers, BODY, NOW),
+            Err(Rejection::NoSecret)
+        );
+        assert_eq!(
+            verify_provider(&empty, &HeaderMap::new(), BODY, NOW),
+            Err(Rejection::NoSecret)
+        );
+    }
+
+    #[test]
+    fn provider_scheme_uses_its_own_headers() {
+        let key = secret("provider-secret");
+        let headers = PROVIDER.signed_headers(&key, NOW, BODY);
+        assert!(headers.contains_key("x-provider-signature"));
+        assert_eq!(verify_provider(&key, &headers, BODY, NOW), Ok(()));
+        // Slack's headers are not accepted in place of the provider's, nor the reverse.
+        assert_eq!(
+            verify_slack(&key, &headers, BODY, NOW),
+            Err(Rejection::MissingHeader("x-slack-request-timestamp"))
+        );
+        let slack_signed = SLACK.signed_headers(&key, NOW, BODY);
+        assert_eq!(
+            verify_provider(&key, &slack_signed, BODY, NOW),
+            Err(Rejection::MissingHeader("x-provider-request-timestamp"))
+        );
+    }
+
+    #[test]
+    fn rejections_say_nothing_secret_and_map_to_401() {
+        let key = secret(SECRET);
+        let signature = sign(&key, NOW, BODY);
+        let rejection = verify_slack(&secret("other"), &signed(SLACK, NOW, BODY), BODY, NOW)
+            .expect_err("wrong secret");
+        let shown = format!("{rejection} {rejection:?} {}", rejection.reason());
+        for secret_text in [SECRET, "other", &signature[3..], "event_callback"] {
+            assert!(
+                !shown.contains(secret_text),
+                "{secret_text} leaked: {shown}"
+            );
+        }
+        assert_eq!(rejection.status(), http::StatusCode::UNAUTHORIZED);
+    }
+}
