@@ -163,6 +163,7 @@ export AWS_ENDPOINT_URL_SECRETS_MANAGER=http://127.0.0.1:$(port_of moto)
 export AWS_ACCESS_KEY_ID=emulator
 export AWS_SECRET_ACCESS_KEY=emulator
 export AWS_REGION=us-east-1
+export AWS_DEFAULT_REGION=us-east-1
 export AWS_EC2_METADATA_DISABLED=true
 EOF
     mv "$tmp" "$ENV_FILE"
