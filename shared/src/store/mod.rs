@@ -51,7 +51,8 @@ pub trait CallStore: Send + Sync {
     /// Finds a call by Slack's `R…` id.
     async fn find_call_by_slack_id(&self, slack_call_id: &str) -> Result<Option<Call>, StoreError>;
 
-    /// Finds a call by its current join URL (exact match).
+    /// Finds a call by its current join URL (exact match). When several calls share the
+    /// URL (a reused personal room), the live one, else the most recently created.
     async fn find_call_by_join_url(&self, join_url: &str) -> Result<Option<Call>, StoreError>;
 
     /// Writes `call` if the stored version is still `call.version`, and enqueues `jobs`,
@@ -70,7 +71,9 @@ pub trait CallStore: Send + Sync {
         jobs: &[Job],
     ) -> Result<EventRecord, StoreError>;
 
-    /// Enqueues jobs on their own (atomically).
+    /// Enqueues jobs on their own (atomically). Jobs are only ever inserted: a job id
+    /// that exists fails this and every other enqueuing write with `AlreadyExists`, so a
+    /// job is never reset to pending.
     async fn enqueue_jobs(&self, jobs: &[Job]) -> Result<(), StoreError>;
 
     async fn get_job(&self, id: &str) -> Result<Option<Job>, StoreError>;
