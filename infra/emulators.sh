@@ -130,7 +130,7 @@ wait_until_answering() {
 
 start_dynamodb() {
     local dir port pid
-    dir="$(dynamodb_local_dir)"
+    dir="$(dynamodb_local_dir)" || return 1
     port="$(free_port)"
     (cd "$dir" && exec java -Djava.library.path="$dir/DynamoDBLocal_lib" \
         -jar "$dir/DynamoDBLocal.jar" -inMemory -disableTelemetry -port "$port") \
@@ -138,7 +138,7 @@ start_dynamodb() {
     pid=$!
     printf '%s\n' "$pid" >"$RUN/dynamodb.pid"
     printf '%s\n' "$port" >"$RUN/dynamodb.port"
-    wait_until_answering "DynamoDB Local" "$port" "$pid"
+    wait_until_answering "DynamoDB Local" "$port" "$pid" || return 1
     log "DynamoDB Local answers on 127.0.0.1:$port (pid $pid)"
 }
 
@@ -150,7 +150,7 @@ start_moto() {
     pid=$!
     printf '%s\n' "$pid" >"$RUN/moto.pid"
     printf '%s\n' "$port" >"$RUN/moto.port"
-    wait_until_answering "moto" "$port" "$pid"
+    wait_until_answering "moto" "$port" "$pid" || return 1
     log "moto (Secrets Manager) answers on 127.0.0.1:$port (pid $pid)"
 }
 
@@ -163,6 +163,7 @@ export AWS_ENDPOINT_URL_SECRETS_MANAGER=http://127.0.0.1:$(port_of moto)
 export AWS_ACCESS_KEY_ID=emulator
 export AWS_SECRET_ACCESS_KEY=emulator
 export AWS_REGION=us-east-1
+export AWS_DEFAULT_REGION=us-east-1
 export AWS_EC2_METADATA_DISABLED=true
 EOF
     mv "$tmp" "$ENV_FILE"
@@ -184,22 +185,31 @@ stop_one() {
     rm -f "$RUN/$name.pid" "$RUN/$name.port"
 }
 
+# The free port is picked before the server binds it: if another process took it in
+# between, the server exits and the next try picks another port.
+ensure_running() {
+    local name="$1" tries=3
+    if running "$name"; then
+        log "$name already answers on 127.0.0.1:$(port_of "$name")"
+        return 0
+    fi
+    while ((tries > 0)); do
+        stop_one "$name"
+        if "start_$name"; then
+            return 0
+        fi
+        tries=$((tries - 1))
+    done
+    stop_one "$name"
+    die "could not start $name (log: ${RUN#"$ROOT/"}/$name.log)"
+}
+
 cmd_start() {
     mkdir -p "$RUN"
     install_dynamodb_local
     install_moto
-    if running dynamodb; then
-        log "DynamoDB Local already answers on 127.0.0.1:$(port_of dynamodb)"
-    else
-        stop_one dynamodb
-        start_dynamodb || { stop_one dynamodb; die "could not start DynamoDB Local"; }
-    fi
-    if running moto; then
-        log "moto already answers on 127.0.0.1:$(port_of moto)"
-    else
-        stop_one moto
-        start_moto || { stop_one moto; die "could not start moto"; }
-    fi
+    ensure_running dynamodb
+    ensure_running moto
     write_env_file
     log "environment: source ${ENV_FILE#"$ROOT/"}"
 }

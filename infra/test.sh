@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The project's test command (README and CI run exactly this):
-#   ./infra/test.sh [extra cargo test args...]
+#   ./infra/test.sh [extra cargo test args...]   e.g. -p slack-calls, or -- conformance
 # Starts DynamoDB Local and moto (installing them on first use), points the AWS SDK at
 # them through the standard endpoint variables, runs `cargo test --workspace`, stops the
 # emulators it started, and exits with cargo's status.
@@ -25,6 +25,15 @@ fi
 # shellcheck source=/dev/null
 source "$ROOT/.tools/run/emulators.env"
 
+# The whole workspace, unless the arguments pick packages themselves.
+scope=(--workspace)
+for arg in "$@"; do
+    case "$arg" in
+        -p | --package | --package=* | -p?*) scope=() ;;
+        --) break ;;
+    esac
+done
+
 status=0
-cargo test --workspace "$@" || status=$?
+cargo test "${scope[@]}" "$@" || status=$?
 exit "$status"

@@ -294,3 +294,76 @@ async fn a_hanging_dynamodb_costs_at_most_the_operation_timeout() {
     );
     drop(silent);
 }
+
+/// Forwards connections to `upstream`; the first connection's answer is held back for
+/// `delay`, as if the network lost it for a while after DynamoDB applied the request.
+async fn proxy_delaying_first_answer(upstream: String, delay: Duration) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(async move {
+        let mut first = true;
+        while let Ok((client, _)) = listener.accept().await {
+            let hold = if std::mem::take(&mut first) {
+                delay
+            } else {
+                Duration::ZERO
+            };
+            let upstream = upstream.clone();
+            tokio::spawn(async move {
+                let Ok(server) = tokio::net::TcpStream::connect(&upstream).await else {
+                    return;
+                };
+                let (mut client_read, mut client_write) = client.into_split();
+                let (mut server_read, mut server_write) = server.into_split();
+                let requests = tokio::io::copy(&mut client_read, &mut server_write);
+                let answers = async {
+                    tokio::time::sleep(hold).await;
+                    tokio::io::copy(&mut server_read, &mut client_write).await
+                };
+                let _ = tokio::join!(requests, answers);
+            });
+        }
+    });
+    format!("http://{address}")
+}
+
+/// The first attempt is applied but its answer arrives after the attempt timeout, so the
+/// SDK retries. The retry carries the same transaction token, and DynamoDB answers it
+/// as done: the caller sees its create succeed, not a phantom `AlreadyExists`.
+#[tokio::test]
+async fn a_retried_write_that_was_already_applied_succeeds() {
+    let (client, table) = testkit::dynamodb::fresh_table().await;
+    let upstream = testkit::aws::emulator_endpoint(DYNAMODB_ENDPOINT_VAR)
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    let proxy = proxy_delaying_first_answer(upstream, Duration::from_secs(2)).await;
+    let sdk_config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(proxy)
+        .load()
+        .await;
+    let counter = CountRequests::default();
+    let config = slack_calls::store::dynamodb::client_config(&sdk_config)
+        .to_builder()
+        .interceptor(counter.clone())
+        .build();
+    let store = DynamoStore::new(Client::from_conf(config), &table);
+
+    let call = new_call(NOW);
+    store
+        .create_call(&call, &[])
+        .await
+        .expect("the retry is recognised as done");
+    let attempts = counter.0.load(Ordering::SeqCst);
+    assert!(
+        attempts >= 2,
+        "the first attempt timed out and was retried ({attempts})"
+    );
+    let direct = DynamoStore::new(client, &table);
+    assert_eq!(
+        direct.get_call(&call.external_unique_id).await.unwrap(),
+        Some(call)
+    );
+}

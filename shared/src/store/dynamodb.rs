@@ -115,10 +115,6 @@ impl DynamoStore {
         &self.table
     }
 
-    pub fn client(&self) -> &Client {
-        &self.client
-    }
-
     async fn get<T: DeserializeOwned>(
         &self,
         pk: String,

@@ -504,4 +504,30 @@ mod tests {
             "closed subscribers are dropped"
         );
     }
+
+    /// Someone else writes between every read and write: `modify_call` gives up after
+    /// its bounded number of tries instead of spinning.
+    #[tokio::test(start_paused = true)]
+    async fn modify_call_gives_up_after_its_attempts() {
+        let store = EmbeddedStore::in_memory();
+        store.create_call(&call("c1"), &[]).await.unwrap();
+        let mut runs = 0;
+        let result = crate::store::modify_call(&store, "c1", |draft| {
+            runs += 1;
+            if let Some(stored) = store.lock().state.calls.get_mut("c1") {
+                stored.version += 1;
+            }
+            draft.title = Some(format!("try {runs}"));
+            Some(Vec::new())
+        })
+        .await;
+        assert!(matches!(result, Err(StoreError::Conflict)), "{result:?}");
+        assert_eq!(runs, crate::store::MODIFY_CALL_ATTEMPTS);
+        let stored = store.get_call("c1").await.unwrap().unwrap();
+        assert_eq!(
+            stored.title.as_deref(),
+            Some("Planning"),
+            "no try was written"
+        );
+    }
 }
