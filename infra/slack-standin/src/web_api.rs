@@ -129,8 +129,8 @@ impl State {
         );
     }
 
-    /// A fresh response URL path segment for `channel`, owned by the team of `channel`'s
-    /// first token (the stand-in serves one team unless told otherwise).
+    /// A fresh response URL path for `channel` of `team_id`; call blocks posted to it
+    /// must name calls that team registered.
     pub fn new_response_url(&mut self, channel: &str, team_id: &str) -> String {
         self.next_response_url += 1;
         let id = format!(

@@ -598,6 +598,18 @@ async fn faults_misbehave_as_told() {
     assert!(bot(&slack, "calls.info", info.clone()).await.ok());
     slack.clear_faults();
 
+    slack.inject(Fault::on("calls.info").malformed().times(1));
+    let malformed = bot(&slack, "calls.info", info.clone()).await;
+    assert_eq!(malformed.status, 200);
+    assert!(
+        malformed
+            .body
+            .as_str()
+            .is_some_and(|text| text.starts_with("<html>")),
+        "not JSON: {:?}",
+        malformed.body
+    );
+
     slack.inject(
         Fault::on("calls.info")
             .latency(Duration::from_millis(200))
@@ -623,7 +635,7 @@ async fn faults_misbehave_as_told() {
     assert_eq!(recorded[0].body, info);
     assert_eq!(recorded[0].token.as_deref(), Some(slack.bot_token()));
     assert_eq!(
-        recorded[6].status, None,
+        recorded[7].status, None,
         "the hung request was never answered"
     );
     assert!(recorded.windows(2).all(|pair| pair[0].at <= pair[1].at));

@@ -228,10 +228,12 @@ impl SlackClient {
         authorization: Option<HeaderValue>,
         request: &impl Serialize,
     ) -> Result<serde_json::Value, SlackError> {
-        let body = serde_json::to_vec(request).map_err(|error| SlackError::Transport {
-            method,
-            reason: format!("the request could not be encoded: {error}"),
-        })?;
+        let body = serde_json::to_vec(request)
+            .map(bytes::Bytes::from)
+            .map_err(|error| SlackError::Transport {
+                method,
+                reason: format!("the request could not be encoded: {error}"),
+            })?;
         let span = tracing::info_span!("slack_request", method);
         async {
             let started = Instant::now();
@@ -293,14 +295,15 @@ impl SlackClient {
         method: &'static str,
         url: &str,
         authorization: Option<&HeaderValue>,
-        body: &[u8],
+        body: &bytes::Bytes,
         timeout: Duration,
     ) -> Result<serde_json::Value, SlackError> {
         let mut request = self
             .http
             .post(url)
             .header(CONTENT_TYPE, JSON_UTF8)
-            .body(body.to_vec())
+            // A cheap reference-counted clone: retries resend the same bytes.
+            .body(body.clone())
             .timeout(timeout);
         if let Some(authorization) = authorization {
             request = request.header(AUTHORIZATION, authorization.clone());
@@ -315,6 +318,7 @@ impl SlackClient {
             .bytes()
             .await
             .map_err(|error| transport_error(method, error))?;
+        // `response_url` answers differ from the Web API's (plain `ok`, 404 when expired).
         if method == RESPONSE_URL {
             interpret_response_url(status, &headers, &bytes)
         } else {

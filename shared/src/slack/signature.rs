@@ -22,7 +22,7 @@ const SIGNATURE_LEN: usize = VERSION_PREFIX.len() + 64;
 /// Which headers carry a signed request's timestamp and signature.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SignatureScheme {
-    /// Lowercase header names: `http::HeaderName` requires it, and API Gateway sends them so.
+    /// Header names; matched case-insensitively (API Gateway lowercases them).
     pub timestamp_header: &'static str,
     pub signature_header: &'static str,
 }
@@ -138,17 +138,21 @@ impl SignatureScheme {
             .map_err(|_| Rejection::Mismatch)
     }
 
-    /// The two headers that sign `body` at `timestamp`.
+    /// The two headers that sign `body` at `timestamp` (for tests, the local demo and
+    /// our signed callbacks). A scheme built with an invalid header name gets no header
+    /// of that name, so its requests fail verification rather than panic here.
     pub fn signed_headers(&self, secret: &SecretString, timestamp: i64, body: &[u8]) -> HeaderMap {
         let mut headers = HeaderMap::with_capacity(2);
-        headers.insert(
-            HeaderName::from_static(self.timestamp_header),
-            HeaderValue::from(timestamp),
-        );
+        if let Ok(name) = HeaderName::from_bytes(self.timestamp_header.as_bytes()) {
+            headers.insert(name, HeaderValue::from(timestamp));
+        }
         // A signature is "v0=" and hex digits only, always a valid header value.
-        if let Ok(mut value) = HeaderValue::from_str(&sign(secret, timestamp, body)) {
+        if let (Ok(name), Ok(mut value)) = (
+            HeaderName::from_bytes(self.signature_header.as_bytes()),
+            HeaderValue::from_str(&sign(secret, timestamp, body)),
+        ) {
             value.set_sensitive(true);
-            headers.insert(HeaderName::from_static(self.signature_header), value);
+            headers.insert(name, value);
         }
         headers
     }
@@ -259,6 +263,20 @@ mod tests {
             HeaderValue::from_str(&sign(&secret(SECRET), NOW, BODY)).expect("valid value"),
         );
         assert_eq!(verify_slack(&secret(SECRET), &mixed, BODY, NOW), Ok(()));
+        // A scheme spelled in the documentation's case reads the same headers.
+        let spelled = SignatureScheme {
+            timestamp_header: "X-Slack-Request-Timestamp",
+            signature_header: "X-Slack-Signature",
+        };
+        let lowercase = signed(SLACK, NOW, BODY);
+        assert_eq!(
+            spelled.verify(&secret(SECRET), &lowercase, BODY, NOW),
+            Ok(())
+        );
+        assert_eq!(
+            spelled.signed_headers(&secret(SECRET), NOW, BODY),
+            lowercase
+        );
     }
 
     #[test]
