@@ -7,6 +7,7 @@
                                      routes, env var names, stream filter, IAM scope, ...
   deploy_checks.py manifest          infra/slack-app-manifest.yaml has the shape Slack's
                                      app manifest schema (v1) documents, and matches us
+  deploy_checks.py packages          the cargo packages of the four functions (one a line)
   deploy_checks.py artifacts BUILD_DIR ZIP_DIR MAX_BYTES
                                      each function's bootstrap from `sam build`: an arm64
                                      Linux executable that provided.al2023's glibc can load;
@@ -456,6 +457,11 @@ def main() -> None:
         contract(Path(sys.argv[2]).resolve())
     elif len(sys.argv) == 2 and sys.argv[1] == "manifest":
         manifest()
+    elif len(sys.argv) == 2 and sys.argv[1] == "packages":
+        res = load_template()["Resources"]
+        for fn in FUNCTIONS:
+            code_uri = res[fn]["Properties"]["CodeUri"]
+            print(tomllib.loads((ROOT / code_uri / "Cargo.toml").read_text())["package"]["name"])
     elif len(sys.argv) == 5 and sys.argv[1] == "artifacts":
         artifacts(Path(sys.argv[2]).resolve(), Path(sys.argv[3]).resolve(), int(sys.argv[4]))
     else:
