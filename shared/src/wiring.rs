@@ -11,7 +11,9 @@ use crate::meeting::http_api::{HttpMeetingProvider, DEFAULT_MEETING_API_TIMEOUT}
 use crate::meeting::url_template::UrlTemplateProvider;
 use crate::meeting::MeetingProvider;
 use crate::provider_callback::HttpProviderCallback;
-use crate::secrets::{SecretSource, SecretsError, SecretsManagerSource, StaticSecrets, DEFAULT_SECRET_TTL};
+use crate::secrets::{
+    SecretSource, SecretsError, SecretsManagerSource, StaticSecrets, DEFAULT_SECRET_TTL,
+};
 use crate::slack::client::{ClientBuildError, RetryPolicy, SlackClient};
 use crate::store::dynamodb::DynamoStore;
 
@@ -35,7 +37,9 @@ pub enum StartupError {
 pub async fn services_from_env(slack_policy: RetryPolicy) -> Result<Services, StartupError> {
     let config = Arc::new(Config::from_env()?);
     let table = config.require_calls_table()?.to_owned();
-    let aws = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
+    let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await;
 
     let secrets: Arc<dyn SecretSource> = match &config.secret_id {
         Some(secret_id) => Arc::new(SecretsManagerSource::new(

@@ -10,8 +10,10 @@ async fn main() -> Result<(), Error> {
     slack_calls::telemetry::init();
     let services = slack_calls::wiring::services_from_env(RetryPolicy::worker()).await?;
     let services = &services;
-    run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
-        Ok::<_, Error>(handle_worker_event(services, event.payload).await?)
-    }))
+    run(service_fn(
+        move |event: LambdaEvent<serde_json::Value>| async move {
+            Ok::<_, Error>(handle_worker_event(services, event.payload).await?)
+        },
+    ))
     .await
 }

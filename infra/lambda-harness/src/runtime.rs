@@ -81,7 +81,11 @@ impl RuntimeApi {
                 });
             }
         });
-        RuntimeApi { addr, state, server }
+        RuntimeApi {
+            addr,
+            state,
+            server,
+        }
     }
 
     /// `host:port`, the value of `AWS_LAMBDA_RUNTIME_API`.
@@ -112,7 +116,9 @@ impl RuntimeApi {
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 async fn handle(state: &State, request: Request<Incoming>) -> Response<Full<Bytes>> {
@@ -144,7 +150,10 @@ async fn handle(state: &State, request: Request<Incoming>) -> Response<Full<Byte
                     let _ = waiter.send(outcome);
                     reply(StatusCode::ACCEPTED, r#"{"status":"OK"}"#)
                 }
-                None => reply(StatusCode::BAD_REQUEST, r#"{"errorMessage":"unknown request id"}"#),
+                None => reply(
+                    StatusCode::BAD_REQUEST,
+                    r#"{"errorMessage":"unknown request id"}"#,
+                ),
             }
         }
         _ => reply(StatusCode::NOT_FOUND, "{}"),
@@ -170,7 +179,8 @@ async fn next_invocation(state: &State) -> Response<Full<Bytes>> {
                 ),
                 (
                     "lambda-runtime-trace-id",
-                    "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0".to_owned(),
+                    "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0"
+                        .to_owned(),
                 ),
                 ("content-type", "application/json".to_owned()),
             ];
@@ -186,7 +196,8 @@ async fn next_invocation(state: &State) -> Response<Full<Bytes>> {
 }
 
 fn parse(body: &[u8]) -> Value {
-    serde_json::from_slice(body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()))
+    serde_json::from_slice(body)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()))
 }
 
 fn reply(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
@@ -250,7 +261,10 @@ impl FunctionProcess {
     }
 }
 
-fn collect_lines(stream: impl tokio::io::AsyncRead + Unpin + Send + 'static, into: Arc<Mutex<Vec<String>>>) {
+fn collect_lines(
+    stream: impl tokio::io::AsyncRead + Unpin + Send + 'static,
+    into: Arc<Mutex<Vec<String>>>,
+) {
     tokio::spawn(async move {
         let mut lines = BufReader::new(stream).lines();
         while let Ok(Some(line)) = lines.next_line().await {

@@ -28,7 +28,9 @@ impl StreamPump {
         let stream_arn = description
             .table()
             .and_then(|t| t.latest_stream_arn())
-            .unwrap_or_else(|| panic!("table {table} has no stream: is StreamSpecification in template.yaml?"))
+            .unwrap_or_else(|| {
+                panic!("table {table} has no stream: is StreamSpecification in template.yaml?")
+            })
             .to_owned();
         let endpoint = testkit::aws::emulator_endpoint(testkit::aws::DYNAMODB_ENDPOINT_VAR);
         let sdk = testkit::aws::sdk_config(testkit::aws::DYNAMODB_ENDPOINT_VAR).await;
@@ -55,7 +57,12 @@ impl StreamPump {
             .unwrap_or_else(|error| panic!("describe_stream: {error:?}"));
         let shard_ids: Vec<String> = stream
             .stream_description()
-            .map(|d| d.shards().iter().filter_map(|s| s.shard_id().map(str::to_owned)).collect())
+            .map(|d| {
+                d.shards()
+                    .iter()
+                    .filter_map(|s| s.shard_id().map(str::to_owned))
+                    .collect()
+            })
             .unwrap_or_default();
         let mut records = Vec::new();
         for shard_id in shard_ids {
@@ -84,8 +91,10 @@ impl StreamPump {
                 let batch = output.records();
                 let empty = batch.is_empty();
                 records.extend(batch.iter().map(|r| lambda_record(r, &self.stream_arn)));
-                self.iterators
-                    .insert(shard_id.clone(), output.next_shard_iterator().map(str::to_owned));
+                self.iterators.insert(
+                    shard_id.clone(),
+                    output.next_shard_iterator().map(str::to_owned),
+                );
                 if empty {
                     break;
                 }
@@ -93,7 +102,11 @@ impl StreamPump {
         }
         records
             .into_iter()
-            .filter(|record| self.filters.iter().any(|filter| matches_pattern(record, filter)))
+            .filter(|record| {
+                self.filters
+                    .iter()
+                    .any(|filter| matches_pattern(record, filter))
+            })
             .collect()
     }
 }
@@ -132,9 +145,10 @@ fn lambda_record(record: &aws_sdk_dynamodbstreams::types::Record, arn: &str) -> 
 /// The `FilterCriteria` patterns of the DynamoDB event source in `template.yaml`.
 pub fn worker_stream_filters() -> Vec<Value> {
     let path = testkit::template::template_path();
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("cannot read {}: {error}", path.display()));
-    let template: serde_yaml_ng::Value =
-        serde_yaml_ng::from_str(&text).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|error| panic!("cannot read {}: {error}", path.display()));
+    let template: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text)
+        .unwrap_or_else(|error| panic!("{}: {error}", path.display()));
     let mut patterns = Vec::new();
     if let Some(resources) = template["Resources"].as_mapping() {
         for resource in resources.values() {
@@ -145,18 +159,26 @@ pub fn worker_stream_filters() -> Vec<Value> {
                 if event["Type"].as_str() != Some("DynamoDB") {
                     continue;
                 }
-                for filter in event["Properties"]["FilterCriteria"]["Filters"].as_sequence().into_iter().flatten() {
+                for filter in event["Properties"]["FilterCriteria"]["Filters"]
+                    .as_sequence()
+                    .into_iter()
+                    .flatten()
+                {
                     if let Some(pattern) = filter["Pattern"].as_str() {
                         patterns.push(
-                            serde_json::from_str(pattern)
-                                .unwrap_or_else(|error| panic!("filter pattern {pattern}: {error}")),
+                            serde_json::from_str(pattern).unwrap_or_else(|error| {
+                                panic!("filter pattern {pattern}: {error}")
+                            }),
                         );
                     }
                 }
             }
         }
     }
-    assert!(!patterns.is_empty(), "template.yaml has no DynamoDB stream filter for the worker");
+    assert!(
+        !patterns.is_empty(),
+        "template.yaml has no DynamoDB stream filter for the worker"
+    );
     patterns
 }
 
@@ -164,7 +186,9 @@ pub fn worker_stream_filters() -> Vec<Value> {
 /// field, arrays list the accepted values.
 pub fn matches_pattern(value: &Value, pattern: &Value) -> bool {
     match pattern {
-        Value::Object(fields) => fields.iter().all(|(key, sub)| matches_pattern(&value[key], sub)),
+        Value::Object(fields) => fields
+            .iter()
+            .all(|(key, sub)| matches_pattern(&value[key], sub)),
         Value::Array(accepted) => accepted.iter().any(|candidate| match candidate {
             Value::Object(_) => matches_pattern(value, candidate),
             other => value == other,

@@ -6,9 +6,9 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lambda_harness::apigw::{post_event, response_header, response_parts};
+use lambda_harness::function_binary;
 use lambda_harness::runtime::{FunctionProcess, RuntimeApi};
 use lambda_harness::stream::{stream_event, StreamPump};
-use lambda_harness::function_binary;
 use secrecy::SecretString;
 use serde_json::{json, Value};
 use slack_calls::slack::signature::{SignatureScheme, PROVIDER, SLACK};
@@ -19,7 +19,9 @@ const PROVIDER_SECRET: &str = "e2e-provider-secret-0123456789abcdef";
 const INVOKE_TIMEOUT: Duration = Duration::from_secs(30);
 
 fn now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }
 
 struct Function {
@@ -37,12 +39,20 @@ impl Function {
     async fn invoke(&self, event: Value) -> Value {
         match self.runtime.invoke(event, INVOKE_TIMEOUT).await {
             Ok(response) => response,
-            Err(error) => panic!("invocation failed: {error:?}\n--- function output ---\n{}", self.process.output()),
+            Err(error) => panic!(
+                "invocation failed: {error:?}\n--- function output ---\n{}",
+                self.process.output()
+            ),
         }
     }
 }
 
-fn signed(scheme: &SignatureScheme, secret: &str, body: &[u8], content_type: &str) -> Vec<(&'static str, String)> {
+fn signed(
+    scheme: &SignatureScheme,
+    secret: &str,
+    body: &[u8],
+    content_type: &str,
+) -> Vec<(&'static str, String)> {
     let headers = scheme.signed_headers(&SecretString::from(secret.to_owned()), now(), body);
     let mut pairs: Vec<(&'static str, String)> = headers
         .iter()
@@ -69,7 +79,11 @@ async fn drain_stream(worker: &Function, pump: &mut StreamPump) -> Vec<Value> {
             break;
         }
         let response = worker.invoke(stream_event(records.clone())).await;
-        assert_eq!(response["batchItemFailures"], json!([]), "no job should fail: {response}");
+        assert_eq!(
+            response["batchItemFailures"],
+            json!([]),
+            "no job should fail: {response}"
+        );
         all.extend(records);
     }
     all
@@ -96,18 +110,37 @@ async fn a_call_from_click_to_end_through_the_deployed_binaries() {
     )
     .await;
     let api_url = standin.api_url();
-    let standin_origin = api_url.trim_end_matches('/').trim_end_matches("/api").to_owned();
+    let standin_origin = api_url
+        .trim_end_matches('/')
+        .trim_end_matches("/api")
+        .to_owned();
     let env: Vec<(&str, String)> = vec![
         ("CALLS_TABLE", table.clone()),
         ("SECRET_ID", secret_id),
         ("SLACK_API_URL", api_url.clone()),
         ("RESPONSE_URL_HOSTS", standin_origin),
-        ("JOIN_URL_TEMPLATE", "https://meet.example.com/{room}".into()),
-        ("DESKTOP_JOIN_URL_TEMPLATE", "examplemeet://join/{room}".into()),
+        (
+            "JOIN_URL_TEMPLATE",
+            "https://meet.example.com/{room}".into(),
+        ),
+        (
+            "DESKTOP_JOIN_URL_TEMPLATE",
+            "examplemeet://join/{room}".into(),
+        ),
         ("RUST_LOG", "info".into()),
-        ("AWS_ACCESS_KEY_ID", "testing".into()),
-        ("AWS_SECRET_ACCESS_KEY", "testing".into()),
-        ("AWS_ENDPOINT_URL_DYNAMODB", testkit::aws::emulator_endpoint(testkit::aws::DYNAMODB_ENDPOINT_VAR)),
+        // DynamoDB Local keeps tables per access key and region: use the tests' own.
+        (
+            "AWS_ACCESS_KEY_ID",
+            std::env::var("AWS_ACCESS_KEY_ID").unwrap_or_else(|_| "testing".into()),
+        ),
+        (
+            "AWS_SECRET_ACCESS_KEY",
+            std::env::var("AWS_SECRET_ACCESS_KEY").unwrap_or_else(|_| "testing".into()),
+        ),
+        (
+            "AWS_ENDPOINT_URL_DYNAMODB",
+            testkit::aws::emulator_endpoint(testkit::aws::DYNAMODB_ENDPOINT_VAR),
+        ),
         (
             "AWS_ENDPOINT_URL_SECRETS_MANAGER",
             testkit::aws::emulator_endpoint(testkit::aws::SECRETS_MANAGER_ENDPOINT_VAR),
@@ -128,36 +161,84 @@ async fn a_call_from_click_to_end_through_the_deployed_binaries() {
         ("user_name", "ada"),
         ("command", "/call"),
         ("text", "Design review"),
-        ("response_url", standin.new_response_url("C0E2E00001").as_str()),
+        (
+            "response_url",
+            standin.new_response_url("C0E2E00001").as_str(),
+        ),
     ])
     .expect("form encodes");
-    let forged = signed(&SLACK, "not-the-secret", form.as_bytes(), "application/x-www-form-urlencoded");
-    let answer = call_button.invoke(post_event("/slack/commands", &forged, form.as_bytes(), true)).await;
+    let forged = signed(
+        &SLACK,
+        "not-the-secret",
+        form.as_bytes(),
+        "application/x-www-form-urlencoded",
+    );
+    let answer = call_button
+        .invoke(post_event(
+            "/slack/commands",
+            &forged,
+            form.as_bytes(),
+            true,
+        ))
+        .await;
     assert_eq!(response_parts(&answer).0, 401);
 
     // The slash command: answered with the join link, nothing said to Slack yet.
-    let headers = signed(&SLACK, SIGNING_SECRET, form.as_bytes(), "application/x-www-form-urlencoded");
-    let answer = call_button.invoke(post_event("/slack/commands", &headers, form.as_bytes(), true)).await;
+    let headers = signed(
+        &SLACK,
+        SIGNING_SECRET,
+        form.as_bytes(),
+        "application/x-www-form-urlencoded",
+    );
+    let answer = call_button
+        .invoke(post_event(
+            "/slack/commands",
+            &headers,
+            form.as_bytes(),
+            true,
+        ))
+        .await;
     let (status, body) = response_parts(&answer);
     assert_eq!(status, 200, "{body}");
     let body: Value = serde_json::from_str(&body).expect("JSON answer");
     assert_eq!(body["response_type"], "ephemeral");
-    assert!(body["text"].as_str().unwrap_or_default().contains("https://meet.example.com/"));
-    assert!(standin.requests().is_empty(), "the ack path makes no Slack call");
+    assert!(
+        body["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("https://meet.example.com/"),
+        "{body}\n--- call-button output ---\n{}",
+        call_button.process.output()
+    );
+    assert!(
+        standin.requests().is_empty(),
+        "the ack path makes no Slack call"
+    );
 
     // The worker, fed the stream, registers the call and posts the call block.
     drain_stream(&worker, &mut pump).await;
     let adds = standin.requests_for("calls.add");
     assert_eq!(adds.len(), 1);
     let add = &adds[0].body;
-    for field in ["external_unique_id", "join_url", "desktop_app_join_url", "external_display_id", "title", "created_by", "date_start"] {
+    for field in [
+        "external_unique_id",
+        "join_url",
+        "desktop_app_join_url",
+        "external_display_id",
+        "title",
+        "created_by",
+        "date_start",
+    ] {
         assert!(!add[field].is_null(), "calls.add lacks {field}: {add}");
     }
     assert_eq!(add["title"], "Design review");
     assert_eq!(add["created_by"], "U0E2E00001");
     let posts = standin.requests_for("response_url");
     assert_eq!(posts.len(), 1);
-    let call_id = posts[0].body["blocks"][0]["call_id"].as_str().expect("call block").to_owned();
+    let call_id = posts[0].body["blocks"][0]["call_id"]
+        .as_str()
+        .expect("call block")
+        .to_owned();
     assert_eq!(posts[0].body["response_type"], "in_channel");
     let join_url = add["join_url"].as_str().expect("join url").to_owned();
     let external_unique_id = add["external_unique_id"].as_str().expect("id").to_owned();
@@ -168,7 +249,11 @@ async fn a_call_from_click_to_end_through_the_deployed_binaries() {
     let all = replay.next_records().await;
     let response = worker.invoke(stream_event(all)).await;
     assert_eq!(response["batchItemFailures"], json!([]));
-    assert_eq!(standin.requests().len(), before, "a redelivered job does nothing twice");
+    assert_eq!(
+        standin.requests().len(),
+        before,
+        "a redelivered job does nothing twice"
+    );
 
     // The join link is pasted: acknowledged first, unfurled by the worker. A Slack retry
     // of the same event is acknowledged and ignored.
@@ -188,19 +273,36 @@ async fn a_call_from_click_to_end_through_the_deployed_binaries() {
             headers.push(("x-slack-retry-num", retry.to_string()));
             headers.push(("x-slack-retry-reason", "http_timeout".into()));
         }
-        let answer = events.invoke(post_event("/slack/events", &headers, event.as_bytes(), false)).await;
+        let answer = events
+            .invoke(post_event(
+                "/slack/events",
+                &headers,
+                event.as_bytes(),
+                false,
+            ))
+            .await;
         assert_eq!(response_parts(&answer).0, 200);
     }
     drain_stream(&worker, &mut pump).await;
     let unfurls = standin.requests_for("chat.unfurl");
     assert_eq!(unfurls.len(), 1, "one unfurl for three deliveries");
-    assert_eq!(unfurls[0].body["unfurls"][join_url.as_str()]["blocks"][0]["call_id"], call_id.as_str());
-    assert!(unfurls[0].body["unfurls"].get("https://elsewhere.example.org/x").is_none());
+    assert_eq!(
+        unfurls[0].body["unfurls"][join_url.as_str()]["blocks"][0]["call_id"],
+        call_id.as_str()
+    );
+    assert!(unfurls[0].body["unfurls"]
+        .get("https://elsewhere.example.org/x")
+        .is_none());
 
     // A malformed event: 400, and Slack is told not to retry.
     let broken = b"{not json";
     let answer = events
-        .invoke(post_event("/slack/events", &signed(&SLACK, SIGNING_SECRET, broken, "application/json"), broken, false))
+        .invoke(post_event(
+            "/slack/events",
+            &signed(&SLACK, SIGNING_SECRET, broken, "application/json"),
+            broken,
+            false,
+        ))
         .await;
     assert_eq!(response_parts(&answer).0, 400);
     assert_eq!(response_header(&answer, "x-slack-no-retry"), Some("1"));
@@ -208,7 +310,12 @@ async fn a_call_from_click_to_end_through_the_deployed_binaries() {
     // The provider: three join in one batch, one leaves, a rename, the end.
     let provider = |body: Value| {
         let text = body.to_string();
-        let headers = signed(&PROVIDER, PROVIDER_SECRET, text.as_bytes(), "application/json");
+        let headers = signed(
+            &PROVIDER,
+            PROVIDER_SECRET,
+            text.as_bytes(),
+            "application/json",
+        );
         post_event("/provider/events", &headers, text.as_bytes(), false)
     };
     let t = now();
@@ -227,8 +334,10 @@ async fn a_call_from_click_to_end_through_the_deployed_binaries() {
     assert_eq!(adds[0].body["users"].as_array().map(Vec::len), Some(3));
 
     call_end
-        .invoke(provider(json!({"type": "participant.left", "external_unique_id": external_unique_id,
-                                "participant": {"slack_id": "U0E2E00002"}, "occurred_at": t + 5})))
+        .invoke(provider(
+            json!({"type": "participant.left", "external_unique_id": external_unique_id,
+                                "participant": {"slack_id": "U0E2E00002"}, "occurred_at": t + 5}),
+        ))
         .await;
     drain_stream(&worker, &mut pump).await;
     call_end
@@ -272,7 +381,10 @@ async fn a_call_from_click_to_end_through_the_deployed_binaries() {
     for function in [&call_button, &events, &call_end, &worker] {
         let output = function.process.output();
         for secret in [SIGNING_SECRET, PROVIDER_SECRET, standin.bot_token()] {
-            assert!(!output.contains(secret), "a secret leaked into the logs:\n{output}");
+            assert!(
+                !output.contains(secret),
+                "a secret leaked into the logs:\n{output}"
+            );
         }
     }
 }

@@ -45,7 +45,10 @@ struct Driver<'a> {
 }
 
 /// Runs the demo against `sandbox`, calling `print` as each step completes.
-pub async fn run(sandbox: &Sandbox, print: &mut dyn FnMut(&DemoStep)) -> Result<Vec<DemoStep>, DemoError> {
+pub async fn run(
+    sandbox: &Sandbox,
+    print: &mut dyn FnMut(&DemoStep),
+) -> Result<Vec<DemoStep>, DemoError> {
     let mut driver = Driver {
         http: reqwest::Client::new(),
         base_url: sandbox.running.server.url(),
@@ -78,7 +81,13 @@ impl Driver<'_> {
         ])
         .map_err(|e| self.fail(1, e.to_string()))?;
         let answer = self
-            .post_signed("/slack/commands", form.into_bytes(), "application/x-www-form-urlencoded", &SLACK, self.signing_secret)
+            .post_signed(
+                "/slack/commands",
+                form.into_bytes(),
+                "application/x-www-form-urlencoded",
+                &SLACK,
+                self.signing_secret,
+            )
             .await
             .map_err(|e| self.fail(1, e))?;
         let ephemeral = answer["text"].as_str().unwrap_or_default().to_owned();
@@ -88,9 +97,18 @@ impl Driver<'_> {
         let started = Instant::now();
         let added = self.wait_for("calls.add", 1, 2).await?;
         let post = self.wait_for("response_url", 1, 2).await?;
-        let call_id = post.body["blocks"][0]["call_id"].as_str().unwrap_or_default().to_owned();
-        let join_url = added.body["join_url"].as_str().unwrap_or_default().to_owned();
-        let external_unique_id = added.body["external_unique_id"].as_str().unwrap_or_default().to_owned();
+        let call_id = post.body["blocks"][0]["call_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let join_url = added.body["join_url"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let external_unique_id = added.body["external_unique_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
         if call_id.is_empty() || join_url.is_empty() {
             return Err(self.fail(2, "the call block or the join URL is missing".into()));
         }
@@ -123,15 +141,24 @@ impl Driver<'_> {
                 "links": [{"domain": url_host(&join_url), "url": join_url}],
             }
         });
-        self.post_signed("/slack/events", event.to_string().into_bytes(), "application/json", &SLACK, self.signing_secret)
-            .await
-            .map_err(|e| self.fail(3, e))?;
+        self.post_signed(
+            "/slack/events",
+            event.to_string().into_bytes(),
+            "application/json",
+            &SLACK,
+            self.signing_secret,
+        )
+        .await
+        .map_err(|e| self.fail(3, e))?;
         let unfurl = self.wait_for("chat.unfurl", 1, 3).await?;
         let unfurled_id = unfurl.body["unfurls"][join_url.as_str()]["blocks"][0]["call_id"]
             .as_str()
             .unwrap_or_default()
             .to_owned();
-        self.step(started, format!("the pasted join link unfurls as the same call object {unfurled_id}"));
+        self.step(
+            started,
+            format!("the pasted join link unfurls as the same call object {unfurled_id}"),
+        );
 
         // 4. Two people join: a Slack user and a guest.
         let started = Instant::now();
@@ -143,7 +170,13 @@ impl Driver<'_> {
         ]))
         .await?;
         let added = self.wait_for("calls.participants.add", 1, 4).await?;
-        self.step(started, format!("participants shown: {}", describe_users(&added.body["users"])));
+        self.step(
+            started,
+            format!(
+                "participants shown: {}",
+                describe_users(&added.body["users"])
+            ),
+        );
 
         // 5. The guest leaves.
         let started = Instant::now();
@@ -153,30 +186,47 @@ impl Driver<'_> {
         }))
         .await?;
         let removed = self.wait_for("calls.participants.remove", 1, 5).await?;
-        self.step(started, format!("{} left the call", describe_users(&removed.body["users"])));
+        self.step(
+            started,
+            format!("{} left the call", describe_users(&removed.body["users"])),
+        );
 
         // 6. The meeting is renamed.
         let started = Instant::now();
-        self.provider_event(6, serde_json::json!({
-            "type": "call.updated", "external_unique_id": external_unique_id,
-            "title": "Demo standup (overtime)", "event_id": "demo-4"
-        }))
+        self.provider_event(
+            6,
+            serde_json::json!({
+                "type": "call.updated", "external_unique_id": external_unique_id,
+                "title": "Demo standup (overtime)", "event_id": "demo-4"
+            }),
+        )
         .await?;
         let updated = self.wait_for("calls.update", 1, 6).await?;
-        self.step(started, format!("the call is renamed \"{}\"", updated.body["title"].as_str().unwrap_or_default()));
+        self.step(
+            started,
+            format!(
+                "the call is renamed \"{}\"",
+                updated.body["title"].as_str().unwrap_or_default()
+            ),
+        );
 
         // 7. The meeting ends.
         let started = Instant::now();
-        self.provider_event(7, serde_json::json!({
-            "type": "call.ended", "external_unique_id": external_unique_id, "event_id": "demo-5"
-        }))
+        self.provider_event(
+            7,
+            serde_json::json!({
+                "type": "call.ended", "external_unique_id": external_unique_id, "event_id": "demo-5"
+            }),
+        )
         .await?;
         let ended = self.wait_for("calls.end", 1, 7).await?;
         self.step(
             started,
             format!(
                 "the call object greys out: ended after {} s",
-                ended.body["duration"].as_i64().map_or("?".into(), |d| d.to_string())
+                ended.body["duration"]
+                    .as_i64()
+                    .map_or("?".into(), |d| d.to_string())
             ),
         );
         Ok(())
@@ -197,10 +247,16 @@ impl Driver<'_> {
     }
 
     async fn provider_event(&self, step: usize, body: serde_json::Value) -> Result<(), DemoError> {
-        self.post_signed("/provider/events", body.to_string().into_bytes(), "application/json", &PROVIDER, self.provider_secret)
-            .await
-            .map(|_| ())
-            .map_err(|e| self.fail(step, e))
+        self.post_signed(
+            "/provider/events",
+            body.to_string().into_bytes(),
+            "application/json",
+            &PROVIDER,
+            self.provider_secret,
+        )
+        .await
+        .map(|_| ())
+        .map_err(|e| self.fail(step, e))
     }
 
     async fn post_signed(
@@ -222,16 +278,25 @@ impl Driver<'_> {
             .await
             .map_err(|e| format!("POST {path}: {e}"))?;
         let status = response.status();
-        let text = response.text().await.map_err(|e| format!("POST {path}: {e}"))?;
+        let text = response
+            .text()
+            .await
+            .map_err(|e| format!("POST {path}: {e}"))?;
         if !status.is_success() {
             return Err(format!("POST {path} answered {status}: {text}"));
         }
-        serde_json::from_str(&text).map_err(|e| format!("POST {path} answered non-JSON ({e}): {text}"))
+        serde_json::from_str(&text)
+            .map_err(|e| format!("POST {path} answered non-JSON ({e}): {text}"))
     }
 
     /// Waits until the stand-in has received `count` successful `method` requests and
     /// returns the last.
-    async fn wait_for(&self, method: &str, count: usize, step: usize) -> Result<RecordedRequest, DemoError> {
+    async fn wait_for(
+        &self,
+        method: &str,
+        count: usize,
+        step: usize,
+    ) -> Result<RecordedRequest, DemoError> {
         let deadline = Instant::now() + STEP_TIMEOUT;
         loop {
             let answered: Vec<RecordedRequest> = self

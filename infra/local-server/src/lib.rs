@@ -46,7 +46,10 @@ pub enum LaunchError {
     #[error("the local state file could not be opened: {0}")]
     Store(#[from] StoreError),
     #[error("could not listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
 }
 
 /// Which store a local run uses, and why (for the banner).
@@ -83,7 +86,9 @@ impl StoreChoice {
             StoreChoice::Embedded(Some(path)) => Arc::new(EmbeddedStore::open(path.clone())?),
             StoreChoice::Embedded(None) => Arc::new(EmbeddedStore::in_memory()),
             StoreChoice::DynamoDb { table } => {
-                let aws = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
+                let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                    .load()
+                    .await;
                 Arc::new(DynamoStore::from_sdk_config(&aws, table.clone()))
             }
         })
@@ -105,7 +110,8 @@ pub async fn launch(
     sweep_interval: Duration,
 ) -> Result<Running, LaunchError> {
     let (jobs_tx, jobs_rx) = mpsc::unbounded_channel();
-    let store: Arc<dyn CallStore> = Arc::new(NotifyingStore::new(store.open().await?, jobs_tx.clone()));
+    let store: Arc<dyn CallStore> =
+        Arc::new(NotifyingStore::new(store.open().await?, jobs_tx.clone()));
     let services = services_with(Arc::new(config), store, secrets, RetryPolicy::worker())?;
     let server = LocalServer::start(addr, services.clone(), jobs_rx, jobs_tx, sweep_interval)
         .await
@@ -132,7 +138,10 @@ pub async fn launch_sandbox(
 ) -> Result<Sandbox, LaunchError> {
     let standin = SlackStandin::start().await;
     let api_url = standin.api_url();
-    let standin_origin = api_url.trim_end_matches('/').trim_end_matches("/api").to_owned();
+    let standin_origin = api_url
+        .trim_end_matches('/')
+        .trim_end_matches("/api")
+        .to_owned();
     let config = Config::from_lookup(|name| match name {
         "SLACK_API_URL" => Some(api_url.clone()),
         "RESPONSE_URL_HOSTS" => Some(standin_origin.clone()),

@@ -60,8 +60,17 @@ async fn run_sandbox(addr: SocketAddr, serve: bool, sweep_interval: Duration) ->
     };
     let mut sandbox = launch_sandbox(addr, lookup, &store, sweep_interval).await;
     if let Err(local_server::LaunchError::Bind { .. }) = &sandbox {
-        eprintln!("port {} is taken; the sandbox uses a free one instead", addr.port());
-        sandbox = launch_sandbox(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), lookup, &store, sweep_interval).await;
+        eprintln!(
+            "port {} is taken; the sandbox uses a free one instead",
+            addr.port()
+        );
+        sandbox = launch_sandbox(
+            SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            lookup,
+            &store,
+            sweep_interval,
+        )
+        .await;
     }
     let sandbox = match sandbox {
         Ok(sandbox) => sandbox,
@@ -71,12 +80,19 @@ async fn run_sandbox(addr: SocketAddr, serve: bool, sweep_interval: Duration) ->
         }
     };
     let url = sandbox.running.server.url();
-    println!("Slack Calls sandbox: no Slack credentials set, so Slack is played by a local stand-in.");
+    println!(
+        "Slack Calls sandbox: no Slack credentials set, so Slack is played by a local stand-in."
+    );
     println!("  server:      {url}  (store: {})", store.describe());
     println!("  Slack API:   {}", sandbox.standin.api_url());
     println!();
     let outcome = demo::run(&sandbox, &mut |step| {
-        println!("{:>2}. {}  [{} ms]", step.number, step.line, step.took.as_millis());
+        println!(
+            "{:>2}. {}  [{} ms]",
+            step.number,
+            step.line,
+            step.took.as_millis()
+        );
     })
     .await;
     let code = match outcome {
@@ -120,7 +136,15 @@ async fn run_with_slack(addr: SocketAddr, sweep_interval: Duration) -> ExitCode 
         }
     };
     let store = StoreChoice::from_lookup(&lookup);
-    let Running { server, .. } = match launch(addr, config.clone(), Arc::new(secrets), &store, sweep_interval).await {
+    let Running { server, .. } = match launch(
+        addr,
+        config.clone(),
+        Arc::new(secrets),
+        &store,
+        sweep_interval,
+    )
+    .await
+    {
         Ok(running) => running,
         Err(error) => {
             eprintln!("could not start: {error}");
@@ -128,13 +152,20 @@ async fn run_with_slack(addr: SocketAddr, sweep_interval: Duration) -> ExitCode 
         }
     };
     let url = server.url();
-    println!("Slack Calls, local, talking to real Slack at {}", config.slack_api_url);
+    println!(
+        "Slack Calls, local, talking to real Slack at {}",
+        config.slack_api_url
+    );
     println!("  listening on {url}; expose it through a tunnel and paste into your Slack app:");
     println!("    Slash command / call button request URL: https://<your-tunnel>/slack/commands");
     println!("    Event subscriptions request URL:        https://<your-tunnel>/slack/events");
     println!("  Provider webhook (your meeting backend):  https://<your-tunnel>/provider/events");
     println!("  store: {}", store.describe());
-    println!("  join URLs: {}  (unfurled domains: {})", config.join_url_template, config.unfurl_domains.join(", "));
+    println!(
+        "  join URLs: {}  (unfurled domains: {})",
+        config.join_url_template,
+        config.unfurl_domains.join(", ")
+    );
     println!("  secrets: signing secret, bot token and provider webhook secret loaded (not shown)");
     println!("Ctrl-C stops it; state is kept.");
     wait_for_ctrl_c().await;

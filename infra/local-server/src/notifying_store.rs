@@ -56,7 +56,11 @@ impl CallStore for NotifyingStore {
         self.inner.list_live_calls().await
     }
 
-    async fn record_event(&self, receipt: &EventReceipt, jobs: &[Job]) -> Result<EventRecord, StoreError> {
+    async fn record_event(
+        &self,
+        receipt: &EventReceipt,
+        jobs: &[Job],
+    ) -> Result<EventRecord, StoreError> {
         let record = self.inner.record_event(receipt, jobs).await?;
         if record == EventRecord::New {
             self.announce(jobs);

@@ -103,7 +103,10 @@ impl LocalServer {
         // The HTTP side is gone: the worker runs what is queued, then stops. Jobs
         // waiting for a retry stay pending in the store.
         let _ = self.stop_worker.send(true);
-        if tokio::time::timeout(SHUTDOWN_GRACE, &mut self.worker_task).await.is_err() {
+        if tokio::time::timeout(SHUTDOWN_GRACE, &mut self.worker_task)
+            .await
+            .is_err()
+        {
             self.worker_task.abort();
         }
     }
@@ -146,9 +149,13 @@ async fn route(services: &Services, request: Request<Incoming>) -> Response<Full
             Ok(collected) => {
                 let body = collected.to_bytes();
                 match parts.uri.path() {
-                    "/slack/commands" => commands::handle_command(services, &parts.headers, &body).await,
+                    "/slack/commands" => {
+                        commands::handle_command(services, &parts.headers, &body).await
+                    }
                     "/slack/events" => events::handle_events(services, &parts.headers, &body).await,
-                    "/provider/events" => provider::handle_provider_events(services, &parts.headers, &body).await,
+                    "/provider/events" => {
+                        provider::handle_provider_events(services, &parts.headers, &body).await
+                    }
                     _ => error_response(StatusCode::NOT_FOUND, "no such route"),
                 }
             }

@@ -15,7 +15,9 @@ async fn demo_drives_a_whole_call_through_slack() {
     )
     .await
     .expect("sandbox starts");
-    let steps = demo::run(&sandbox, &mut |_| {}).await.expect("demo completes");
+    let steps = demo::run(&sandbox, &mut |_| {})
+        .await
+        .expect("demo completes");
     assert_eq!(steps.len(), 7);
 
     let methods: Vec<String> = sandbox

@@ -171,29 +171,8 @@ pub fn installation(team_id: &str, token: &str) -> Installation {
     }
 }
 
-/// `Installation` holds a secret and has no `PartialEq`: compare what it shows.
-pub fn installation_fields(
-    installation: &Installation,
-) -> (
-    String,
-    Option<String>,
-    Vec<String>,
-    Option<i64>,
-    Option<String>,
-    Option<String>,
-    u64,
-) {
-    use secrecy::ExposeSecret;
-    (
-        installation.team_id.clone(),
-        installation
-            .bot_token
-            .as_ref()
-            .map(|token| token.expose_secret().to_owned()),
-        installation.scopes.clone(),
-        installation.disabled_at,
-        installation.disabled_reason.clone(),
-        installation.revoked_token_fingerprint.clone(),
-        installation.version,
-    )
+/// `Installation` holds a secret and has no `PartialEq`: compare its serialised form,
+/// which includes the token (the store writes it the same way).
+pub fn installation_fields(installation: &Installation) -> serde_json::Value {
+    serde_json::to_value(installation).expect("an installation serialises")
 }
