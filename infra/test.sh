@@ -34,6 +34,10 @@ for arg in "$@"; do
     esac
 done
 
+# The deployed-path tests run the function binaries themselves under a local Lambda
+# Runtime API: build them first (incremental, cheap after the first time).
+cargo build --workspace --bins
+
 status=0
 cargo test "${scope[@]}" "$@" || status=$?
 exit "$status"
