@@ -6,6 +6,7 @@
 pub mod apigw;
 pub mod runtime;
 pub mod stream;
+pub mod world;
 
 use std::path::PathBuf;
 
