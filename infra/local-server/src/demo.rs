@@ -66,6 +66,7 @@ impl Driver<'_> {
     async fn run(&mut self) -> Result<(), DemoError> {
         // 1. Someone types `/call Demo standup`.
         let started = Instant::now();
+        let clicked = started;
         let response_url = self.standin.new_response_url(CHANNEL);
         let form = serde_urlencoded::to_string([
             ("team_id", self.standin.team_id()),
@@ -93,8 +94,8 @@ impl Driver<'_> {
         let ephemeral = answer["text"].as_str().unwrap_or_default().to_owned();
         self.step(started, format!("/call Demo standup in #{CHANNEL_NAME} -> only {STARTER_NAME} sees: \"{ephemeral}\""));
 
-        // 2. The worker registers the call and posts the call block.
-        let started = Instant::now();
+        // 2. The worker registers the call and posts the call block: timed from the click.
+        let started = clicked;
         let added = self.wait_for("calls.add", 1, 2).await?;
         let post = self.wait_for("response_url", 1, 2).await?;
         let call_id = post.body["blocks"][0]["call_id"]
