@@ -5,7 +5,7 @@
 //! Verification runs over the raw body bytes before anything parses them, compares in
 //! constant time, and fails closed: no secret configured means every request is refused.
 
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::Sha256;
