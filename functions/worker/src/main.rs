@@ -1,6 +1,8 @@
 //! `worker` Lambda: the table's stream (job inserts) and the sweep schedule ->
 //! `slack_calls::entry::worker::handle_worker_event`.
 
+use std::time::{Instant, SystemTime};
+
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use slack_calls::entry::worker::handle_worker_event;
 use slack_calls::slack::client::RetryPolicy;
@@ -12,7 +14,14 @@ async fn main() -> Result<(), Error> {
     let services = &services;
     run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {
-            Ok::<_, Error>(handle_worker_event(services, event.payload).await?)
+            // Lambda's deadline, so jobs not started in time are left for the retry.
+            let remaining = event
+                .context
+                .deadline()
+                .duration_since(SystemTime::now())
+                .unwrap_or_default();
+            let deadline = Instant::now() + remaining;
+            Ok::<_, Error>(handle_worker_event(services, event.payload, Some(deadline)).await?)
         },
     ))
     .await

@@ -304,7 +304,7 @@ impl World {
 
     /// Feeds the worker exactly `records` (a redelivery, say); returns the failures.
     pub async fn deliver(&self, records: Vec<Value>) -> Vec<String> {
-        let response = handle_worker_event(&self.services, stream_event(records))
+        let response = handle_worker_event(&self.services, stream_event(records), None)
             .await
             .unwrap_or_else(|error| panic!("worker: {error}"));
         response["batchItemFailures"]
@@ -327,6 +327,7 @@ impl World {
             json!({"version": "0", "id": "sweep", "detail-type": "Scheduled Event", "source": "aws.events",
                    "account": "123456789012", "time": "2026-11-22T04:00:00Z", "region": "us-east-1",
                    "resources": [], "detail": {}}),
+            None,
         )
         .await
         .unwrap_or_else(|error| panic!("sweep: {error}"))

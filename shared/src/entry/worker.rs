@@ -4,6 +4,8 @@
 use aws_lambda_events::event::dynamodb::{Event as StreamEvent, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 
+use std::time::{Duration, Instant};
+
 use crate::flows::run_job::{run_job, JobOutcome};
 use crate::flows::sweep::sweep_stale_calls;
 use crate::flows::Services;
@@ -16,15 +18,21 @@ pub enum WorkerError {
     Sweep(String),
 }
 
-/// Handles whatever invoked the worker. Returns the JSON to answer with.
+/// A job started this close to the invocation's deadline might be cut off mid-way; it
+/// is reported for retry instead, to run in the next invocation.
+pub const JOB_TIME_RESERVE: Duration = Duration::from_secs(30);
+
+/// Handles whatever invoked the worker. `deadline` is when the invocation times out
+/// (Lambda's context), if known. Returns the JSON to answer with.
 pub async fn handle_worker_event(
     services: &Services,
     payload: serde_json::Value,
+    deadline: Option<Instant>,
 ) -> Result<serde_json::Value, WorkerError> {
     if payload.get("Records").is_some() {
         return match serde_json::from_value::<StreamEvent>(payload) {
             Ok(event) => {
-                let response = handle_stream_records(services, &event.records).await;
+                let response = handle_stream_records(services, &event.records, deadline).await;
                 Ok(serde_json::to_value(response).unwrap_or_default())
             }
             Err(error) => {
@@ -51,10 +59,12 @@ pub async fn handle_worker_event(
 }
 
 /// Runs the job behind every job insert, in order. Records that are not job inserts
-/// are skipped, not failed; jobs to retry are reported by sequence number.
+/// are skipped, not failed; jobs to retry are reported by sequence number, and so are
+/// those there is no time left for before `deadline`.
 pub async fn handle_stream_records(
     services: &Services,
     records: &[EventRecord],
+    deadline: Option<Instant>,
 ) -> DynamoDbEventResponse {
     let mut response = DynamoDbEventResponse::default();
     for record in records {
@@ -62,14 +72,21 @@ pub async fn handle_stream_records(
             tracing::debug!(event_name = %record.event_name, "stream record skipped");
             continue;
         };
-        match run_job(&job_id, services).await {
-            JobOutcome::Done | JobOutcome::Failed(_) => {}
-            JobOutcome::Retry(reason) => {
-                tracing::warn!(job = %job_id, %reason, "job reported for retry");
-                let mut failure = DynamoDbBatchItemFailure::default();
-                failure.item_identifier = record.change.sequence_number.clone();
-                response.batch_item_failures.push(failure);
+        let out_of_time = deadline
+            .is_some_and(|d| d.saturating_duration_since(Instant::now()) < JOB_TIME_RESERVE);
+        let retry_reason = if out_of_time {
+            Some("no time left in this invocation".to_owned())
+        } else {
+            match run_job(&job_id, services).await {
+                JobOutcome::Done | JobOutcome::Failed(_) => None,
+                JobOutcome::Retry(reason) => Some(reason),
             }
+        };
+        if let Some(reason) = retry_reason {
+            tracing::warn!(job = %job_id, %reason, "job reported for retry");
+            let mut failure = DynamoDbBatchItemFailure::default();
+            failure.item_identifier = record.change.sequence_number.clone();
+            response.batch_item_failures.push(failure);
         }
     }
     response
