@@ -64,6 +64,15 @@ FUNCTIONS = {
     "CallEndFunction": ("call-end", ("POST", "/provider/events")),
     "WorkerFunction": ("worker", None),
 }
+# DynamoDB actions per role: what each function's flows use (keep in step with the store
+# adapter; TransactWriteItems is authorised per contained action).
+TABLE_ACTIONS = {
+    "CallButtonRole": {"GetItem", "PutItem", "UpdateItem", "ConditionCheckItem"},
+    "EventsRole": {"PutItem", "ConditionCheckItem"},
+    "CallEndRole": {"GetItem", "PutItem", "UpdateItem", "ConditionCheckItem", "Query"},
+    "WorkerRole": {"GetItem", "PutItem", "UpdateItem", "ConditionCheckItem", "Query"},
+}
+STREAM_ACTIONS = {"DescribeStream", "GetRecords", "GetShardIterator", "ListStreams"}
 JOB_FILTER = {"eventName": ["INSERT"], "dynamodb": {"Keys": {"sk": {"S": ["JOB"]}}}}
 FORBIDDEN_ACTIONS = re.compile(r"^(dynamodb:(Scan|DeleteItem|BatchWriteItem|DeleteTable|\*)|.*\*.*)$")
 
@@ -272,6 +281,11 @@ def contract(expanded_path: Path) -> None:
     for name, resource in cres.items():
         if resource["Type"] == "AWS::IAM::Policy":
             p.check(False, f"{name}: extra IAM policy (SAM-generated?)")
+    for name, expected in TABLE_ACTIONS.items():
+        got = {a.split(":", 1)[1] for st in _statements(roles.get(name, {"Properties": {}}))
+               for a in _as_list(st["Action"]) if a.startswith("dynamodb:")}
+        got -= STREAM_ACTIONS if name == "WorkerRole" else set()
+        p.check(got == expected, f"{name}: DynamoDB actions {sorted(got)}, expected {sorted(expected)}")
     worker_actions = {a for st in _statements(roles.get("WorkerRole", {"Properties": {}})) for a in _as_list(st["Action"])}
     for needed in ("dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
                    "dynamodb:ListStreams", "sqs:SendMessage", "secretsmanager:GetSecretValue"):

@@ -26,7 +26,7 @@ while [ $# -gt 0 ]; do
     --secret-id) secret_id="$2"; shift 2 ;;
     --region) region="$2"; shift 2 ;;
     --show-provider-secret) show_provider=true; shift ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
   esac
 done
