@@ -81,15 +81,23 @@ impl StoreChoice {
         }
     }
 
-    async fn open(&self) -> Result<Arc<dyn CallStore>, LaunchError> {
+    /// The store, and the jobs a previous run left unfinished (embedded store only).
+    async fn open(&self) -> Result<(Arc<dyn CallStore>, Vec<String>), LaunchError> {
         Ok(match self {
-            StoreChoice::Embedded(Some(path)) => Arc::new(EmbeddedStore::open(path.clone())?),
-            StoreChoice::Embedded(None) => Arc::new(EmbeddedStore::in_memory()),
+            StoreChoice::Embedded(Some(path)) => {
+                let store = EmbeddedStore::open(path.clone())?;
+                let pending = store.pending_job_ids();
+                (Arc::new(store), pending)
+            }
+            StoreChoice::Embedded(None) => (Arc::new(EmbeddedStore::in_memory()), Vec::new()),
             StoreChoice::DynamoDb { table } => {
                 let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
                     .load()
                     .await;
-                Arc::new(DynamoStore::from_sdk_config(&aws, table.clone()))
+                (
+                    Arc::new(DynamoStore::from_sdk_config(&aws, table.clone())),
+                    Vec::new(),
+                )
             }
         })
     }
@@ -110,8 +118,18 @@ pub async fn launch(
     sweep_interval: Duration,
 ) -> Result<Running, LaunchError> {
     let (jobs_tx, jobs_rx) = mpsc::unbounded_channel();
-    let store: Arc<dyn CallStore> =
-        Arc::new(NotifyingStore::new(store.open().await?, jobs_tx.clone()));
+    let (inner, pending) = store.open().await?;
+    if !pending.is_empty() {
+        tracing::info!(
+            jobs = pending.len(),
+            "resuming jobs left unfinished by the last run"
+        );
+    }
+    for job_id in pending {
+        // The receiver is alive: it is handed to the worker just below.
+        let _ = jobs_tx.send(job_id);
+    }
+    let store: Arc<dyn CallStore> = Arc::new(NotifyingStore::new(inner, jobs_tx.clone()));
     let services = services_with(Arc::new(config), store, secrets, RetryPolicy::worker())?;
     let server = LocalServer::start(addr, services.clone(), jobs_rx, jobs_tx, sweep_interval)
         .await

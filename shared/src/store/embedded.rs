@@ -124,6 +124,20 @@ impl EmbeddedStore {
         receiver
     }
 
+    /// Jobs not finished yet, oldest first: what a local worker resumes after a restart
+    /// (in Lambda the stream's retries do that).
+    pub fn pending_job_ids(&self) -> Vec<String> {
+        self.read(|state| {
+            let mut pending: Vec<&Job> = state
+                .jobs
+                .values()
+                .filter(|job| !job.is_finished())
+                .collect();
+            pending.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+            pending.into_iter().map(|job| job.id.clone()).collect()
+        })
+    }
+
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // Writes replace the state only once complete, so a panic elsewhere while the
         // lock was held cannot have left it half-changed.
