@@ -63,8 +63,13 @@ pub fn normalize_phone_number(raw: &str) -> Option<String> {
 }
 
 fn fill(template: &str, room: &str, phone: Option<&str>) -> String {
-    let phone_encoded =
-        phone.map(|p| url::form_urlencoded::byte_serialize(p.as_bytes()).collect::<String>());
+    // Percent-encoded so it reads the same in a path and in a query: a space is `%20`,
+    // never the form encoding's `+`, which a path keeps as a literal plus.
+    let phone_encoded = phone.map(|p| {
+        url::form_urlencoded::byte_serialize(p.as_bytes())
+            .collect::<String>()
+            .replace('+', "%20")
+    });
     let mut url = template.replace("{room}", room);
     if let Some(phone) = phone_encoded {
         url = url.replace("{phone}", &phone);
@@ -103,11 +108,13 @@ impl MeetingProvider for UrlTemplateProvider {
                     })?;
                 Ok(Meeting {
                     join_url: fill(template, &room, Some(&phone)),
-                    // Desktop protocols take the number as is (`app://+1-202-555-0145`).
-                    desktop_join_url: self
-                        .desktop_phone_call_url_template
-                        .as_deref()
-                        .map(|t| t.replace("{room}", &room).replace("{phone}", &phone)),
+                    // Desktop protocols take the number as is (`app://+1-202-555-0145`),
+                    // but a URL cannot hold a space: of what a dialable number may
+                    // contain, only the space needs escaping.
+                    desktop_join_url: self.desktop_phone_call_url_template.as_deref().map(|t| {
+                        t.replace("{room}", &room)
+                            .replace("{phone}", &phone.replace(' ', "%20"))
+                    }),
                     external_unique_id: room,
                     display_id,
                 })
@@ -192,6 +199,26 @@ mod tests {
         assert_eq!(
             meeting.desktop_join_url.as_deref(),
             Some("meetapp://+1-202-555-0145")
+        );
+    }
+
+    #[tokio::test]
+    async fn spaces_in_a_number_are_escaped_the_same_in_paths_and_queries() {
+        let provider = UrlTemplateProvider {
+            phone_call_url_template: Some("https://meet.example/dial/{phone}?to={phone}".into()),
+            ..provider(true)
+        };
+        let meeting = provider
+            .allocate(&request(CallKind::Audio, Some("+44 20 (7946) 0958")))
+            .await
+            .expect("dialable");
+        assert_eq!(
+            meeting.join_url,
+            "https://meet.example/dial/%2B44%2020%20%287946%29%200958?to=%2B44%2020%20%287946%29%200958"
+        );
+        assert_eq!(
+            meeting.desktop_join_url.as_deref(),
+            Some("meetapp://+44%2020%20(7946)%200958")
         );
     }
 

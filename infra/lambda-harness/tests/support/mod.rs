@@ -1,0 +1,288 @@
+//! Shared by the start-a-call tests: what "registered once" means, stream helpers, and a
+//! stand-in for the meeting provider's HTTP API.
+
+#![allow(dead_code)]
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use lambda_harness::world::{World, START_TIME};
+use serde_json::{json, Value};
+use slack_calls::domain::{CallState, Job};
+use tokio::net::TcpListener;
+
+/// What one registered call looks like from Slack's side.
+#[derive(Debug)]
+pub struct Registered {
+    pub external_unique_id: String,
+    pub slack_call_id: String,
+    /// The `calls.add` body as Slack received it.
+    pub add: Value,
+    /// The body posted to the response URL.
+    pub post: Value,
+}
+
+/// After the worker ran for exactly one started call: exactly one accepted `calls.add` (with the
+/// fields every call carries), exactly one accepted `in_channel` post of the call block to
+/// `channel`'s response URL, and the stored call `Active` with Slack's id and the block
+/// marked posted.
+pub async fn assert_registered_once(world: &World, channel: &str, user: &str) -> Registered {
+    // Refused attempts (a 429, a 503) may come first; one was accepted.
+    let adds: Vec<_> = world
+        .standin
+        .requests_for("calls.add")
+        .into_iter()
+        .filter(|r| r.status == Some(200) && r.error.is_none())
+        .collect();
+    assert_eq!(adds.len(), 1, "exactly one accepted calls.add: {adds:#?}");
+    let add = adds[0].body.clone();
+
+    let external_unique_id = add["external_unique_id"]
+        .as_str()
+        .filter(|id| !id.is_empty())
+        .unwrap_or_else(|| panic!("external_unique_id missing: {add}"))
+        .to_owned();
+    assert!(
+        add["join_url"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("https://")),
+        "join_url: {add}"
+    );
+    assert_eq!(add["created_by"], user, "created_by is the Slack user");
+    assert_eq!(
+        add["date_start"], START_TIME,
+        "date_start is the world's now"
+    );
+    assert!(
+        add["external_display_id"]
+            .as_str()
+            .is_some_and(|id| !id.trim().is_empty()),
+        "external_display_id: {add}"
+    );
+
+    let registered = world.standin.calls_with_external_id(&external_unique_id);
+    assert_eq!(registered.len(), 1, "one Slack call: {registered:#?}");
+    let slack_call_id = registered[0].id.clone();
+    assert!(slack_call_id.starts_with('R'), "{slack_call_id}");
+
+    let posts = world.standin.response_posts();
+    assert_eq!(posts.len(), 1, "exactly one response_url post: {posts:#?}");
+    let post = posts[0].body.clone();
+    assert_eq!(posts[0].accepted, Some(true), "{post}");
+    assert_eq!(posts[0].channel, channel, "posted to the command's channel");
+    assert_eq!(post["response_type"], "in_channel", "{post}");
+    assert_eq!(
+        post["blocks"],
+        json!([{"type": "call", "call_id": slack_call_id}]),
+        "{post}"
+    );
+    assert!(
+        post["text"].as_str().is_some_and(|t| !t.trim().is_empty()),
+        "a notification fallback text: {post}"
+    );
+
+    let call = world.call(&external_unique_id).await;
+    assert_eq!(call.state, CallState::Active);
+    assert_eq!(call.slack_call_id.as_deref(), Some(slack_call_id.as_str()));
+    assert!(call.block_posted, "block_posted is recorded");
+    assert_eq!(call.failure, None);
+
+    Registered {
+        external_unique_id,
+        slack_call_id,
+        add,
+        post,
+    }
+}
+
+/// A 9-digit display id as `123-456-789`.
+pub fn is_display_id(value: &Value) -> bool {
+    value.as_str().is_some_and(|id| {
+        id.len() == 11
+            && id.char_indices().all(|(i, c)| {
+                if i == 3 || i == 7 {
+                    c == '-'
+                } else {
+                    c.is_ascii_digit()
+                }
+            })
+    })
+}
+
+/// The job ids of the job inserts among `records`.
+pub fn job_ids(records: &[Value]) -> Vec<String> {
+    records
+        .iter()
+        .filter_map(|r| r["dynamodb"]["Keys"]["pk"]["S"].as_str())
+        .filter_map(|pk| pk.strip_prefix("JOB#"))
+        .map(str::to_owned)
+        .collect()
+}
+
+pub fn sequence_numbers(records: &[Value]) -> Vec<String> {
+    records
+        .iter()
+        .filter_map(|r| r["dynamodb"]["SequenceNumber"].as_str())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The stream records of the one job the ack path wrote.
+pub async fn the_job_records(world: &mut World) -> (Vec<Value>, String) {
+    let records = world.stream_records().await;
+    let ids = job_ids(&records);
+    assert_eq!(ids.len(), 1, "one job insert: {records:#?}");
+    let id = ids[0].clone();
+    (records, id)
+}
+
+pub async fn job(world: &World, id: &str) -> Job {
+    world
+        .services
+        .store
+        .get_job(id)
+        .await
+        .unwrap_or_else(|error| panic!("get_job: {error}"))
+        .unwrap_or_else(|| panic!("no job {id}"))
+}
+
+/// Items in the world's real table (bypassing the store under test).
+pub async fn table_items(world: &World) -> usize {
+    let scan = world
+        .dynamodb
+        .scan()
+        .table_name(&world.table)
+        .send()
+        .await
+        .unwrap_or_else(|error| panic!("scan: {error:?}"));
+    scan.items().len()
+}
+
+// ---- the meeting provider's HTTP API -----------------------------------------------
+
+/// What the stand-in meeting API answers.
+#[derive(Debug, Clone)]
+pub enum MeetingAnswer {
+    Json(u16, Value),
+    /// Never answers.
+    Hang,
+}
+
+/// A request the meeting API received.
+#[derive(Debug, Clone)]
+pub struct MeetingApiRequest {
+    pub method: String,
+    pub authorization: Option<String>,
+    pub content_type: Option<String>,
+    pub body: Value,
+}
+
+/// A tiny HTTP server playing the provider's `POST {MEETING_API_URL}`.
+pub struct MeetingApi {
+    addr: SocketAddr,
+    requests: Arc<Mutex<Vec<MeetingApiRequest>>>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for MeetingApi {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl MeetingApi {
+    pub async fn start(answer: MeetingAnswer) -> MeetingApi {
+        let listener = TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .unwrap_or_else(|error| panic!("bind: {error}"));
+        let addr = listener
+            .local_addr()
+            .unwrap_or_else(|error| panic!("local_addr: {error}"));
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let recorded = requests.clone();
+        let server = tokio::spawn(async move {
+            let mut connections = tokio::task::JoinSet::new();
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let answer = answer.clone();
+                let recorded = recorded.clone();
+                connections.spawn(async move {
+                    let service =
+                        service_fn(move |request| serve(request, answer.clone(), recorded.clone()));
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        MeetingApi {
+            addr,
+            requests,
+            server,
+        }
+    }
+
+    /// What `MEETING_API_URL` takes.
+    pub fn url(&self) -> String {
+        format!("http://{}/v1/meetings", self.addr)
+    }
+
+    pub fn requests(&self) -> Vec<MeetingApiRequest> {
+        self.requests
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+}
+
+async fn serve(
+    request: Request<Incoming>,
+    answer: MeetingAnswer,
+    recorded: Arc<Mutex<Vec<MeetingApiRequest>>>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let (parts, body) = request.into_parts();
+    let header = |name: &str| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let bytes = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    recorded
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push(MeetingApiRequest {
+            method: parts.method.to_string(),
+            authorization: header("authorization"),
+            content_type: header("content-type"),
+            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        });
+    match answer {
+        MeetingAnswer::Hang => std::future::pending().await,
+        MeetingAnswer::Json(status, body) => {
+            let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
+            *response.status_mut() =
+                StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            response.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("application/json"),
+            );
+            Ok(response)
+        }
+    }
+}
