@@ -189,6 +189,42 @@ async fn without_a_duration_it_is_computed_from_the_stored_start() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_deliveries_of_the_end_end_the_call_once() {
+    let mut world = World::start().await;
+    let call = start_call(&mut world, CHANNEL, CREATOR, "Standup").await;
+    apply(&mut world, &joined(&call, slack_user("U0USER0002"), None)).await;
+    world.standin.clear_requests();
+    world.clock.advance(90);
+
+    // The provider retries while the first delivery is still in flight.
+    let with_id = json!({"type": "call.ended", "external_unique_id": call.external_unique_id,
+                         "event_id": "prov-end-9"});
+    let without_id = json!({"type": "call.ended", "external_unique_id": call.external_unique_id});
+    let (a, b, c, d) = tokio::join!(
+        world.provider(&with_id),
+        world.provider(&with_id),
+        world.provider(&without_id),
+        world.provider(&without_id),
+    );
+    let mut statuses = Vec::new();
+    for answer in [a, b, c, d] {
+        assert_eq!(answer.status, 202, "{:?}", answer.json);
+        statuses.push(answer.json["results"][0]["status"].clone());
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == "applied").count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(world.run_worker().await, Vec::<String>::new());
+    assert_eq!(world.slack_methods(), ["calls.end"]);
+    assert_eq!(
+        world.standin.requests_for("calls.end")[0].body["duration"],
+        90
+    );
+}
+
 // ---- 9. Ordering -----------------------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
