@@ -12,6 +12,8 @@ pub struct StreamPump {
     stream_arn: String,
     /// Next iterator per shard; `None` once a shard is closed and drained.
     iterators: HashMap<String, Option<String>>,
+    /// The last sequence number read per shard, to resume after a lost iterator.
+    last_sequence: HashMap<String, String>,
     filters: Vec<Value>,
 }
 
@@ -41,6 +43,7 @@ impl StreamPump {
             streams: aws_sdk_dynamodbstreams::Client::from_conf(config),
             stream_arn,
             iterators: HashMap::new(),
+            last_sequence: HashMap::new(),
             filters: worker_stream_filters(),
         }
     }
@@ -67,29 +70,45 @@ impl StreamPump {
         let mut records = Vec::new();
         for shard_id in shard_ids {
             if !self.iterators.contains_key(&shard_id) {
-                let iterator = self
-                    .streams
-                    .get_shard_iterator()
-                    .stream_arn(&self.stream_arn)
-                    .shard_id(&shard_id)
-                    .shard_iterator_type(ShardIteratorType::TrimHorizon)
-                    .send()
-                    .await
-                    .unwrap_or_else(|error| panic!("get_shard_iterator: {error:?}"))
-                    .shard_iterator()
-                    .map(str::to_owned);
+                let iterator = self.shard_iterator(&shard_id).await;
                 self.iterators.insert(shard_id.clone(), iterator);
             }
+            let mut renewed = false;
             while let Some(Some(iterator)) = self.iterators.get(&shard_id).cloned() {
-                let output = self
+                let output = match self
                     .streams
                     .get_records()
                     .shard_iterator(iterator)
                     .send()
                     .await
-                    .unwrap_or_else(|error| panic!("get_records: {error:?}"));
+                {
+                    Ok(output) => output,
+                    // DynamoDB Local invalidates an iterator taken on a shard that was
+                    // still empty once records arrive: take a new one where we were.
+                    Err(error)
+                        if !renewed
+                            && error.as_service_error().is_some_and(|e| {
+                                e.is_trimmed_data_access_exception()
+                                    || e.is_expired_iterator_exception()
+                            }) =>
+                    {
+                        renewed = true;
+                        let iterator = self.shard_iterator(&shard_id).await;
+                        self.iterators.insert(shard_id.clone(), iterator);
+                        continue;
+                    }
+                    Err(error) => panic!("get_records: {error:?}"),
+                };
                 let batch = output.records();
                 let empty = batch.is_empty();
+                if let Some(sequence) = batch
+                    .last()
+                    .and_then(|r| r.dynamodb())
+                    .and_then(|c| c.sequence_number())
+                {
+                    self.last_sequence
+                        .insert(shard_id.clone(), sequence.to_owned());
+                }
                 records.extend(batch.iter().map(|r| lambda_record(r, &self.stream_arn)));
                 self.iterators.insert(
                     shard_id.clone(),
@@ -108,6 +127,29 @@ impl StreamPump {
                     .any(|filter| matches_pattern(record, filter))
             })
             .collect()
+    }
+}
+
+impl StreamPump {
+    /// An iterator just after the last record read from `shard_id`, or at its start.
+    async fn shard_iterator(&self, shard_id: &str) -> Option<String> {
+        let request = self
+            .streams
+            .get_shard_iterator()
+            .stream_arn(&self.stream_arn)
+            .shard_id(shard_id);
+        let request = match self.last_sequence.get(shard_id) {
+            Some(sequence) => request
+                .shard_iterator_type(ShardIteratorType::AfterSequenceNumber)
+                .sequence_number(sequence),
+            None => request.shard_iterator_type(ShardIteratorType::TrimHorizon),
+        };
+        request
+            .send()
+            .await
+            .unwrap_or_else(|error| panic!("get_shard_iterator: {error:?}"))
+            .shard_iterator()
+            .map(str::to_owned)
     }
 }
 

@@ -72,6 +72,12 @@ pub async fn handle_events(
             &serde_json::json!({ "challenge": challenge }),
         ),
         Envelope::EventCallback(callback) => {
+            if let Err(reason) = callback.check() {
+                return no_retry(error_response(
+                    StatusCode::BAD_REQUEST,
+                    &format!("unexpected event: {reason}"),
+                ));
+            }
             let retry = headers
                 .get("x-slack-retry-num")
                 .and_then(|v| v.to_str().ok())

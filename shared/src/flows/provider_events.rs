@@ -12,6 +12,9 @@ use super::Services;
 
 /// Most events one request may carry.
 pub const MAX_EVENTS_PER_REQUEST: usize = 100;
+/// Longest `external_unique_id` accepted: generous for any provider's ids, and well
+/// inside the store's key size limit (a longer one could never name a call of ours).
+pub const MAX_EXTERNAL_ID_BYTES: usize = 1024;
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct ProviderParticipant {
@@ -185,6 +188,11 @@ fn validate(body: &[u8]) -> Result<Vec<ValidEvent>, BatchError> {
                 serde_json::from_value(item).map_err(|e| bad(e.to_string()))?;
             if event.external_unique_id().trim().is_empty() {
                 return Err(bad("external_unique_id is empty".into()));
+            }
+            if event.external_unique_id().len() > MAX_EXTERNAL_ID_BYTES {
+                return Err(bad(format!(
+                    "external_unique_id is longer than {MAX_EXTERNAL_ID_BYTES} bytes"
+                )));
             }
             if event
                 .event_id()
@@ -393,6 +401,14 @@ mod tests {
         let error = parse_batch(br#"{"type":"call.exploded","external_unique_id":"a"}"#)
             .expect_err("unknown type");
         assert!(matches!(error, BatchError::BadEvent { index: 0, .. }));
+        let long_id = format!(
+            r#"{{"type":"call.ended","external_unique_id":"{}"}}"#,
+            "x".repeat(MAX_EXTERNAL_ID_BYTES + 1)
+        );
+        assert!(matches!(
+            parse_batch(long_id.as_bytes()),
+            Err(BatchError::BadEvent { index: 0, .. })
+        ));
         assert_eq!(parse_batch(b"[]"), Err(BatchError::BadShape));
         assert_eq!(parse_batch(b"42"), Err(BatchError::BadShape));
         assert!(matches!(parse_batch(b"{"), Err(BatchError::NotJson(_))));

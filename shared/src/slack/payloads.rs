@@ -100,6 +100,26 @@ pub struct EventCallback {
     pub event: Event,
 }
 
+/// Longest `event_id` accepted. Slack's are a dozen characters; the bound keeps the
+/// event receipt's key well inside the store's key size limit.
+pub const MAX_EVENT_ID_BYTES: usize = 255;
+
+impl EventCallback {
+    /// What the shape alone does not say: the `event_id` can be recorded (not blank,
+    /// bounded). A callback failing this is malformed, not worth a retry.
+    pub fn check(&self) -> Result<(), String> {
+        if self.event_id.trim().is_empty() {
+            return Err("event_id is empty".into());
+        }
+        if self.event_id.len() > MAX_EVENT_ID_BYTES {
+            return Err(format!(
+                "event_id is longer than {MAX_EVENT_ID_BYTES} bytes"
+            ));
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct SharedLink {
     #[serde(default)]
@@ -233,6 +253,7 @@ mod tests {
             panic!("expected a callback");
         };
         assert_eq!(callback.event_id, "EvLLACMB6BB");
+        assert_eq!(callback.check(), Ok(()));
         assert!(
             matches!(callback.event, Event::CallRejected { ref call_id, .. } if call_id == "RL731AVEF")
         );
