@@ -167,7 +167,7 @@ async fn next_invocation(state: &State) -> Response<Full<Bytes>> {
             let deadline_ms = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis() as u64)
-                + 30_000;
+                + 120_000; // the worker's timeout in template.yaml
             let mut response = Response::new(Full::new(Bytes::from(event.to_string())));
             let headers = response.headers_mut();
             let pairs = [

@@ -59,6 +59,10 @@ pub struct Job {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
     pub created_at: UnixSeconds,
+    /// Set while a worker runs the job: another delivery of it leaves it alone until
+    /// then (a run that crashed frees it when this passes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leased_until: Option<UnixSeconds>,
     /// Optimistic-locking version, as on calls.
     #[serde(default)]
     pub version: u64,
@@ -73,6 +77,7 @@ impl Job {
             attempts: 0,
             last_error: None,
             created_at: now,
+            leased_until: None,
             version: 0,
         }
     }

@@ -67,13 +67,17 @@ pub async fn handle_stream_records(
     deadline: Option<Instant>,
 ) -> DynamoDbEventResponse {
     let mut response = DynamoDbEventResponse::default();
+    let mut ran_one = false;
     for record in records {
         let Some(job_id) = job_id_of(record) else {
             tracing::debug!(event_name = %record.event_name, "stream record skipped");
             continue;
         };
-        let out_of_time = deadline
-            .is_some_and(|d| d.saturating_duration_since(Instant::now()) < JOB_TIME_RESERVE);
+        // The first job always runs, so even a short function timeout makes progress.
+        let out_of_time = ran_one
+            && deadline
+                .is_some_and(|d| d.saturating_duration_since(Instant::now()) < JOB_TIME_RESERVE);
+        ran_one = true;
         let retry_reason = if out_of_time {
             Some("no time left in this invocation".to_owned())
         } else {

@@ -25,6 +25,11 @@ use super::Services;
 /// the count on the job is what bounds the work).
 pub const MAX_JOB_ATTEMPTS: u32 = 5;
 
+/// How long a run holds its job: longer than a run takes (Slack retries stay within
+/// about 20 s a call), shorter than the worker's 120 s timeout, so the redelivery
+/// after a crashed invocation finds the job free.
+pub const JOB_LEASE_SECONDS: i64 = 90;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JobOutcome {
     /// Finished now or earlier.
@@ -75,9 +80,15 @@ pub async fn run_job(job_id: &str, services: &Services) -> JobOutcome {
         return JobOutcome::Done;
     }
 
+    let now = services.clock.now();
+    if job.leased_until.is_some_and(|until| until > now) {
+        return JobOutcome::Retry("the job is running elsewhere".into());
+    }
+    // Taking the lease and counting the attempt is one conditional write: of two
+    // deliveries racing, one runs the job and the other sees a conflict or the lease.
     job.attempts += 1;
+    job.leased_until = Some(now + JOB_LEASE_SECONDS);
     if let Err(error) = services.store.update_job(&mut job).await {
-        // A conflict means another run of this job is under way: let it finish.
         return JobOutcome::Retry(error.to_string());
     }
     let span = tracing::info_span!("job", job = %job.id, kind = kind_name(&job.kind), attempt = job.attempts);
@@ -106,7 +117,9 @@ pub async fn run_job(job_id: &str, services: &Services) -> JobOutcome {
         Err(StepError::Retry(reason)) => {
             tracing::warn!(%reason, "job will be retried");
             job.last_error = Some(reason.clone());
-            // Best effort: the reason helps whoever looks at the job later.
+            job.leased_until = None;
+            // Best effort: the lease would lapse anyway, and the reason helps whoever
+            // looks at the job later.
             let _ = services.store.update_job(&mut job).await;
             JobOutcome::Retry(reason)
         }
@@ -121,6 +134,7 @@ async fn finish(
 ) -> JobOutcome {
     job.status = status;
     job.last_error = reason.clone();
+    job.leased_until = None;
     if let Err(error) = services.store.update_job(job).await {
         // The work is done; recording it failed. A rerun finds nothing left to do.
         tracing::warn!(%error, "could not record the job's end");
