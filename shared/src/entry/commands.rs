@@ -9,9 +9,9 @@ use crate::flows::start_call::{start_call, Entry, StartCall, StartOutcome, TRY_A
 use crate::flows::Services;
 use crate::slack::payloads::{CallInitiation, CommandForm, ResponseMessage};
 use crate::slack::response_url::check_response_url;
-use crate::slack::signature::verify_slack;
+use crate::slack::signature::SLACK;
 
-use super::{error_response, json_response};
+use super::{authenticate, error_response, json_response};
 
 /// Slack's forms are small; anything bigger is not Slack.
 pub const MAX_COMMAND_BODY_BYTES: usize = 16 * 1024;
@@ -26,18 +26,9 @@ pub async fn handle_command(
     if body.len() > MAX_COMMAND_BODY_BYTES {
         return error_response(StatusCode::PAYLOAD_TOO_LARGE, "the body is too large");
     }
-    let secrets = match services.secrets.current().await {
-        Ok(secrets) => secrets,
-        Err(error) => {
-            tracing::error!(%error, "signing secret unavailable; refusing the request");
-            return error_response(StatusCode::SERVICE_UNAVAILABLE, "temporarily unavailable");
-        }
-    };
-    if let Err(rejection) =
-        verify_slack(&secrets.signing_secret, headers, body, services.clock.now())
+    if let Err(refusal) = authenticate(services, headers, body, &SLACK, |s| &s.signing_secret).await
     {
-        tracing::warn!(reason = rejection.reason(), "slash command refused");
-        return error_response(rejection.status(), &rejection.to_string());
+        return refusal;
     }
     let form = match CommandForm::parse(body) {
         Ok(form) => form,

@@ -6,9 +6,9 @@ use http::{HeaderMap, Response, StatusCode};
 use crate::flows::slack_events::{handle_event_callback, EventAck};
 use crate::flows::Services;
 use crate::slack::payloads::Envelope;
-use crate::slack::signature::verify_slack;
+use crate::slack::signature::SLACK;
 
-use super::{error_response, json_response};
+use super::{authenticate, error_response, json_response};
 
 /// Slack's event payloads are a few KB; link_shared with many links stays far below.
 pub const MAX_EVENT_BODY_BYTES: usize = 256 * 1024;
@@ -24,18 +24,9 @@ pub async fn handle_events(
             "the body is too large",
         ));
     }
-    let secrets = match services.secrets.current().await {
-        Ok(secrets) => secrets,
-        Err(error) => {
-            tracing::error!(%error, "signing secret unavailable; refusing the request");
-            return error_response(StatusCode::SERVICE_UNAVAILABLE, "temporarily unavailable");
-        }
-    };
-    if let Err(rejection) =
-        verify_slack(&secrets.signing_secret, headers, body, services.clock.now())
+    if let Err(refusal) = authenticate(services, headers, body, &SLACK, |s| &s.signing_secret).await
     {
-        tracing::warn!(reason = rejection.reason(), "event refused");
-        return error_response(rejection.status(), &rejection.to_string());
+        return refusal;
     }
     let value: serde_json::Value = match serde_json::from_slice(body) {
         Ok(value) => value,

@@ -8,7 +8,12 @@ pub mod provider;
 pub mod worker;
 
 use http::header::{HeaderValue, CONTENT_TYPE};
-use http::{Response, StatusCode};
+use http::{HeaderMap, Response, StatusCode};
+use secrecy::SecretString;
+
+use crate::flows::Services;
+use crate::secrets::Secrets;
+use crate::slack::signature::SignatureScheme;
 
 /// An HTTP answer with a JSON body.
 pub fn json_response(status: StatusCode, body: &serde_json::Value) -> Response<String> {
@@ -24,4 +29,26 @@ pub fn json_response(status: StatusCode, body: &serde_json::Value) -> Response<S
 /// An error answer: `{"error": reason}`.
 pub fn error_response(status: StatusCode, reason: &str) -> Response<String> {
     json_response(status, &serde_json::json!({ "error": reason }))
+}
+
+/// Lets the request through only if `scheme` verifies it with the secret `secret`
+/// picks: 503 when the secrets cannot be had (fail closed), 401 with a short reason
+/// when the signature does not hold. Logs the reason, never the signature or body.
+pub(crate) async fn authenticate(
+    services: &Services,
+    headers: &HeaderMap,
+    body: &[u8],
+    scheme: &SignatureScheme,
+    secret: fn(&Secrets) -> &SecretString,
+) -> Result<(), Response<String>> {
+    let secrets = services.secrets.current().await.map_err(|error| {
+        tracing::error!(%error, "secrets unavailable; refusing the request");
+        error_response(StatusCode::SERVICE_UNAVAILABLE, "temporarily unavailable")
+    })?;
+    scheme
+        .verify(secret(&secrets), headers, body, services.clock.now())
+        .map_err(|rejection| {
+            tracing::warn!(reason = rejection.reason(), "request refused");
+            error_response(rejection.status(), &rejection.to_string())
+        })
 }

@@ -356,23 +356,16 @@ async fn explain_registration_failure(
     token: &SecretString,
     services: &Services,
 ) -> StepError {
-    match error.class() {
-        RetryClass::Transient | RetryClass::RateLimited { .. } => {
-            StepError::Retry(error.to_string())
-        }
-        RetryClass::TokenDead => {
-            let outcome = on_dead_token(&call.team_id, token, &error, services).await;
-            if matches!(outcome, StepError::Fail(_)) {
-                fail_call(call, REINSTALL_MESSAGE, "bot token rejected", services).await;
-            }
-            outcome
-        }
-        RetryClass::Permission | RetryClass::BadRequest => {
-            let message = plain_words(&error);
-            fail_call(call, &message, &error.to_string(), services).await;
-            StepError::Fail(error.to_string())
-        }
+    let message = match error.class() {
+        RetryClass::TokenDead => REINSTALL_MESSAGE.to_owned(),
+        _ => plain_words(&error),
+    };
+    let reason = error.to_string();
+    let outcome = step_error(error, &call.team_id, token, services).await;
+    if matches!(outcome, StepError::Fail(_)) {
+        fail_call(call, &message, &reason, services).await;
     }
+    outcome
 }
 
 /// What a person should read when Slack refuses a call for good.
