@@ -14,7 +14,7 @@ use slack_calls::domain::{CallState, EndReason};
 use slack_calls::flows::installation::REINSTALL_MESSAGE;
 use slack_calls::flows::run_job::{external_id_for_link, MAX_JOB_ATTEMPTS};
 use slack_calls::slack::signature::{verify_provider, SLACK};
-use support::{job_id, run_worker_keeping_failures, start_call, CallbackServer};
+use support::{job_id, run_worker_keeping_failures, start_call, ScriptedServer};
 
 const CHANNEL: &str = "C0CHAN0001";
 const DM: &str = "D0DMCHAN01";
@@ -325,7 +325,7 @@ async fn several_links_of_ours_are_unfurled_in_one_request() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_rejected_before_anyone_joined_is_ended_and_the_provider_told_once() {
-    let provider = CallbackServer::start(&[200]).await;
+    let provider = ScriptedServer::statuses("/slack-calls/callback", &[200]).await;
     let mut world = World::start_with(WorldOptions {
         config: vec![("PROVIDER_CALLBACK_URL", provider.url())],
         ..WorldOptions::default()
@@ -402,7 +402,7 @@ async fn a_call_rejected_before_anyone_joined_is_ended_and_the_provider_told_onc
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_provider_callback_is_retried_and_succeeds_on_redelivery() {
-    let provider = CallbackServer::start(&[500, 200]).await;
+    let provider = ScriptedServer::statuses("/slack-calls/callback", &[500, 200]).await;
     let mut world = World::start_with(WorldOptions {
         config: vec![("PROVIDER_CALLBACK_URL", provider.url())],
         ..WorldOptions::default()
@@ -448,7 +448,7 @@ async fn a_failed_provider_callback_is_retried_and_succeeds_on_redelivery() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn provider_callback_retries_are_bounded() {
-    let provider = CallbackServer::start(&[503]).await;
+    let provider = ScriptedServer::statuses("/slack-calls/callback", &[503]).await;
     let mut world = World::start_with(WorldOptions {
         config: vec![("PROVIDER_CALLBACK_URL", provider.url())],
         ..WorldOptions::default()

@@ -11,11 +11,12 @@ use serde_json::{json, Value};
 use slack_calls::domain::{CallState, JobStatus};
 use slack_standin::Fault;
 use support::{
-    assert_registered_once, job, sequence_numbers, table_items, the_job_records, MeetingAnswer,
-    MeetingApi,
+    assert_registered_once, job, sequence_numbers, table_items, the_job_records, Scripted,
+    ScriptedServer,
 };
 
 const CHANNEL: &str = "C0CHAN0001";
+const MEETING_API_PATH: &str = "/v1/meetings";
 const USER: &str = "U0USER0001";
 /// Slack gives up after 3 s; a coarse bound only, not a timing test.
 const SLACK_DEADLINE: Duration = Duration::from_millis(2_900);
@@ -37,7 +38,7 @@ fn assert_ephemeral_containing(answer: &Value, words: &[&str]) {
 
 // ---- the meeting provider's HTTP API ----------------------------------------------
 
-async fn provider_world(api: &MeetingApi) -> World {
+async fn provider_world(api: &ScriptedServer) -> World {
     World::start_with(WorldOptions {
         config: vec![("MEETING_API_URL", api.url())],
         ..WorldOptions::default()
@@ -47,15 +48,18 @@ async fn provider_world(api: &MeetingApi) -> World {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_http_provider_s_meeting_becomes_the_call() {
-    let api = MeetingApi::start(MeetingAnswer::Json(
-        201,
-        json!({
-            "join_url": "https://video.example.org/j/abc123",
-            "desktop_join_url": "videoapp://j/abc123",
-            "id": "mtg-abc123",
-            "display_id": "ABC 123",
-        }),
-    ))
+    let api = ScriptedServer::start(
+        MEETING_API_PATH,
+        vec![Scripted::Json(
+            201,
+            json!({
+                "join_url": "https://video.example.org/j/abc123",
+                "desktop_join_url": "videoapp://j/abc123",
+                "id": "mtg-abc123",
+                "display_id": "ABC 123",
+            }),
+        )],
+    )
     .await;
     let mut world = provider_world(&api).await;
     let form = world.command_form(CHANNEL, USER, &[("text", "Planning")]);
@@ -65,23 +69,23 @@ async fn the_http_provider_s_meeting_becomes_the_call() {
     assert_eq!(world.store_requests.calls(), ["create_call"]);
     assert!(world.standin.requests().is_empty());
 
-    let requests = api.requests();
+    let requests = api.received();
     assert_eq!(requests.len(), 1, "{requests:#?}");
     assert_eq!(requests[0].method, "POST");
     assert_eq!(
-        requests[0].authorization.as_deref(),
+        requests[0].header("authorization").as_deref(),
         Some("Bearer meeting-api-token")
     );
     assert!(
         requests[0]
-            .content_type
+            .header("content-type")
             .as_deref()
             .is_some_and(|t| t.starts_with("application/json")),
         "{:?}",
-        requests[0].content_type
+        requests[0].header("content-type")
     );
     assert_eq!(
-        requests[0].body,
+        requests[0].json(),
         json!({
             "team_id": world.standin.team_id(),
             "user_id": USER,
@@ -111,13 +115,17 @@ async fn the_http_provider_s_meeting_becomes_the_call() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_http_provider_s_login_link_is_shown_and_no_call_is_made() {
     let login = "https://video.example.org/login?next=slack";
-    let api = MeetingApi::start(MeetingAnswer::Json(401, json!({ "login_url": login }))).await;
+    let api = ScriptedServer::start(
+        MEETING_API_PATH,
+        vec![Scripted::Json(401, json!({ "login_url": login }))],
+    )
+    .await;
     let mut world = provider_world(&api).await;
     let form = world.command_form(CHANNEL, USER, &[]);
     let answer = world.command(&form).await;
     assert_eq!(answer.status, 200, "{:?}", answer.json);
     assert_ephemeral_containing(&answer.json, &[login, "sign in"]);
-    assert_eq!(api.requests().len(), 1);
+    assert_eq!(api.received().len(), 1);
     assert_eq!(world.store_requests.calls(), Vec::<&str>::new());
     assert_eq!(world.run_worker().await, Vec::<String>::new());
     assert!(world.standin.requests().is_empty());
@@ -127,13 +135,10 @@ async fn the_http_provider_s_login_link_is_shown_and_no_call_is_made() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_or_silent_http_provider_means_try_again_in_time() {
     for (case, answer) in [
-        (
-            "HTTP 500",
-            MeetingAnswer::Json(500, json!({"error": "boom"})),
-        ),
-        ("no answer", MeetingAnswer::Hang),
+        ("HTTP 500", Scripted::Json(500, json!({"error": "boom"}))),
+        ("no answer", Scripted::Hang),
     ] {
-        let api = MeetingApi::start(answer).await;
+        let api = ScriptedServer::start(MEETING_API_PATH, vec![answer]).await;
         let mut world = provider_world(&api).await;
         let form = world.command_form(CHANNEL, USER, &[]);
         let started = Instant::now();
@@ -142,7 +147,7 @@ async fn a_failing_or_silent_http_provider_means_try_again_in_time() {
         assert_eq!(answer.status, 200, "{case}: {:?}", answer.json);
         assert!(took < SLACK_DEADLINE, "{case}: answered after {took:?}");
         assert_ephemeral_containing(&answer.json, &["try again"]);
-        assert_eq!(api.requests().len(), 1, "{case}");
+        assert_eq!(api.received().len(), 1, "{case}");
         assert_eq!(world.store_requests.calls(), Vec::<&str>::new(), "{case}");
         assert_eq!(world.run_worker().await, Vec::<String>::new(), "{case}");
         assert!(world.standin.requests().is_empty(), "{case}");

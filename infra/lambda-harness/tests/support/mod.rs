@@ -168,125 +168,6 @@ pub async fn table_items(world: &World) -> usize {
 
 // ---- the meeting provider's HTTP API -----------------------------------------------
 
-/// What the stand-in meeting API answers.
-#[derive(Debug, Clone)]
-pub enum MeetingAnswer {
-    Json(u16, Value),
-    /// Never answers.
-    Hang,
-}
-
-/// A request the meeting API received.
-#[derive(Debug, Clone)]
-pub struct MeetingApiRequest {
-    pub method: String,
-    pub authorization: Option<String>,
-    pub content_type: Option<String>,
-    pub body: Value,
-}
-
-/// A tiny HTTP server playing the provider's `POST {MEETING_API_URL}`.
-pub struct MeetingApi {
-    addr: SocketAddr,
-    requests: Arc<Mutex<Vec<MeetingApiRequest>>>,
-    server: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for MeetingApi {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
-}
-
-impl MeetingApi {
-    pub async fn start(answer: MeetingAnswer) -> MeetingApi {
-        let listener = TcpListener::bind(("127.0.0.1", 0))
-            .await
-            .unwrap_or_else(|error| panic!("bind: {error}"));
-        let addr = listener
-            .local_addr()
-            .unwrap_or_else(|error| panic!("local_addr: {error}"));
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let recorded = requests.clone();
-        let server = tokio::spawn(async move {
-            let mut connections = tokio::task::JoinSet::new();
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                let answer = answer.clone();
-                let recorded = recorded.clone();
-                connections.spawn(async move {
-                    let service =
-                        service_fn(move |request| serve(request, answer.clone(), recorded.clone()));
-                    let _ = http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
-        MeetingApi {
-            addr,
-            requests,
-            server,
-        }
-    }
-
-    /// What `MEETING_API_URL` takes.
-    pub fn url(&self) -> String {
-        format!("http://{}/v1/meetings", self.addr)
-    }
-
-    pub fn requests(&self) -> Vec<MeetingApiRequest> {
-        self.requests
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-    }
-}
-
-async fn serve(
-    request: Request<Incoming>,
-    answer: MeetingAnswer,
-    recorded: Arc<Mutex<Vec<MeetingApiRequest>>>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
-    let (parts, body) = request.into_parts();
-    let header = |name: &str| {
-        parts
-            .headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
-    let bytes = body
-        .collect()
-        .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
-    recorded
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .push(MeetingApiRequest {
-            method: parts.method.to_string(),
-            authorization: header("authorization"),
-            content_type: header("content-type"),
-            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        });
-    match answer {
-        MeetingAnswer::Hang => std::future::pending().await,
-        MeetingAnswer::Json(status, body) => {
-            let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
-            *response.status_mut() =
-                StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            response.headers_mut().insert(
-                http::header::CONTENT_TYPE,
-                http::HeaderValue::from_static("application/json"),
-            );
-            Ok(response)
-        }
-    }
-}
-
 /// Store methods that write (every other method only reads).
 pub const STORE_WRITES: [&str; 6] = [
     "create_call",
@@ -347,104 +228,6 @@ pub fn methods(world: &World) -> Vec<String> {
     world.slack_methods()
 }
 
-/// One request the provider callback receiver got.
-#[derive(Debug, Clone)]
-pub struct Received {
-    pub headers: HeaderMap,
-    pub body: Bytes,
-}
-
-impl Received {
-    pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
-    }
-}
-
-/// A tiny HTTP server standing in for the provider's backend: records every request and
-/// answers with the scripted statuses in turn (the last one repeats).
-pub struct CallbackServer {
-    pub addr: SocketAddr,
-    received: Arc<Mutex<Vec<Received>>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for CallbackServer {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-impl CallbackServer {
-    pub async fn start(statuses: &[u16]) -> CallbackServer {
-        let listener = TcpListener::bind(("127.0.0.1", 0))
-            .await
-            .expect("bind the callback receiver");
-        let addr = listener.local_addr().expect("local addr");
-        let received: Arc<Mutex<Vec<Received>>> = Arc::default();
-        let statuses: Arc<Vec<u16>> = Arc::new(if statuses.is_empty() {
-            vec![200]
-        } else {
-            statuses.to_vec()
-        });
-        let log = received.clone();
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                let log = log.clone();
-                let statuses = statuses.clone();
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |request: Request<Incoming>| {
-                        let log = log.clone();
-                        let statuses = statuses.clone();
-                        async move {
-                            let (parts, body) = request.into_parts();
-                            let body = body
-                                .collect()
-                                .await
-                                .map(|b| b.to_bytes())
-                                .unwrap_or_default();
-                            let index = {
-                                let mut log = log.lock().unwrap_or_else(|p| p.into_inner());
-                                log.push(Received {
-                                    headers: parts.headers,
-                                    body,
-                                });
-                                log.len() - 1
-                            };
-                            let status = statuses[index.min(statuses.len() - 1)];
-                            let mut response = Response::new(Full::new(Bytes::from_static(b"{}")));
-                            *response.status_mut() =
-                                StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
-                            Ok::<_, Infallible>(response)
-                        }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
-        CallbackServer {
-            addr,
-            received,
-            task,
-        }
-    }
-
-    pub fn url(&self) -> String {
-        format!("http://{}/slack-calls/callback", self.addr)
-    }
-
-    pub fn received(&self) -> Vec<Received> {
-        self.received
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-    }
-}
-
 /// Runs the worker over the stream until it is quiet, like [`World::run_worker`], but
 /// returns the records the worker reported as failed, for the test to redeliver.
 pub async fn run_worker_keeping_failures(world: &mut World) -> Vec<Value> {
@@ -471,4 +254,146 @@ pub fn job_id(record: &Value) -> String {
         .and_then(|pk| pk.strip_prefix("JOB#"))
         .expect("a job insert")
         .to_owned()
+}
+
+/// How a [`ScriptedServer`] answers one request.
+#[derive(Debug, Clone)]
+pub enum Scripted {
+    /// This status, with this JSON body.
+    Json(u16, Value),
+    /// Never answers (the caller's timeout must cut it).
+    Hang,
+}
+
+/// One request a [`ScriptedServer`] received.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub method: String,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Received {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    }
+}
+
+/// A tiny HTTP server standing in for the provider's backend (its meeting API, its
+/// callback receiver): records every request and answers the n-th with the n-th
+/// scripted answer (the last one repeats).
+pub struct ScriptedServer {
+    addr: SocketAddr,
+    path: String,
+    received: Arc<Mutex<Vec<Received>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for ScriptedServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl ScriptedServer {
+    pub async fn start(path: &str, answers: Vec<Scripted>) -> ScriptedServer {
+        let listener = TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .unwrap_or_else(|error| panic!("bind: {error}"));
+        let addr = listener
+            .local_addr()
+            .unwrap_or_else(|error| panic!("local_addr: {error}"));
+        let received: Arc<Mutex<Vec<Received>>> = Arc::default();
+        let answers = Arc::new(if answers.is_empty() {
+            vec![Scripted::Json(200, json!({}))]
+        } else {
+            answers
+        });
+        let log = received.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let log = log.clone();
+                let answers = answers.clone();
+                tokio::spawn(async move {
+                    let service = service_fn(move |request: Request<Incoming>| {
+                        answer(request, log.clone(), answers.clone())
+                    });
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        ScriptedServer {
+            addr,
+            path: path.to_owned(),
+            received,
+            task,
+        }
+    }
+
+    /// Answers every request with `statuses` in turn and an empty JSON object.
+    pub async fn statuses(path: &str, statuses: &[u16]) -> ScriptedServer {
+        let answers = statuses
+            .iter()
+            .map(|&s| Scripted::Json(s, json!({})))
+            .collect();
+        ScriptedServer::start(path, answers).await
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}{}", self.addr, self.path)
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.received
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+}
+
+async fn answer(
+    request: Request<Incoming>,
+    log: Arc<Mutex<Vec<Received>>>,
+    answers: Arc<Vec<Scripted>>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let (parts, body) = request.into_parts();
+    let body = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let index = {
+        let mut log = log.lock().unwrap_or_else(|p| p.into_inner());
+        log.push(Received {
+            method: parts.method.to_string(),
+            headers: parts.headers,
+            body,
+        });
+        log.len() - 1
+    };
+    match answers[index.min(answers.len() - 1)].clone() {
+        Scripted::Hang => std::future::pending().await,
+        Scripted::Json(status, body) => {
+            let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
+            *response.status_mut() =
+                StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            response.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("application/json"),
+            );
+            Ok(response)
+        }
+    }
 }
