@@ -108,6 +108,25 @@ impl SecretSource for StaticSecrets {
     }
 }
 
+/// A Secrets Manager client whose calls end in time: the first request of a cold
+/// container fetches the secret inside Slack's 3-second budget.
+pub fn secrets_manager_client(
+    sdk_config: &aws_config::SdkConfig,
+) -> aws_sdk_secretsmanager::Client {
+    use aws_sdk_secretsmanager::config::retry::RetryConfig;
+    use aws_sdk_secretsmanager::config::timeout::TimeoutConfig;
+    let config = aws_sdk_secretsmanager::config::Builder::from(sdk_config)
+        .timeout_config(
+            TimeoutConfig::builder()
+                .operation_timeout(Duration::from_millis(1_200))
+                .operation_attempt_timeout(Duration::from_millis(600))
+                .build(),
+        )
+        .retry_config(RetryConfig::standard().with_max_attempts(2))
+        .build();
+    aws_sdk_secretsmanager::Client::from_conf(config)
+}
+
 /// Secrets Manager, cached for `ttl`.
 pub struct SecretsManagerSource {
     client: aws_sdk_secretsmanager::Client,

@@ -43,7 +43,7 @@ pub async fn services_from_env(slack_policy: RetryPolicy) -> Result<Services, St
 
     let secrets: Arc<dyn SecretSource> = match &config.secret_id {
         Some(secret_id) => Arc::new(SecretsManagerSource::new(
-            aws_sdk_secretsmanager::Client::new(&aws),
+            crate::secrets::secrets_manager_client(&aws),
             secret_id.clone(),
             DEFAULT_SECRET_TTL,
         )),
