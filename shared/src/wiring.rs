@@ -14,7 +14,8 @@ use crate::provider_callback::HttpProviderCallback;
 use crate::secrets::{
     SecretSource, SecretsError, SecretsManagerSource, StaticSecrets, DEFAULT_SECRET_TTL,
 };
-use crate::slack::client::{ClientBuildError, RetryPolicy, SlackClient};
+use crate::slack::client::{ClientBuildError, SlackClient};
+use crate::slack::RetryPolicy;
 use crate::store::dynamodb::DynamoStore;
 
 /// Bounded so a slow provider never holds a worker for long; the job is retried.

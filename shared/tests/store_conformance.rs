@@ -7,7 +7,7 @@ mod support;
 use std::sync::Arc;
 
 use slack_calls::domain::{CallState, CallUser, EndReason, EventReceipt, Job, JobStatus};
-use slack_calls::store::{modify_call, CallStore, EventRecord, StoreError};
+use slack_calls::store::{modify_call, CallStore, ReceiptOutcome, StoreError};
 
 use support::*;
 
@@ -395,7 +395,7 @@ mod cases {
         let first_jobs = vec![sync_job(&call, NOW), sync_job(&call, NOW)];
         assert_eq!(
             store.record_event(&receipt, &first_jobs).await.unwrap(),
-            EventRecord::New
+            ReceiptOutcome::New
         );
         for job in &first_jobs {
             assert_eq!(store.get_job(&job.id).await.unwrap().as_ref(), Some(job));
@@ -405,7 +405,7 @@ mod cases {
         let retry_jobs = vec![sync_job(&call, NOW + 30)];
         assert_eq!(
             store.record_event(&retry, &retry_jobs).await.unwrap(),
-            EventRecord::Duplicate
+            ReceiptOutcome::Duplicate
         );
         assert_eq!(
             store.get_job(&retry_jobs[0].id).await.unwrap(),
@@ -414,17 +414,17 @@ mod cases {
         );
         assert_eq!(
             store.record_event(&retry, &[]).await.unwrap(),
-            EventRecord::Duplicate
+            ReceiptOutcome::Duplicate
         );
 
         let other = EventReceipt::new("Ev0002", NOW + 30);
         assert_eq!(
             store.record_event(&other, &[]).await.unwrap(),
-            EventRecord::New
+            ReceiptOutcome::New
         );
         assert_eq!(
             store.record_event(&other, &[]).await.unwrap(),
-            EventRecord::Duplicate
+            ReceiptOutcome::Duplicate
         );
     }
 
@@ -432,12 +432,12 @@ mod cases {
         let receipt = EventReceipt::new("Ev0003", NOW);
         assert_eq!(
             store.record_event(&receipt, &[]).await.unwrap(),
-            EventRecord::New
+            ReceiptOutcome::New
         );
         let at_expiry = EventReceipt::new("Ev0003", receipt.expires_at);
         assert_eq!(
             store.record_event(&at_expiry, &[]).await.unwrap(),
-            EventRecord::Duplicate
+            ReceiptOutcome::Duplicate
         );
         let after_expiry = EventReceipt::new("Ev0003", receipt.expires_at + 1);
         let call = new_call(NOW);
@@ -447,7 +447,7 @@ mod cases {
                 .record_event(&after_expiry, std::slice::from_ref(&job))
                 .await
                 .unwrap(),
-            EventRecord::New,
+            ReceiptOutcome::New,
             "a receipt past its expiry is gone, even if TTL has not deleted it yet"
         );
         assert_eq!(store.get_job(&job.id).await.unwrap(), Some(job));

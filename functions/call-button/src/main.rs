@@ -2,7 +2,7 @@
 
 use lambda_http::{run, service_fn, Error, Request};
 use slack_calls::entry::commands::handle_command as handle;
-use slack_calls::slack::client::RetryPolicy;
+use slack_calls::slack::RetryPolicy;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {

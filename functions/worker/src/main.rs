@@ -5,7 +5,7 @@ use std::time::{Instant, SystemTime};
 
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use slack_calls::entry::worker::handle_worker_event;
-use slack_calls::slack::client::RetryPolicy;
+use slack_calls::slack::RetryPolicy;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {

@@ -18,10 +18,10 @@ use slack_calls::domain::{Call, EventReceipt, Installation, Job};
 use slack_calls::entry::worker::handle_worker_event;
 use slack_calls::flows::Services;
 use slack_calls::secrets::{Secrets, StaticSecrets};
-use slack_calls::slack::client::RetryPolicy;
 use slack_calls::slack::signature::{SignatureScheme, PROVIDER, SLACK};
+use slack_calls::slack::RetryPolicy;
 use slack_calls::store::dynamodb::DynamoStore;
-use slack_calls::store::{CallStore, EventRecord, StoreError};
+use slack_calls::store::{CallStore, ReceiptOutcome, StoreError};
 use slack_standin::SlackStandin;
 
 use crate::stream::{stream_event, StreamPump};
@@ -428,7 +428,7 @@ impl CallStore for CountingStore {
         &self,
         receipt: &EventReceipt,
         jobs: &[Job],
-    ) -> Result<EventRecord, StoreError> {
+    ) -> Result<ReceiptOutcome, StoreError> {
         self.count("record_event");
         self.inner.record_event(receipt, jobs).await
     }

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use slack_calls::clock::{Clock, SystemClock};
 use slack_calls::domain::{CallState, EndReason};
 use slack_calls::flows::installation::REINSTALL_MESSAGE;
-use slack_calls::flows::run_job::{external_id_for_link, MAX_JOB_ATTEMPTS};
+use slack_calls::flows::jobs::{external_id_for_link, MAX_JOB_ATTEMPTS};
 use slack_calls::slack::signature::{verify_provider, SLACK};
 use support::{job_id, run_worker_keeping_failures, start_call, ScriptedServer};
 

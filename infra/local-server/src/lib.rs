@@ -19,7 +19,7 @@ use secrecy::SecretString;
 use slack_calls::config::{Config, ConfigError};
 use slack_calls::flows::Services;
 use slack_calls::secrets::{SecretSource, Secrets, SecretsError, StaticSecrets};
-use slack_calls::slack::client::RetryPolicy;
+use slack_calls::slack::RetryPolicy;
 use slack_calls::store::dynamodb::DynamoStore;
 use slack_calls::store::embedded::EmbeddedStore;
 use slack_calls::store::{CallStore, StoreError};

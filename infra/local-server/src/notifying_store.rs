@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use slack_calls::domain::{Call, EventReceipt, Installation, Job};
-use slack_calls::store::{CallStore, EventRecord, StoreError};
+use slack_calls::store::{CallStore, ReceiptOutcome, StoreError};
 use tokio::sync::mpsc::UnboundedSender;
 
 pub struct NotifyingStore {
@@ -60,9 +60,9 @@ impl CallStore for NotifyingStore {
         &self,
         receipt: &EventReceipt,
         jobs: &[Job],
-    ) -> Result<EventRecord, StoreError> {
+    ) -> Result<ReceiptOutcome, StoreError> {
         let record = self.inner.record_event(receipt, jobs).await?;
-        if record == EventRecord::New {
+        if record == ReceiptOutcome::New {
             self.announce(jobs);
         }
         Ok(record)

@@ -12,7 +12,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use slack_calls::entry::{commands, error_response, events, provider};
-use slack_calls::flows::run_job::{run_job, JobOutcome};
+use slack_calls::flows::jobs::{run_job, JobOutcome};
 use slack_calls::flows::sweep::sweep_stale_calls;
 use slack_calls::flows::Services;
 use tokio::net::TcpListener;

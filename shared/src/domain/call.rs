@@ -408,14 +408,9 @@ impl Call {
                 ..SyncPlan::default()
             };
         }
-        let shown = |identity: &str| {
-            self.slack_participants
-                .iter()
-                .any(|u| u.identity() == identity)
-        };
         let add: Vec<CallUser> = self
             .present_participants()
-            .filter(|u| !shown(u.identity()))
+            .filter(|u| !self.is_shown(u.identity()))
             .cloned()
             .collect();
         let remove: Vec<CallUser> = self
@@ -437,6 +432,60 @@ impl Call {
             update,
             end: false,
         }
+    }
+
+    /// Slack now shows `users` too (`calls.add` with them, `calls.participants.add`).
+    /// Returns whether anything changed.
+    pub fn acknowledge_added(&mut self, users: &[CallUser]) -> bool {
+        let mut changed = false;
+        for user in users {
+            if !self.is_shown(user.identity()) {
+                self.slack_participants.push(user.clone());
+                changed = true;
+            }
+        }
+        changed
+    }
+
+    /// Slack no longer shows `users` (`calls.participants.remove`). Returns whether
+    /// anything changed.
+    pub fn acknowledge_removed(&mut self, users: &[CallUser]) -> bool {
+        let before = self.slack_participants.len();
+        self.slack_participants
+            .retain(|shown| !users.iter().any(|u| u.identity() == shown.identity()));
+        self.slack_participants.len() != before
+    }
+
+    /// Slack now shows these details (`calls.update`). Returns whether anything changed.
+    pub fn acknowledge_details(
+        &mut self,
+        title: Option<String>,
+        join_url: Option<String>,
+        desktop_join_url: Option<String>,
+    ) -> bool {
+        let changed = self.slack_title != title
+            || self.slack_join_url != join_url
+            || self.slack_desktop_join_url != desktop_join_url;
+        self.slack_title = title;
+        self.slack_join_url = join_url;
+        self.slack_desktop_join_url = desktop_join_url;
+        changed
+    }
+
+    /// Slack shows the call as ended (`calls.end`). Returns whether that is news.
+    pub fn acknowledge_end(&mut self) -> bool {
+        !std::mem::replace(&mut self.slack_ended, true)
+    }
+
+    /// The call block was posted through `response_url`. Returns whether that is news.
+    pub fn acknowledge_block_posted(&mut self) -> bool {
+        !std::mem::replace(&mut self.block_posted, true)
+    }
+
+    fn is_shown(&self, identity: &str) -> bool {
+        self.slack_participants
+            .iter()
+            .any(|u| u.identity() == identity)
     }
 
     fn participant_mut(&mut self, identity: &str) -> Option<&mut Participant> {
@@ -555,6 +604,85 @@ mod tests {
             }
         );
         call.slack_ended = true;
+        assert!(call.pending_sync().is_empty());
+    }
+
+    #[test]
+    fn acknowledged_additions_merge_by_identity() {
+        let mut call = call();
+        call.slack_participants = vec![slack("U2")];
+        let renamed = CallUser::External {
+            external_id: "U2".into(),
+            display_name: "Same identity".into(),
+            avatar_url: None,
+        };
+        assert!(call.acknowledge_added(&[slack("U3"), renamed, slack("U3")]));
+        assert_eq!(call.slack_participants, vec![slack("U2"), slack("U3")]);
+        assert!(!call.acknowledge_added(&[slack("U2"), slack("U3")]));
+        assert!(!call.acknowledge_added(&[]));
+    }
+
+    #[test]
+    fn acknowledged_removals_drop_only_those_shown() {
+        let mut call = call();
+        call.slack_participants = vec![slack("U2"), slack("U3"), slack("U4")];
+        assert!(call.acknowledge_removed(&[slack("U3"), slack("U9")]));
+        assert_eq!(call.slack_participants, vec![slack("U2"), slack("U4")]);
+        assert!(!call.acknowledge_removed(&[slack("U3")]));
+    }
+
+    #[test]
+    fn acknowledged_details_and_end_report_news_once() {
+        let mut call = call();
+        let shown = (
+            call.slack_title.clone(),
+            call.slack_join_url.clone(),
+            call.slack_desktop_join_url.clone(),
+        );
+        assert!(!call.acknowledge_details(shown.0, shown.1, shown.2));
+        assert!(call.acknowledge_details(
+            Some("Renamed".into()),
+            Some("https://meet.example/r2".into()),
+            Some("app://r2".into())
+        ));
+        assert_eq!(call.slack_title.as_deref(), Some("Renamed"));
+        assert_eq!(
+            call.slack_join_url.as_deref(),
+            Some("https://meet.example/r2")
+        );
+        assert_eq!(call.slack_desktop_join_url.as_deref(), Some("app://r2"));
+        assert!(
+            call.acknowledge_details(None, None, None),
+            "cleared is news too"
+        );
+
+        assert!(call.acknowledge_end());
+        assert!(!call.acknowledge_end());
+        assert!(call.slack_ended);
+        assert!(call.acknowledge_block_posted());
+        assert!(!call.acknowledge_block_posted());
+        assert!(call.block_posted);
+    }
+
+    #[test]
+    fn acknowledging_the_plan_leaves_nothing_pending() {
+        let mut call = call();
+        call.participant_joined(slack("U2"), None, 1);
+        call.slack_participants = vec![slack("U4")];
+        call.update_details(Some("Renamed".into()), None, Some("app://r".into()), 2);
+        let plan = call.pending_sync();
+        assert!(call.acknowledge_added(&plan.add));
+        assert!(call.acknowledge_removed(&plan.remove));
+        assert!(call.acknowledge_details(
+            call.title.clone(),
+            Some(call.join_url.clone()),
+            call.desktop_join_url.clone()
+        ));
+        assert!(call.pending_sync().is_empty(), "{:?}", call.pending_sync());
+
+        call.end(EndReason::Provider, 5, None);
+        assert!(call.pending_sync().end);
+        assert!(call.acknowledge_end());
         assert!(call.pending_sync().is_empty());
     }
 

@@ -85,4 +85,152 @@ impl Job {
     pub fn is_finished(&self) -> bool {
         self.status != JobStatus::Pending
     }
+
+    /// Whether a run holds the job at `now` (a lease that has run out holds nothing).
+    pub fn is_leased(&self, now: UnixSeconds) -> bool {
+        self.leased_until.is_some_and(|until| until > now)
+    }
+
+    /// A run starts: counts the attempt and holds the job for `lease_seconds`. Stored
+    /// as one conditional write, so of two racing deliveries only one runs it.
+    pub fn begin_attempt(&mut self, now: UnixSeconds, lease_seconds: i64) {
+        self.attempts += 1;
+        self.leased_until = Some(now + lease_seconds);
+    }
+
+    /// More runs have started than `max_attempts` allows.
+    pub fn is_out_of_attempts(&self, max_attempts: u32) -> bool {
+        self.attempts > max_attempts
+    }
+
+    /// The job is over (`Done`, or `Failed` for `reason`) and frees its lease.
+    pub fn finish(&mut self, status: JobStatus, reason: Option<String>) {
+        self.status = status;
+        self.last_error = reason;
+        self.leased_until = None;
+    }
+
+    /// The run could not finish: the job stays pending, free for the next delivery,
+    /// and remembers why for whoever looks at it.
+    pub fn release_for_retry(&mut self, reason: impl Into<String>) {
+        self.last_error = Some(reason.into());
+        self.leased_until = None;
+    }
+}
+
+impl JobKind {
+    /// The kind's name, as serialised and as logged.
+    pub fn name(&self) -> &'static str {
+        match self {
+            JobKind::RegisterCall { .. } => "register_call",
+            JobKind::SyncCall { .. } => "sync_call",
+            JobKind::RejectCall { .. } => "reject_call",
+            JobKind::Unfurl { .. } => "unfurl",
+            JobKind::NotifyProvider { .. } => "notify_provider",
+            JobKind::DisableInstallation { .. } => "disable_installation",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job() -> Job {
+        Job::new(
+            JobKind::SyncCall {
+                external_unique_id: "c1".into(),
+            },
+            1_000,
+        )
+    }
+
+    #[test]
+    fn an_attempt_counts_and_holds_the_job_until_its_lease_runs_out() {
+        let mut job = job();
+        assert!(!job.is_leased(1_000));
+        job.begin_attempt(1_000, 90);
+        assert_eq!(job.attempts, 1);
+        assert!(job.is_leased(1_000));
+        assert!(job.is_leased(1_089));
+        assert!(!job.is_leased(1_090), "free once the lease has run out");
+        job.begin_attempt(1_090, 90);
+        assert_eq!(job.attempts, 2);
+        assert_eq!(job.leased_until, Some(1_180));
+    }
+
+    #[test]
+    fn attempts_are_bounded_after_the_last_allowed_run() {
+        let mut job = job();
+        for _ in 0..3 {
+            job.begin_attempt(1_000, 90);
+        }
+        assert!(!job.is_out_of_attempts(3));
+        job.begin_attempt(1_000, 90);
+        assert!(job.is_out_of_attempts(3));
+    }
+
+    #[test]
+    fn finishing_ends_the_job_and_frees_it() {
+        let mut done = job();
+        done.begin_attempt(1_000, 90);
+        done.finish(JobStatus::Done, None);
+        assert!(done.is_finished());
+        assert_eq!(done.status, JobStatus::Done);
+        assert_eq!(done.last_error, None);
+        assert!(!done.is_leased(1_000));
+
+        let mut failed = job();
+        failed.begin_attempt(1_000, 90);
+        failed.release_for_retry("timeout");
+        failed.finish(JobStatus::Failed, Some("too many attempts".into()));
+        assert_eq!(failed.status, JobStatus::Failed);
+        assert_eq!(failed.last_error.as_deref(), Some("too many attempts"));
+        assert!(!failed.is_leased(1_000));
+    }
+
+    #[test]
+    fn a_release_keeps_the_job_pending_and_says_why() {
+        let mut job = job();
+        job.begin_attempt(1_000, 90);
+        job.release_for_retry("ratelimited");
+        assert!(!job.is_finished());
+        assert!(!job.is_leased(1_000));
+        assert_eq!(job.attempts, 1, "a release is no new attempt");
+        assert_eq!(job.last_error.as_deref(), Some("ratelimited"));
+    }
+
+    #[test]
+    fn kind_names_match_the_serialised_tag() {
+        let kinds = [
+            JobKind::RegisterCall {
+                external_unique_id: "c1".into(),
+            },
+            JobKind::SyncCall {
+                external_unique_id: "c1".into(),
+            },
+            JobKind::RejectCall {
+                slack_call_id: "R1".into(),
+                external_unique_id: None,
+                user_id: "U1".into(),
+                channel_id: "D1".into(),
+                rejected_at: 1,
+            },
+            JobKind::Unfurl {
+                team_id: "T1".into(),
+                channel: "C1".into(),
+                message_ts: "1.2".into(),
+                user_id: "U1".into(),
+                links: Vec::new(),
+            },
+            JobKind::DisableInstallation {
+                team_id: "T1".into(),
+                reason: "app_uninstalled".into(),
+            },
+        ];
+        for kind in kinds {
+            let tagged = serde_json::to_value(&kind).unwrap_or_default();
+            assert_eq!(tagged["kind"], kind.name(), "{kind:?}");
+        }
+    }
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 use http::{HeaderMap, Response, StatusCode};
 
 use crate::domain::CallKind;
-use crate::flows::start_call::{start_call, Entry, StartCall, StartOutcome, TRY_AGAIN};
+use crate::flows::start_call::{start_call, StartCall, StartOutcome, StartedFrom, TRY_AGAIN};
 use crate::flows::Services;
 use crate::slack::payloads::{CallInitiation, CommandForm, ResponseMessage};
 use crate::slack::response_url::check_response_url;
@@ -39,16 +39,16 @@ pub async fn handle_command(
         tracing::warn!(%error, "response_url refused");
         return error_response(StatusCode::BAD_REQUEST, &error.to_string());
     }
-    let (entry, kind) = match (&form.command, form.call_type.as_deref()) {
-        (Some(_), _) => (Entry::SlashCommand, CallKind::Video),
-        (None, None | Some("video")) => (Entry::CallButton, CallKind::Video),
-        (None, Some("audio")) => (Entry::CallButton, CallKind::Audio),
+    let (started_from, kind) = match (&form.command, form.call_type.as_deref()) {
+        (Some(_), _) => (StartedFrom::SlashCommand, CallKind::Video),
+        (None, None | Some("video")) => (StartedFrom::CallButton, CallKind::Video),
+        (None, Some("audio")) => (StartedFrom::CallButton, CallKind::Audio),
         (None, Some(_)) => {
             return error_response(StatusCode::BAD_REQUEST, "type must be video or audio");
         }
     };
     let command = StartCall {
-        entry,
+        started_from,
         team_id: form.team_id.clone(),
         channel_id: form.channel_id.clone(),
         user_id: form.user_id.clone(),
@@ -67,17 +67,17 @@ pub async fn handle_command(
             tracing::error!("starting the call took too long");
             StartOutcome::Refused(TRY_AGAIN.into())
         });
-    answer(entry, kind, outcome)
+    answer(started_from, kind, outcome)
 }
 
-fn answer(entry: Entry, kind: CallKind, outcome: StartOutcome) -> Response<String> {
+fn answer(started_from: StartedFrom, kind: CallKind, outcome: StartOutcome) -> Response<String> {
     let message = match outcome {
         StartOutcome::Started {
             join_url,
             desktop_join_url,
             ..
-        } => match entry {
-            Entry::CallButton => {
+        } => match started_from {
+            StartedFrom::CallButton => {
                 let initiation = CallInitiation {
                     response_type: match kind {
                         CallKind::Video => "call".into(),
@@ -91,7 +91,7 @@ fn answer(entry: Entry, kind: CallKind, outcome: StartOutcome) -> Response<Strin
                     &serde_json::to_value(initiation).unwrap_or_default(),
                 );
             }
-            Entry::SlashCommand => {
+            StartedFrom::SlashCommand => {
                 let mut text = format!("Your call is ready: <{join_url}|join it in your browser>");
                 if let Some(desktop) = desktop_join_url {
                     text.push_str(&format!(" or <{desktop}|in the app>"));

@@ -6,7 +6,7 @@ use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventR
 
 use std::time::{Duration, Instant};
 
-use crate::flows::run_job::{run_job, JobOutcome};
+use crate::flows::jobs::{run_job, JobOutcome};
 use crate::flows::sweep::sweep_stale_calls;
 use crate::flows::Services;
 

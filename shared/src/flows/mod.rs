@@ -12,8 +12,8 @@ use crate::slack::SlackApi;
 use crate::store::CallStore;
 
 pub mod installation;
+pub mod jobs;
 pub mod provider_events;
-pub mod run_job;
 pub mod slack_events;
 pub mod start_call;
 pub mod sweep;

@@ -4,7 +4,7 @@
 
 use crate::domain::{EventReceipt, Job, JobKind};
 use crate::slack::payloads::{Event, EventCallback, SharedLink};
-use crate::store::{EventRecord, StoreError};
+use crate::store::{ReceiptOutcome, StoreError};
 
 use super::Services;
 
@@ -81,8 +81,8 @@ pub async fn handle_event_callback(
         .record_event(&receipt, &[Job::new(kind, now)])
         .await?
     {
-        EventRecord::New => Ok(EventAck::Recorded),
-        EventRecord::Duplicate => Ok(EventAck::Duplicate),
+        ReceiptOutcome::New => Ok(EventAck::Recorded),
+        ReceiptOutcome::Duplicate => Ok(EventAck::Duplicate),
     }
 }
 

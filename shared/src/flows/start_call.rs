@@ -9,9 +9,9 @@ use crate::store::StoreError;
 
 use super::Services;
 
-/// Where the request came from; decides the shape of the answer.
+/// Where the request to start a call came from; decides the shape of the answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Entry {
+pub enum StartedFrom {
     /// `/call [title]`: any app can have one.
     SlashCommand,
     /// The call button (partner apps).
@@ -20,7 +20,7 @@ pub enum Entry {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StartCall {
-    pub entry: Entry,
+    pub started_from: StartedFrom,
     pub team_id: String,
     pub channel_id: String,
     pub user_id: String,

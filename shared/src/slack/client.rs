@@ -8,109 +8,23 @@
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use http::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
-use rand::Rng;
+use http::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tracing::Instrument;
 
+use super::answer::{interpret_api, interpret_response_url, RESPONSE_URL};
 use super::api::{
     CallsAdd, CallsEnd, CallsParticipants, CallsUpdate, ChatPostEphemeral, ChatPostMessage,
     ChatUnfurl, SlackApi, SlackCall,
 };
-use super::error::{ApiErrorCode, RetryClass, SlackError};
+use super::error::SlackError;
 use super::payloads::ResponseMessage;
+use super::retry::RetryPolicy;
 use crate::config::Config;
 
 const JSON_UTF8: &str = "application/json; charset=utf-8";
-/// The label `response_url` posts carry in errors and logs (the URL itself is secret).
-const RESPONSE_URL: &str = "response_url";
-/// No single backoff wait grows past this, however many attempts a policy allows.
-const MAX_BACKOFF: Duration = Duration::from_secs(10);
-
-/// How hard one call tries. The caller picks: the worker has seconds to spare, a path
-/// that must answer Slack within 3 s has almost none.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// Attempts in all, the first included (0 counts as 1).
-    pub max_attempts: u32,
-    /// Wall time for all attempts and the waits between them.
-    pub budget: Duration,
-    /// Limit for one attempt (connect, send, and read the answer).
-    pub request_timeout: Duration,
-    /// First backoff wait; doubled per attempt, with jitter, capped at 10 s.
-    pub base_backoff: Duration,
-}
-
-impl RetryPolicy {
-    /// For the worker: a few attempts inside a budget well under the Lambda timeout.
-    pub const fn worker() -> Self {
-        RetryPolicy {
-            max_attempts: 4,
-            budget: Duration::from_secs(20),
-            request_timeout: Duration::from_secs(5),
-            base_backoff: Duration::from_millis(250),
-        }
-    }
-
-    /// For a path that must still answer Slack within its 3 s: one quick attempt; the
-    /// outbox and the worker take over on failure.
-    pub const fn interactive() -> Self {
-        RetryPolicy {
-            max_attempts: 1,
-            budget: Duration::from_millis(1500),
-            request_timeout: Duration::from_millis(1500),
-            base_backoff: Duration::from_millis(100),
-        }
-    }
-
-    /// How long to wait before another attempt after `error`, or `None` to give up now:
-    /// never for a bad request, a permission problem or a dead token; `Retry-After`
-    /// only when it fits the remaining budget; otherwise exponential backoff with jitter
-    /// when it fits.
-    pub fn delay_before_retry(
-        &self,
-        error: &SlackError,
-        attempts_made: u32,
-        elapsed: Duration,
-    ) -> Option<Duration> {
-        if attempts_made >= self.max_attempts.max(1) {
-            return None;
-        }
-        let delay = match error.class() {
-            RetryClass::BadRequest | RetryClass::Permission | RetryClass::TokenDead => return None,
-            RetryClass::RateLimited {
-                retry_after: Some(wait),
-            } => wait,
-            RetryClass::RateLimited { retry_after: None } | RetryClass::Transient => {
-                self.backoff(attempts_made)
-            }
-        };
-        // The retry needs time of its own after the wait, so the wait must end inside
-        // the budget, not at its edge.
-        (elapsed.saturating_add(delay) < self.budget).then_some(delay)
-    }
-
-    /// "Equal jitter": half the exponential step fixed, half random, so clients spread
-    /// out without any wait collapsing to nothing.
-    fn backoff(&self, attempts_made: u32) -> Duration {
-        let doublings = attempts_made.saturating_sub(1).min(16);
-        let step = self
-            .base_backoff
-            .saturating_mul(1u32 << doublings)
-            .min(MAX_BACKOFF);
-        let half = step / 2;
-        let jitter_ms = u64::try_from((step - half).as_millis()).unwrap_or(u64::MAX);
-        half + Duration::from_millis(rand::rng().random_range(0..=jitter_ms))
-    }
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy::worker()
-    }
-}
 
 /// Why a [`SlackClient`] could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -327,108 +241,9 @@ impl SlackClient {
     }
 }
 
-/// The shape shared by every Web API answer.
-#[derive(Deserialize)]
-struct Status {
-    ok: bool,
-    #[serde(default)]
-    error: Option<String>,
-}
-
 #[derive(Deserialize)]
 struct CallAnswer {
     call: SlackCall,
-}
-
-fn interpret_api(
-    method: &'static str,
-    status: http::StatusCode,
-    headers: &HeaderMap,
-    bytes: &[u8],
-) -> Result<serde_json::Value, SlackError> {
-    if status == http::StatusCode::TOO_MANY_REQUESTS {
-        return Err(SlackError::RateLimited {
-            method,
-            retry_after: retry_after(headers),
-        });
-    }
-    if !status.is_success() {
-        return Err(SlackError::Http {
-            method,
-            status: status.as_u16(),
-        });
-    }
-    let answer: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|error| SlackError::InvalidResponse {
-            method,
-            reason: format!("not JSON: {error}"),
-        })?;
-    let state = Status::deserialize(&answer).map_err(|error| SlackError::InvalidResponse {
-        method,
-        reason: error.to_string(),
-    })?;
-    if state.ok {
-        return Ok(answer);
-    }
-    let code = state.error.ok_or_else(|| SlackError::InvalidResponse {
-        method,
-        reason: "ok is false but no error code was given".into(),
-    })?;
-    Err(api_error(method, &code, headers))
-}
-
-/// `response_url` answers `{"ok":true}` (or plain `ok`) on success; a JSON error code,
-/// when present, is more telling than the status.
-fn interpret_response_url(
-    status: http::StatusCode,
-    headers: &HeaderMap,
-    bytes: &[u8],
-) -> Result<serde_json::Value, SlackError> {
-    let method = RESPONSE_URL;
-    if status == http::StatusCode::TOO_MANY_REQUESTS {
-        return Err(SlackError::RateLimited {
-            method,
-            retry_after: retry_after(headers),
-        });
-    }
-    if let Ok(Status {
-        ok: false,
-        error: Some(code),
-    }) = serde_json::from_slice::<Status>(bytes)
-    {
-        return Err(api_error(method, &code, headers));
-    }
-    if status.is_success() {
-        Ok(serde_json::Value::Null)
-    } else {
-        Err(SlackError::Http {
-            method,
-            status: status.as_u16(),
-        })
-    }
-}
-
-fn api_error(method: &'static str, code: &str, headers: &HeaderMap) -> SlackError {
-    match ApiErrorCode::parse(code) {
-        // Same meaning as HTTP 429: keep the Retry-After that came with it.
-        ApiErrorCode::Ratelimited => SlackError::RateLimited {
-            method,
-            retry_after: retry_after(headers),
-        },
-        code => SlackError::Api { method, code },
-    }
-}
-
-/// Slack sends `Retry-After` in whole seconds.
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    headers
-        .get(RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse::<u64>()
-        .ok()
-        .map(Duration::from_secs)
 }
 
 fn transport_error(method: &'static str, error: reqwest::Error) -> SlackError {
@@ -553,166 +368,6 @@ impl SlackApi for SlackClient {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn policy() -> RetryPolicy {
-        RetryPolicy {
-            max_attempts: 3,
-            budget: Duration::from_secs(10),
-            request_timeout: Duration::from_secs(2),
-            base_backoff: Duration::from_millis(200),
-        }
-    }
-
-    fn api(code: ApiErrorCode) -> SlackError {
-        SlackError::Api {
-            method: "calls.add",
-            code,
-        }
-    }
-
-    #[test]
-    fn final_classes_are_never_retried() {
-        for error in [
-            api(ApiErrorCode::InvalidArguments),
-            api(ApiErrorCode::NotAuthorized),
-            api(ApiErrorCode::InvalidAuth),
-            api(ApiErrorCode::Other("new_code".into())),
-            SlackError::Http {
-                method: "calls.add",
-                status: 400,
-            },
-        ] {
-            assert_eq!(
-                policy().delay_before_retry(&error, 1, Duration::ZERO),
-                None,
-                "{error}"
-            );
-        }
-    }
-
-    #[test]
-    fn transient_errors_back_off_exponentially_with_jitter() {
-        let error = api(ApiErrorCode::ServiceUnavailable);
-        for _ in 0..50 {
-            let first = policy()
-                .delay_before_retry(&error, 1, Duration::ZERO)
-                .expect("retried");
-            assert!((Duration::from_millis(100)..=Duration::from_millis(200)).contains(&first));
-            let second = policy()
-                .delay_before_retry(&error, 2, Duration::ZERO)
-                .expect("retried");
-            assert!((Duration::from_millis(200)..=Duration::from_millis(400)).contains(&second));
-        }
-        assert_eq!(policy().delay_before_retry(&error, 3, Duration::ZERO), None);
-    }
-
-    #[test]
-    fn backoff_is_capped() {
-        let policy = RetryPolicy {
-            max_attempts: 40,
-            budget: Duration::from_secs(3600),
-            base_backoff: Duration::from_secs(1),
-            ..policy()
-        };
-        let error = SlackError::Timeout {
-            method: "calls.end",
-        };
-        let delay = policy
-            .delay_before_retry(&error, 30, Duration::ZERO)
-            .expect("retried");
-        assert!(delay <= MAX_BACKOFF);
-    }
-
-    #[test]
-    fn retry_after_is_honoured_only_inside_the_budget() {
-        let limited = |secs| SlackError::RateLimited {
-            method: "calls.add",
-            retry_after: Some(Duration::from_secs(secs)),
-        };
-        assert_eq!(
-            policy().delay_before_retry(&limited(3), 1, Duration::from_secs(1)),
-            Some(Duration::from_secs(3))
-        );
-        assert_eq!(
-            policy().delay_before_retry(&limited(30), 1, Duration::ZERO),
-            None
-        );
-        assert_eq!(
-            policy().delay_before_retry(&limited(3), 1, Duration::from_secs(8)),
-            None
-        );
-    }
-
-    #[test]
-    fn zero_attempts_means_one() {
-        let policy = RetryPolicy {
-            max_attempts: 0,
-            ..policy()
-        };
-        let error = SlackError::Timeout {
-            method: "calls.end",
-        };
-        assert_eq!(policy.delay_before_retry(&error, 1, Duration::ZERO), None);
-    }
-
-    #[test]
-    fn ok_false_answers_become_typed_errors() {
-        let headers = HeaderMap::new();
-        let error = interpret_api(
-            "calls.end",
-            http::StatusCode::OK,
-            &headers,
-            br#"{"ok":false,"error":"inactive_call"}"#,
-        )
-        .expect_err("ok is false");
-        assert!(error.is_already_ended());
-        let mut limited = HeaderMap::new();
-        limited.insert(RETRY_AFTER, HeaderValue::from_static("4"));
-        let error = interpret_api(
-            "calls.add",
-            http::StatusCode::OK,
-            &limited,
-            br#"{"ok":false,"error":"ratelimited"}"#,
-        )
-        .expect_err("rate limited");
-        assert_eq!(
-            error.class(),
-            RetryClass::RateLimited {
-                retry_after: Some(Duration::from_secs(4))
-            }
-        );
-        let error = interpret_api("calls.add", http::StatusCode::OK, &headers, b"<html>")
-            .expect_err("not JSON");
-        assert!(matches!(error, SlackError::InvalidResponse { .. }));
-        let error = interpret_api(
-            "calls.add",
-            http::StatusCode::OK,
-            &headers,
-            br#"{"ok":false}"#,
-        )
-        .expect_err("no code");
-        assert!(matches!(error, SlackError::InvalidResponse { .. }));
-        let error = interpret_api("calls.add", http::StatusCode::BAD_GATEWAY, &headers, b"")
-            .expect_err("5xx");
-        assert_eq!(error.class(), RetryClass::Transient);
-    }
-
-    #[test]
-    fn response_url_accepts_plain_ok_and_reads_json_codes() {
-        let headers = HeaderMap::new();
-        assert!(interpret_response_url(http::StatusCode::OK, &headers, b"ok").is_ok());
-        assert!(interpret_response_url(http::StatusCode::OK, &headers, br#"{"ok":true}"#).is_ok());
-        let error = interpret_response_url(
-            http::StatusCode::NOT_FOUND,
-            &headers,
-            br#"{"ok":false,"error":"expired_url"}"#,
-        )
-        .expect_err("expired");
-        assert_eq!(error.code(), Some(&ApiErrorCode::ExpiredUrl));
-        let error = interpret_response_url(http::StatusCode::SERVICE_UNAVAILABLE, &headers, b"")
-            .expect_err("5xx");
-        assert!(error.is_retryable());
-    }
 
     #[test]
     fn debug_shows_the_url_and_policy() {

@@ -290,8 +290,8 @@ impl SlackError {
         }
     }
 
-    /// `calls.end` answered `inactive_call`: the call had already ended, which is the
-    /// outcome the caller wanted.
+    /// `inactive_call`: the call has already ended in Slack. For `calls.end` that is the
+    /// outcome wanted; for `calls.update` there is nothing left to update.
     pub fn is_already_ended(&self) -> bool {
         self.code() == Some(&ApiErrorCode::InactiveCall)
     }

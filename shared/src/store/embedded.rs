@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
-use super::{preferred_call, CallStore, EventRecord, StoreError};
+use super::{preferred_call, CallStore, ReceiptOutcome, StoreError};
 use crate::domain::{Call, EventReceipt, Installation, Job};
 
 /// Everything the store holds; also the file's format.
@@ -276,7 +276,7 @@ impl CallStore for EmbeddedStore {
         &self,
         receipt: &EventReceipt,
         jobs: &[Job],
-    ) -> Result<EventRecord, StoreError> {
+    ) -> Result<ReceiptOutcome, StoreError> {
         self.write(jobs, |state| {
             // An expired receipt counts as absent, as in DynamoDB (whose TTL deletes late).
             if state
@@ -284,7 +284,7 @@ impl CallStore for EmbeddedStore {
                 .get(&receipt.event_id)
                 .is_some_and(|seen| seen.expires_at >= receipt.received_at)
             {
-                return Ok(Change::Skip(EventRecord::Duplicate));
+                return Ok(Change::Skip(ReceiptOutcome::Duplicate));
             }
             // The file would otherwise grow with every event ever received.
             state
@@ -293,7 +293,7 @@ impl CallStore for EmbeddedStore {
             state
                 .receipts
                 .insert(receipt.event_id.clone(), receipt.clone());
-            Ok(Change::Commit(EventRecord::New))
+            Ok(Change::Commit(ReceiptOutcome::New))
         })
     }
 
@@ -423,7 +423,7 @@ mod tests {
         let again = EventReceipt::new("Ev1", 1_001);
         assert_eq!(
             reopened.record_event(&again, &[]).await.unwrap(),
-            EventRecord::Duplicate
+            ReceiptOutcome::Duplicate
         );
 
         let leftovers: Vec<_> = std::fs::read_dir(path.parent().unwrap())

@@ -31,7 +31,7 @@ pub enum StoreError {
 
 /// Whether an event was new (recorded now) or had been seen before.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EventRecord {
+pub enum ReceiptOutcome {
     New,
     Duplicate,
 }
@@ -69,7 +69,7 @@ pub trait CallStore: Send + Sync {
         &self,
         receipt: &EventReceipt,
         jobs: &[Job],
-    ) -> Result<EventRecord, StoreError>;
+    ) -> Result<ReceiptOutcome, StoreError>;
 
     /// Enqueues jobs on their own (atomically). Jobs are only ever inserted: a job id
     /// that exists fails this and every other enqueuing write with `AlreadyExists`, so a

@@ -1,0 +1,264 @@
+//! `register_call`: `calls.add`, then the call block through the call's `response_url`,
+//! then whatever arrived meanwhile. When Slack refuses for good, the person who started
+//! the call is told why in plain words.
+
+use secrecy::SecretString;
+
+use crate::domain::{Call, CallKind, CallState};
+use crate::flows::installation::{self, TokenError, REINSTALL_MESSAGE};
+use crate::flows::Services;
+use crate::slack::api::CallsAdd;
+use crate::slack::payloads::ResponseMessage;
+use crate::slack::{ApiErrorCode, SlackError};
+use crate::store::modify_call;
+
+use super::outcome::{self, StepError};
+use super::sync::sync_call;
+
+pub(super) async fn register_call(
+    external_unique_id: &str,
+    services: &Services,
+) -> Result<(), StepError> {
+    let Some(call) = services.store.get_call(external_unique_id).await? else {
+        return Err(StepError::Fail("the call no longer exists".into()));
+    };
+    if call.slack_call_id.is_none() && call.state != CallState::Registering {
+        tracing::info!(state = ?call.state, "call ended or failed before registration; nothing to do");
+        return Ok(());
+    }
+    let token = match installation::bot_token(services, &call.team_id).await {
+        Ok(token) => token,
+        Err(TokenError::NotInstalled) => {
+            fail_call(&call, REINSTALL_MESSAGE, "app not installed", services).await;
+            return Err(StepError::Fail(
+                "the app is not installed in this workspace".into(),
+            ));
+        }
+        Err(error) => return Err(error.into()),
+    };
+
+    let call = if call.slack_call_id.is_none() {
+        match add_to_slack(&call, &token, services).await {
+            Ok(call) => call,
+            Err(error) => {
+                return Err(explain_registration_failure(&call, error, &token, services).await)
+            }
+        }
+    } else {
+        call
+    };
+    post_call_block(&call, services).await?;
+    // Participants or an end may have arrived while the call was registering.
+    sync_call(&call.external_unique_id, services).await
+}
+
+/// `calls.add`, then records Slack's id on the call.
+pub(super) async fn add_to_slack(
+    call: &Call,
+    token: &SecretString,
+    services: &Services,
+) -> Result<Call, SlackError> {
+    let present: Vec<_> = call.present_participants().cloned().collect();
+    let request = CallsAdd {
+        external_unique_id: call.external_unique_id.clone(),
+        join_url: call.join_url.clone(),
+        created_by: Some(call.created_by.clone()),
+        date_start: Some(call.date_start),
+        desktop_app_join_url: call.desktop_join_url.clone(),
+        external_display_id: call.external_display_id.clone(),
+        title: call.title.clone(),
+        users: (!present.is_empty()).then_some(present.clone()),
+    };
+    let added = services.slack.calls_add(token, &request).await?;
+    tracing::info!(slack_call_id = %added.id, "call registered in Slack");
+    let recorded = modify_call(services.store.as_ref(), &call.external_unique_id, |c| {
+        if c.slack_call_id.is_some() {
+            return None;
+        }
+        c.mark_registered(added.id.clone());
+        // Whoever was in the call when it was added is shown already.
+        c.acknowledge_added(&present);
+        Some(Vec::new())
+    })
+    .await;
+    match recorded {
+        Ok(Some(call)) => Ok(call),
+        Ok(None) => Err(SlackError::InvalidResponse {
+            method: "calls.add",
+            reason: "the call vanished while it was being registered".into(),
+        }),
+        // Slack has the call but its id could not be recorded. The job is retried,
+        // which repeats `calls.add` with the same external_unique_id: the narrowest
+        // window left without a Slack lookup by external id.
+        Err(error) => Err(SlackError::Transport {
+            method: "calls.add",
+            reason: format!("registered, but recording the id failed: {error}"),
+        }),
+    }
+}
+
+/// Posts the call block where the call was started (once), if it was started from a
+/// command with a `response_url`.
+async fn post_call_block(call: &Call, services: &Services) -> Result<(), StepError> {
+    let (Some(response_url), Some(slack_call_id)) = (&call.response_url, &call.slack_call_id)
+    else {
+        return Ok(());
+    };
+    if call.block_posted {
+        return Ok(());
+    }
+    let message = ResponseMessage::call_in_channel(slack_call_id, notification_text(call));
+    match services
+        .slack
+        .post_response_url(response_url, &message)
+        .await
+    {
+        Ok(()) => {
+            modify_call(services.store.as_ref(), &call.external_unique_id, |c| {
+                c.acknowledge_block_posted().then(Vec::new)
+            })
+            .await?;
+            Ok(())
+        }
+        Err(error) if error.is_retryable() => Err(StepError::Retry(error.to_string())),
+        // An expired response_url cannot be fixed by retrying; the call itself is
+        // registered and can still be joined and unfurled.
+        Err(error) => Err(StepError::Fail(format!(
+            "the call block could not be posted: {error}"
+        ))),
+    }
+}
+
+/// Turns a failed registration into the job's outcome, telling the user in plain words
+/// when retrying cannot help.
+async fn explain_registration_failure(
+    call: &Call,
+    error: SlackError,
+    token: &SecretString,
+    services: &Services,
+) -> StepError {
+    let message = if error.is_token_dead() {
+        REINSTALL_MESSAGE.to_owned()
+    } else {
+        plain_words(&error)
+    };
+    let reason = error.to_string();
+    let outcome = outcome::slack_failure(error, &call.team_id, token, services).await;
+    if matches!(outcome, StepError::Fail(_)) {
+        fail_call(call, &message, &reason, services).await;
+    }
+    outcome
+}
+
+/// What a person should read when Slack refuses a call for good.
+fn plain_words(error: &SlackError) -> String {
+    let code = error
+        .code()
+        .map(ApiErrorCode::as_str)
+        .unwrap_or("unknown_error");
+    let what = match code {
+        "not_authorized" => "Slack does not allow this app to start a call in this conversation.",
+        "invalid_created_by" | "user_not_found" => {
+            "Slack did not recognise the person who started the call."
+        }
+        "missing_scope" | "no_permission" | "access_denied" => {
+            "The calls app is missing a permission it needs. Ask an admin to reinstall it."
+        }
+        "team_access_not_granted" | "enterprise_is_restricted" => {
+            "The calls app has not been granted access to this workspace."
+        }
+        "ekm_access_denied" => "Your administrators have suspended posting calls.",
+        _ => "Slack refused to register the call.",
+    };
+    format!("{what} ({code})")
+}
+
+/// Marks the call failed and tells its starter why (ephemerally, through response_url).
+pub(super) async fn fail_call(call: &Call, message: &str, reason: &str, services: &Services) {
+    let reason = reason.to_owned();
+    if let Err(error) = modify_call(services.store.as_ref(), &call.external_unique_id, |c| {
+        (c.failure.is_none() && c.slack_call_id.is_none()).then(|| {
+            c.mark_failed(reason.clone());
+            Vec::new()
+        })
+    })
+    .await
+    {
+        tracing::warn!(%error, "could not mark the call failed");
+    }
+    if let Some(response_url) = &call.response_url {
+        if let Err(error) = services
+            .slack
+            .post_response_url(response_url, &ResponseMessage::ephemeral(message))
+            .await
+        {
+            tracing::warn!(%error, "could not tell the user why the call failed");
+        }
+    }
+}
+
+/// The text of the call block's message (what notifications show).
+fn notification_text(call: &Call) -> String {
+    let what = match call.kind {
+        CallKind::Video => "a call",
+        CallKind::Audio => "a phone call",
+    };
+    match &call.title {
+        Some(title) => format!("<@{}> started {what}: {title}", call.created_by),
+        None => format!("<@{}> started {what}", call.created_by),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::NewCall;
+
+    fn refused(code: &str) -> SlackError {
+        SlackError::Api {
+            method: "calls.add",
+            code: ApiErrorCode::parse(code),
+        }
+    }
+
+    #[test]
+    fn refusals_are_explained_with_their_code() {
+        assert_eq!(
+            plain_words(&refused("not_authorized")),
+            "Slack does not allow this app to start a call in this conversation. (not_authorized)"
+        );
+        assert!(plain_words(&refused("missing_scope")).contains("reinstall"));
+        assert_eq!(
+            plain_words(&refused("brand_new_error")),
+            "Slack refused to register the call. (brand_new_error)"
+        );
+        let not_an_api_error = SlackError::Http {
+            method: "calls.add",
+            status: 400,
+        };
+        assert!(plain_words(&not_an_api_error).ends_with("(unknown_error)"));
+    }
+
+    #[test]
+    fn the_notification_names_the_starter_the_kind_and_the_title() {
+        let mut call = Call::new(
+            NewCall {
+                external_unique_id: "c1".into(),
+                team_id: "T1".into(),
+                channel_id: Some("C1".into()),
+                created_by: "U1".into(),
+                kind: CallKind::Video,
+                title: Some("Standup".into()),
+                join_url: "https://meet.example/c1".into(),
+                desktop_join_url: None,
+                external_display_id: None,
+                response_url: None,
+            },
+            1_000,
+        );
+        assert_eq!(notification_text(&call), "<@U1> started a call: Standup");
+        call.kind = CallKind::Audio;
+        call.title = None;
+        assert_eq!(notification_text(&call), "<@U1> started a phone call");
+    }
+}

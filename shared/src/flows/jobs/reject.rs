@@ -1,0 +1,67 @@
+//! `reject_call`: a DM call was declined. Record it, end the call if nobody joined, and
+//! tell the provider's backend when one is configured.
+
+use crate::domain::{CallState, EndReason, Job, JobKind, Rejection};
+use crate::flows::Services;
+use crate::store::modify_call;
+
+use super::outcome::StepError;
+
+pub(super) async fn reject_call(
+    slack_call_id: &str,
+    external_unique_id: Option<&str>,
+    rejection: Rejection,
+    services: &Services,
+) -> Result<(), StepError> {
+    let call = match external_unique_id {
+        Some(id) => services.store.get_call(id).await?,
+        None => None,
+    };
+    let call = match call {
+        Some(call) => Some(call),
+        None => services.store.find_call_by_slack_id(slack_call_id).await?,
+    };
+    let Some(call) = call else {
+        tracing::info!(slack_call_id, "rejected call is not one of ours");
+        return Ok(());
+    };
+    let now = services.clock.now();
+    let callback_configured = services.config.provider_callback_url.is_some();
+    let updated = modify_call(services.store.as_ref(), &call.external_unique_id, |c| {
+        if !c.record_rejection(rejection.clone()) {
+            return None;
+        }
+        let mut jobs = Vec::new();
+        if c.nobody_joined() && c.end(EndReason::Rejected, rejection.at.min(now), None) {
+            jobs.push(Job::new(
+                JobKind::SyncCall {
+                    external_unique_id: c.external_unique_id.clone(),
+                },
+                now,
+            ));
+        }
+        if callback_configured {
+            jobs.push(Job::new(
+                JobKind::NotifyProvider {
+                    external_unique_id: c.external_unique_id.clone(),
+                    payload: serde_json::json!({
+                        "type": "call.rejected",
+                        "external_unique_id": c.external_unique_id,
+                        "slack_call_id": c.slack_call_id,
+                        "user_id": rejection.user_id,
+                        "channel_id": rejection.channel_id,
+                        "rejected_at": rejection.at,
+                        "call_ended": c.state == CallState::Ended,
+                    }),
+                },
+                now,
+            ));
+        }
+        Some(jobs)
+    })
+    .await?;
+    if updated.is_some() {
+        tracing::info!(call = %call.external_unique_id, "rejection recorded");
+    }
+    Ok(())
+}

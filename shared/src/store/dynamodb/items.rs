@@ -1,0 +1,365 @@
+//! How the domain's types become items and back: keys, TTLs, the sparse `live`
+//! marker, and the condition each write is made under.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::domain::{Call, CallState, EventReceipt, Installation, Job, UnixSeconds};
+use crate::store::StoreError;
+
+pub(super) type Item = HashMap<String, AttributeValue>;
+
+/// The value of `live` on live calls (the sparse index's only partition).
+pub const LIVE: &str = "LIVE";
+
+pub(super) const CALL_SK: &str = "CALL";
+/// Also what the worker's stream filter selects job inserts by.
+pub const JOB_SK: &str = "JOB";
+pub(super) const INSTALLATION_SK: &str = "INSTALL";
+const EVENT_SK: &str = "EVENT";
+
+const DAY_SECONDS: i64 = 86_400;
+/// How long a call stays readable after it stopped being live.
+pub const CALL_RETENTION_SECONDS: i64 = 30 * DAY_SECONDS;
+/// How long a job stays readable after it was enqueued.
+pub const JOB_RETENTION_SECONDS: i64 = 7 * DAY_SECONDS;
+
+const MUST_NOT_EXIST: &str = "attribute_not_exists(#pk)";
+const VERSION_MATCHES: &str = "#version = :expected";
+/// TTL deletes expired items only eventually: an expired receipt counts as absent.
+const RECEIPT_ABSENT_OR_EXPIRED: &str = "attribute_not_exists(#pk) OR #expires_at < :now";
+
+/// One item and the condition it is written under.
+pub(super) struct ConditionalPut {
+    item: Item,
+    condition: &'static str,
+    values: Option<Item>,
+}
+
+impl ConditionalPut {
+    pub(super) fn insert(item: Item) -> Self {
+        ConditionalPut {
+            item,
+            condition: MUST_NOT_EXIST,
+            values: None,
+        }
+    }
+
+    /// Replaces the item only if it is still at `expected_version`. Calls and jobs are
+    /// created at version 0, so 0 is a stored version for them.
+    pub(super) fn at_version(item: Item, expected_version: u64) -> Self {
+        ConditionalPut {
+            item,
+            condition: VERSION_MATCHES,
+            values: Some(HashMap::from([(
+                ":expected".to_owned(),
+                AttributeValue::N(expected_version.to_string()),
+            )])),
+        }
+    }
+
+    /// As [`Self::at_version`], with version 0 meaning "must not exist yet".
+    pub(super) fn at_version_or_new(item: Item, expected_version: u64) -> Self {
+        if expected_version == 0 {
+            Self::insert(item)
+        } else {
+            Self::at_version(item, expected_version)
+        }
+    }
+
+    pub(super) fn receipt(item: Item, received_at: UnixSeconds) -> Self {
+        ConditionalPut {
+            item,
+            condition: RECEIPT_ABSENT_OR_EXPIRED,
+            values: Some(HashMap::from([(
+                ":now".to_owned(),
+                AttributeValue::N(received_at.to_string()),
+            )])),
+        }
+    }
+
+    pub(super) fn into_transact_item(self, table: &str) -> Result<TransactWriteItem, StoreError> {
+        let names = self.names();
+        let put = Put::builder()
+            .table_name(table)
+            .set_item(Some(self.item))
+            .condition_expression(self.condition)
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(self.values)
+            .build()
+            .map_err(|error| StoreError::Unavailable(format!("TransactWriteItems: {error}")))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// DynamoDB rejects unused expression attribute names, so only those the condition
+    /// mentions.
+    fn names(&self) -> HashMap<String, String> {
+        ["pk", "version", "expires_at"]
+            .into_iter()
+            .filter(|name| self.condition.contains(&format!("#{name}")))
+            .map(|name| (format!("#{name}"), name.to_owned()))
+            .collect()
+    }
+}
+
+/// The attributes an item carries besides its domain fields.
+#[derive(Serialize)]
+struct ItemKeys {
+    pk: String,
+    sk: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    live: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_at: Option<UnixSeconds>,
+}
+
+fn to_item<T: Serialize>(entity: &T, keys: ItemKeys) -> Result<Item, StoreError> {
+    let malformed = |error: serde_dynamo::Error| {
+        StoreError::Malformed(format!("{} cannot be written as an item: {error}", keys.pk))
+    };
+    let mut item: Item = serde_dynamo::to_item(entity).map_err(malformed)?;
+    let keys: Item = serde_dynamo::to_item(&keys).map_err(malformed)?;
+    item.extend(keys);
+    Ok(item)
+}
+
+pub(super) fn from_item<T: DeserializeOwned>(
+    item: Item,
+    pk: &str,
+    sk: &str,
+) -> Result<T, StoreError> {
+    serde_dynamo::from_item(item).map_err(|error| {
+        // Installations hold tokens, and serde echoes offending string values.
+        let reason = if sk == INSTALLATION_SK {
+            "does not match the installation's shape".to_owned()
+        } else {
+            error.to_string()
+        };
+        StoreError::Malformed(format!("item {pk}/{sk}: {reason}"))
+    })
+}
+
+pub(super) fn key(pk: String, sk: &str) -> Item {
+    HashMap::from([
+        ("pk".to_owned(), AttributeValue::S(pk)),
+        ("sk".to_owned(), AttributeValue::S(sk.to_owned())),
+    ])
+}
+
+pub(super) fn item_pk(item: &Item) -> String {
+    match item.get("pk") {
+        Some(AttributeValue::S(pk)) => pk.clone(),
+        _ => "(no pk)".to_owned(),
+    }
+}
+
+pub fn call_pk(external_unique_id: &str) -> String {
+    format!("CALL#{external_unique_id}")
+}
+
+pub fn job_pk(id: &str) -> String {
+    format!("JOB#{id}")
+}
+
+pub fn installation_pk(team_id: &str) -> String {
+    format!("TEAM#{team_id}")
+}
+
+pub fn event_pk(event_id: &str) -> String {
+    format!("EVENT#{event_id}")
+}
+
+/// When DynamoDB may delete a call: a while after it stopped being live, never before.
+pub fn call_expires_at(call: &Call) -> Option<UnixSeconds> {
+    match call.state {
+        CallState::Registering | CallState::Active => None,
+        CallState::Ended => Some(call.ended_at.unwrap_or(call.created_at) + CALL_RETENTION_SECONDS),
+        CallState::Failed => Some(call.created_at + CALL_RETENTION_SECONDS),
+    }
+}
+
+pub(super) fn call_item(call: &Call) -> Result<Item, StoreError> {
+    let mut item = to_item(
+        call,
+        ItemKeys {
+            pk: call_pk(&call.external_unique_id),
+            sk: CALL_SK,
+            live: call.is_live().then_some(LIVE),
+            expires_at: call_expires_at(call),
+        },
+    )?;
+    // An empty string is not a valid index key: DynamoDB would refuse the whole write.
+    if matches!(item.get("slack_call_id"), Some(AttributeValue::S(id)) if id.is_empty()) {
+        item.remove("slack_call_id");
+    }
+    Ok(item)
+}
+
+pub(super) fn job_item(job: &Job) -> Result<Item, StoreError> {
+    to_item(
+        job,
+        ItemKeys {
+            pk: job_pk(&job.id),
+            sk: JOB_SK,
+            live: None,
+            expires_at: Some(job.created_at + JOB_RETENTION_SECONDS),
+        },
+    )
+}
+
+pub(super) fn installation_item(installation: &Installation) -> Result<Item, StoreError> {
+    to_item(
+        installation,
+        ItemKeys {
+            pk: installation_pk(&installation.team_id),
+            sk: INSTALLATION_SK,
+            live: None,
+            expires_at: None,
+        },
+    )
+}
+
+pub(super) fn receipt_item(receipt: &EventReceipt) -> Result<Item, StoreError> {
+    // The receipt's own `expires_at` is the TTL attribute.
+    to_item(
+        receipt,
+        ItemKeys {
+            pk: event_pk(&receipt.event_id),
+            sk: EVENT_SK,
+            live: None,
+            expires_at: None,
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{CallKind, JobKind, JobStatus, NewCall};
+
+    fn call(state: CallState) -> Call {
+        let mut call = Call::new(
+            NewCall {
+                external_unique_id: "c1".into(),
+                team_id: "T1".into(),
+                channel_id: None,
+                created_by: "U1".into(),
+                kind: CallKind::Video,
+                title: None,
+                join_url: "https://meet.example/c1".into(),
+                desktop_join_url: None,
+                external_display_id: None,
+                response_url: None,
+            },
+            1_000,
+        );
+        call.state = state;
+        call
+    }
+
+    #[test]
+    fn only_live_calls_carry_the_live_marker_and_none_expires_while_live() {
+        for (state, live, expires_at) in [
+            (CallState::Registering, true, None),
+            (CallState::Active, true, None),
+            (
+                CallState::Failed,
+                false,
+                Some(1_000 + CALL_RETENTION_SECONDS),
+            ),
+            (
+                CallState::Ended,
+                false,
+                Some(1_000 + CALL_RETENTION_SECONDS),
+            ),
+        ] {
+            let item = call_item(&call(state)).expect("item");
+            assert_eq!(item.contains_key("live"), live, "{state:?}");
+            let expected = expires_at.map(|at| AttributeValue::N(at.to_string()));
+            assert_eq!(item.get("expires_at").cloned(), expected, "{state:?}");
+            assert_eq!(item.get("sk"), Some(&AttributeValue::S("CALL".into())));
+        }
+        let mut ended = call(CallState::Active);
+        ended.end(crate::domain::EndReason::TooOld, 5_000, None);
+        let item = call_item(&ended).expect("item");
+        assert_eq!(
+            item.get("expires_at"),
+            Some(&AttributeValue::N(
+                (5_000 + CALL_RETENTION_SECONDS).to_string()
+            ))
+        );
+    }
+
+    /// `Job` flattens its internally tagged kind: serde buffers the item and reads the
+    /// numbers through `deserialize_any`, which must still give back every field.
+    #[test]
+    fn job_items_round_trip_through_serde_dynamo() {
+        let kinds = [
+            JobKind::RegisterCall {
+                external_unique_id: "c1".into(),
+            },
+            JobKind::Unfurl {
+                team_id: "T1".into(),
+                channel: "C1".into(),
+                message_ts: "1.2".into(),
+                user_id: "U1".into(),
+                links: vec!["https://meet.example/c1".into()],
+            },
+            JobKind::NotifyProvider {
+                external_unique_id: "c1".into(),
+                payload: serde_json::json!({"n": -3, "big": u64::MAX, "f": 0.5, "null": null, "l": [true, "x"]}),
+            },
+        ];
+        for kind in kinds {
+            let mut job = Job::new(kind, 1_000);
+            job.attempts = u32::MAX;
+            job.status = JobStatus::Failed;
+            job.last_error = Some("boom".into());
+            job.version = u64::MAX;
+            let item = job_item(&job).expect("item");
+            assert_eq!(
+                item.get("pk"),
+                Some(&AttributeValue::S(format!("JOB#{}", job.id)))
+            );
+            let back: Job = from_item(item, "pk", JOB_SK).expect("reads back");
+            assert_eq!(back, job);
+        }
+    }
+
+    #[test]
+    fn conditions_name_only_the_attributes_they_use() {
+        let names = |put: ConditionalPut| {
+            let mut names: Vec<String> = put.names().into_keys().collect();
+            names.sort();
+            names
+        };
+        assert_eq!(names(ConditionalPut::insert(Item::new())), ["#pk"]);
+        assert_eq!(
+            names(ConditionalPut::at_version(Item::new(), 3)),
+            ["#version"]
+        );
+        assert_eq!(
+            names(ConditionalPut::at_version_or_new(Item::new(), 0)),
+            ["#pk"]
+        );
+        assert_eq!(
+            names(ConditionalPut::receipt(Item::new(), 1)),
+            ["#expires_at", "#pk"]
+        );
+    }
+
+    #[test]
+    fn malformed_installations_are_reported_without_values() {
+        let item = HashMap::from([
+            ("team_id".to_owned(), AttributeValue::S("T1".into())),
+            ("bot_token".to_owned(), AttributeValue::N("1".into())),
+            ("scopes".to_owned(), AttributeValue::S("xoxb-leaky".into())),
+        ]);
+        let error = from_item::<Installation>(item, "TEAM#T1", INSTALLATION_SK).expect_err("bad");
+        assert!(matches!(error, StoreError::Malformed(_)));
+        assert!(!error.to_string().contains("xoxb-leaky"), "{error}");
+    }
+}
