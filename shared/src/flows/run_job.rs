@@ -12,7 +12,7 @@ use crate::domain::{
     Call, CallKind, CallState, EndReason, Job, JobKind, JobStatus, NewCall, Rejection,
 };
 use crate::meeting::url_template::display_id;
-use crate::provider_callback::CallbackError;
+use crate::provider::callback::{CallbackError, ProviderNotice};
 use crate::slack::api::{CallsAdd, CallsEnd, CallsParticipants, CallsUpdate, ChatUnfurl};
 use crate::slack::payloads::{call_block, ResponseMessage};
 use crate::slack::{ApiErrorCode, RetryClass, SlackError};
@@ -647,15 +647,14 @@ async fn reject_call(
             jobs.push(Job::new(
                 JobKind::NotifyProvider {
                     external_unique_id: c.external_unique_id.clone(),
-                    payload: serde_json::json!({
-                        "type": "call.rejected",
-                        "external_unique_id": c.external_unique_id,
-                        "slack_call_id": c.slack_call_id,
-                        "user_id": rejection.user_id,
-                        "channel_id": rejection.channel_id,
-                        "rejected_at": rejection.at,
-                        "call_ended": c.state == CallState::Ended,
-                    }),
+                    payload: ProviderNotice::CallRejected {
+                        external_unique_id: c.external_unique_id.clone(),
+                        slack_call_id: c.slack_call_id.clone(),
+                        user_id: rejection.user_id.clone(),
+                        channel_id: rejection.channel_id.clone(),
+                        rejected_at: rejection.at,
+                        call_ended: c.state == CallState::Ended,
+                    },
                 },
                 now,
             ));

@@ -33,6 +33,8 @@ use serde::Serialize;
 use super::{preferred_call, CallStore, EventRecord, StoreError};
 use crate::domain::{Call, CallState, EventReceipt, Installation, Job, UnixSeconds};
 
+pub mod stream;
+
 type Item = HashMap<String, AttributeValue>;
 
 /// Whole-operation budget, retries included: an ack path has 3 s in all, and must still
@@ -54,6 +56,7 @@ pub const LIVE: &str = "LIVE";
 const CALL_SK: &str = "CALL";
 /// Also what the worker's stream filter selects job inserts by.
 pub const JOB_SK: &str = "JOB";
+const JOB_PK_PREFIX: &str = "JOB#";
 const INSTALLATION_SK: &str = "INSTALL";
 const EVENT_SK: &str = "EVENT";
 
@@ -368,7 +371,7 @@ pub fn call_pk(external_unique_id: &str) -> String {
 }
 
 pub fn job_pk(id: &str) -> String {
-    format!("JOB#{id}")
+    format!("{JOB_PK_PREFIX}{id}")
 }
 
 pub fn installation_pk(team_id: &str) -> String {
@@ -562,6 +565,7 @@ impl CallStore for DynamoStore {
 mod tests {
     use super::*;
     use crate::domain::{CallKind, JobKind, JobStatus, NewCall};
+    use crate::provider::callback::ProviderNotice;
 
     fn call(state: CallState) -> Call {
         let mut call = Call::new(
@@ -648,7 +652,25 @@ mod tests {
             },
             JobKind::NotifyProvider {
                 external_unique_id: "c1".into(),
-                payload: serde_json::json!({"n": -3, "big": u64::MAX, "f": 0.5, "null": null, "l": [true, "x"]}),
+                payload: ProviderNotice::CallRejected {
+                    external_unique_id: "c1".into(),
+                    slack_call_id: Some("R1".into()),
+                    user_id: "U2".into(),
+                    channel_id: "D3".into(),
+                    rejected_at: i64::MIN,
+                    call_ended: true,
+                },
+            },
+            JobKind::NotifyProvider {
+                external_unique_id: "c1".into(),
+                payload: ProviderNotice::CallRejected {
+                    external_unique_id: "c1".into(),
+                    slack_call_id: None,
+                    user_id: "U2".into(),
+                    channel_id: "D3".into(),
+                    rejected_at: i64::MAX,
+                    call_ended: false,
+                },
             },
         ];
         for kind in kinds {
@@ -665,6 +687,48 @@ mod tests {
             let back: Job = from_item(item, "pk", JOB_SK).expect("reads back");
             assert_eq!(back, job);
         }
+    }
+
+    /// Jobs enqueued before the notice was typed stored it as a JSON map of the same
+    /// shape: they still read back.
+    #[test]
+    fn notify_provider_jobs_of_the_untyped_shape_read_back() {
+        let item: Item = serde_dynamo::to_item(serde_json::json!({
+            "id": "j1",
+            "kind": "notify_provider",
+            "external_unique_id": "c1",
+            "payload": {
+                "type": "call.rejected",
+                "external_unique_id": "c1",
+                "slack_call_id": "R1",
+                "user_id": "U2",
+                "channel_id": "D3",
+                "rejected_at": 1_700_000_000,
+                "call_ended": false,
+            },
+            "status": "pending",
+            "attempts": 0,
+            "created_at": 1_000,
+            "version": 0,
+            "pk": "JOB#j1",
+            "sk": "JOB",
+        }))
+        .expect("item");
+        let job: Job = from_item(item, "JOB#j1", JOB_SK).expect("reads back");
+        assert_eq!(
+            job.kind,
+            JobKind::NotifyProvider {
+                external_unique_id: "c1".into(),
+                payload: ProviderNotice::CallRejected {
+                    external_unique_id: "c1".into(),
+                    slack_call_id: Some("R1".into()),
+                    user_id: "U2".into(),
+                    channel_id: "D3".into(),
+                    rejected_at: 1_700_000_000,
+                    call_ended: false,
+                },
+            }
+        );
     }
 
     #[test]
