@@ -126,9 +126,15 @@ pub async fn handle_stream_records(
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use serde_json::json;
 
     use super::*;
+    use crate::config::Config;
+    use crate::secrets::StaticSecrets;
+    use crate::slack::RetryPolicy;
+    use crate::store::embedded::EmbeddedStore;
 
     fn parse(payload: serde_json::Value) -> WorkerEvent {
         serde_json::from_value(payload.clone()).unwrap_or_else(|e| panic!("{payload}: {e}"))
@@ -184,5 +190,39 @@ mod tests {
                 "{payload}"
             );
         }
+    }
+
+    /// Each source gets its answer; nothing that is not ours fails the invocation.
+    #[tokio::test]
+    async fn every_payload_is_answered() {
+        let secrets = StaticSecrets::from_lookup(|_| Some("secret".to_owned())).expect("secrets");
+        let services = crate::wiring::services_with(
+            Arc::new(Config::from_lookup(|_| None).expect("defaults")),
+            Arc::new(EmbeddedStore::in_memory()),
+            Arc::new(secrets),
+            RetryPolicy::worker(),
+        )
+        .expect("services");
+        let answer = |payload: serde_json::Value| {
+            let services = services.clone();
+            async move {
+                handle_worker_event(&services, parse(payload), None)
+                    .await
+                    .expect("answered")
+            }
+        };
+        let no_failures = json!({ "batchItemFailures": [] });
+        assert_eq!(answer(json!({"Records": []})).await, no_failures);
+        let sqs = json!({"Records": [{"messageId": "m1", "eventSource": "aws:sqs"}]});
+        assert_eq!(answer(sqs).await, no_failures);
+        assert_eq!(
+            answer(json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}}))
+                .await,
+            json!({"live_calls": 0, "ended_abandoned": 0, "ended_too_old": 0, "errors": 0})
+        );
+        let other_rule = json!({"detail-type": "EC2 Instance State-change Notification",
+                                "source": "aws.ec2", "detail": {}});
+        assert_eq!(answer(other_rule).await, json!({}));
+        assert_eq!(answer(json!({"hello": "world"})).await, json!({}));
     }
 }
