@@ -10,7 +10,7 @@ use crate::flows::Services;
 use crate::meeting::http_api::{HttpMeetingProvider, DEFAULT_MEETING_API_TIMEOUT};
 use crate::meeting::url_template::UrlTemplateProvider;
 use crate::meeting::MeetingProvider;
-use crate::provider_callback::HttpProviderCallback;
+use crate::provider::callback::HttpProviderCallback;
 use crate::secrets::{
     SecretSource, SecretsError, SecretsManagerSource, StaticSecrets, DEFAULT_SECRET_TTL,
 };

@@ -4,7 +4,7 @@
 use std::time::{Instant, SystemTime};
 
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
-use slack_calls::entry::worker::handle_worker_event;
+use slack_calls::entry::worker::{handle_worker_event, WorkerEvent};
 use slack_calls::slack::RetryPolicy;
 
 #[tokio::main]
@@ -13,7 +13,7 @@ async fn main() -> Result<(), Error> {
     let services = slack_calls::wiring::services_from_env(RetryPolicy::worker()).await?;
     let services = &services;
     run(service_fn(
-        move |event: LambdaEvent<serde_json::Value>| async move {
+        move |event: LambdaEvent<WorkerEvent>| async move {
             // Lambda's deadline, so jobs not started in time are left for the retry.
             let remaining = event
                 .context

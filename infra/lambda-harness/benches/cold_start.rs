@@ -12,7 +12,7 @@ use lambda_harness::apigw::{post_event, response_parts};
 use lambda_harness::runtime::{FunctionProcess, RuntimeApi};
 use secrecy::SecretString;
 use serde_json::json;
-use slack_calls::slack::signature::SLACK;
+use slack_calls::slack;
 use slack_standin::SlackStandin;
 
 const SIGNING_SECRET: &str = "bench-signing-secret-0123456789";
@@ -95,8 +95,11 @@ async fn main() {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);
-        let headers =
-            SLACK.signed_headers(&SecretString::from(SIGNING_SECRET), now, form.as_bytes());
+        let headers = slack::SIGNATURE.signed_headers(
+            &SecretString::from(SIGNING_SECRET),
+            now,
+            form.as_bytes(),
+        );
         let mut pairs: Vec<(&str, String)> = vec![
             (
                 "x-slack-request-timestamp",

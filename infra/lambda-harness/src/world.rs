@@ -15,13 +15,14 @@ use serde_json::{json, Value};
 use slack_calls::clock::{Clock, ManualClock};
 use slack_calls::config::Config;
 use slack_calls::domain::{Call, EventReceipt, Installation, Job};
-use slack_calls::entry::worker::handle_worker_event;
+use slack_calls::entry::worker::{handle_worker_event, WorkerError, WorkerEvent};
 use slack_calls::flows::Services;
 use slack_calls::secrets::{Secrets, StaticSecrets};
-use slack_calls::slack::signature::{SignatureScheme, PROVIDER, SLACK};
+use slack_calls::signing::SignatureScheme;
 use slack_calls::slack::RetryPolicy;
 use slack_calls::store::dynamodb::DynamoStore;
 use slack_calls::store::{CallStore, ReceiptOutcome, StoreError};
+use slack_calls::{provider, slack};
 use slack_standin::SlackStandin;
 
 use crate::stream::{stream_event, StreamPump};
@@ -246,7 +247,7 @@ impl World {
             "/slack/commands",
             form.as_bytes(),
             "application/x-www-form-urlencoded",
-            &SLACK,
+            &slack::SIGNATURE,
             SIGNING_SECRET,
             0,
         )
@@ -259,7 +260,7 @@ impl World {
             "/slack/events",
             body.to_string().as_bytes(),
             "application/json",
-            &SLACK,
+            &slack::SIGNATURE,
             SIGNING_SECRET,
             0,
         )
@@ -281,7 +282,7 @@ impl World {
             "/provider/events",
             body.to_string().as_bytes(),
             "application/json",
-            &PROVIDER,
+            &provider::SIGNATURE,
             PROVIDER_SECRET,
             0,
         )
@@ -302,9 +303,17 @@ impl World {
         failed
     }
 
+    /// Invokes the worker with `payload`, deserialised as its Lambda runtime does.
+    pub async fn invoke_worker(&self, payload: Value) -> Result<Value, WorkerError> {
+        let event: WorkerEvent = serde_json::from_value(payload)
+            .unwrap_or_else(|error| panic!("not a worker event: {error}"));
+        handle_worker_event(&self.services, event, None).await
+    }
+
     /// Feeds the worker exactly `records` (a redelivery, say); returns the failures.
     pub async fn deliver(&self, records: Vec<Value>) -> Vec<String> {
-        let response = handle_worker_event(&self.services, stream_event(records), None)
+        let response = self
+            .invoke_worker(stream_event(records))
             .await
             .unwrap_or_else(|error| panic!("worker: {error}"));
         response["batchItemFailures"]
@@ -322,12 +331,10 @@ impl World {
 
     /// The schedule's event: runs the stale-call sweep.
     pub async fn sweep(&self) -> Value {
-        handle_worker_event(
-            &self.services,
+        self.invoke_worker(
             json!({"version": "0", "id": "sweep", "detail-type": "Scheduled Event", "source": "aws.events",
                    "account": "123456789012", "time": "2026-11-22T04:00:00Z", "region": "us-east-1",
                    "resources": [], "detail": {}}),
-            None,
         )
         .await
         .unwrap_or_else(|error| panic!("sweep: {error}"))

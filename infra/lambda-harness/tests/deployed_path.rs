@@ -11,7 +11,8 @@ use lambda_harness::runtime::{FunctionProcess, RuntimeApi};
 use lambda_harness::stream::{stream_event, StreamPump};
 use secrecy::SecretString;
 use serde_json::{json, Value};
-use slack_calls::slack::signature::{SignatureScheme, PROVIDER, SLACK};
+use slack_calls::signing::SignatureScheme;
+use slack_calls::slack;
 use slack_standin::SlackStandin;
 
 const SIGNING_SECRET: &str = "e2e-signing-secret-0123456789abcdef";
@@ -168,7 +169,7 @@ async fn a_call_from_click_to_end_through_the_deployed_binaries() {
     ])
     .expect("form encodes");
     let forged = signed(
-        &SLACK,
+        &slack::SIGNATURE,
         "not-the-secret",
         form.as_bytes(),
         "application/x-www-form-urlencoded",
@@ -185,7 +186,7 @@ async fn a_call_from_click_to_end_through_the_deployed_binaries() {
 
     // The slash command: answered with the join link, nothing said to Slack yet.
     let headers = signed(
-        &SLACK,
+        &slack::SIGNATURE,
         SIGNING_SECRET,
         form.as_bytes(),
         "application/x-www-form-urlencoded",
@@ -268,7 +269,12 @@ async fn a_call_from_click_to_end_through_the_deployed_binaries() {
     })
     .to_string();
     for retry in 0..3 {
-        let mut headers = signed(&SLACK, SIGNING_SECRET, event.as_bytes(), "application/json");
+        let mut headers = signed(
+            &slack::SIGNATURE,
+            SIGNING_SECRET,
+            event.as_bytes(),
+            "application/json",
+        );
         if retry > 0 {
             headers.push(("x-slack-retry-num", retry.to_string()));
             headers.push(("x-slack-retry-reason", "http_timeout".into()));
@@ -299,7 +305,12 @@ async fn a_call_from_click_to_end_through_the_deployed_binaries() {
     let answer = events
         .invoke(post_event(
             "/slack/events",
-            &signed(&SLACK, SIGNING_SECRET, broken, "application/json"),
+            &signed(
+                &slack::SIGNATURE,
+                SIGNING_SECRET,
+                broken,
+                "application/json",
+            ),
             broken,
             false,
         ))
@@ -311,7 +322,7 @@ async fn a_call_from_click_to_end_through_the_deployed_binaries() {
     let provider = |body: Value| {
         let text = body.to_string();
         let headers = signed(
-            &PROVIDER,
+            &slack_calls::provider::SIGNATURE,
             PROVIDER_SECRET,
             text.as_bytes(),
             "application/json",

@@ -7,7 +7,7 @@ mod support;
 use lambda_harness::world::{World, PROVIDER_SECRET};
 use serde_json::{json, Value};
 use slack_calls::domain::{CallState, EndReason};
-use slack_calls::slack::signature::PROVIDER;
+use slack_calls::provider;
 use slack_standin::Fault;
 use support::{start_call, store_writes, Started};
 
@@ -358,7 +358,7 @@ async fn refused_requests_change_nothing() {
             "/provider/events",
             &end,
             "application/json",
-            &PROVIDER,
+            &provider::SIGNATURE,
             "not-the-provider-secret",
             0,
         )
@@ -378,7 +378,7 @@ async fn refused_requests_change_nothing() {
             "/provider/events",
             &end,
             "application/json",
-            &PROVIDER,
+            &provider::SIGNATURE,
             PROVIDER_SECRET,
             -301,
         )
@@ -390,7 +390,7 @@ async fn refused_requests_change_nothing() {
             "/provider/events",
             &end,
             "application/json",
-            &slack_calls::slack::signature::SLACK,
+            &slack_calls::slack::SIGNATURE,
             PROVIDER_SECRET,
             0,
         )
@@ -422,7 +422,7 @@ async fn refused_requests_change_nothing() {
                 "/provider/events",
                 &body,
                 "application/json",
-                &PROVIDER,
+                &provider::SIGNATURE,
                 PROVIDER_SECRET,
                 0,
             )

@@ -13,7 +13,7 @@ use slack_calls::clock::{Clock, SystemClock};
 use slack_calls::domain::{CallState, EndReason};
 use slack_calls::flows::installation::REINSTALL_MESSAGE;
 use slack_calls::flows::jobs::{external_id_for_link, MAX_JOB_ATTEMPTS};
-use slack_calls::slack::signature::{verify_provider, SLACK};
+use slack_calls::slack;
 use support::{job_id, run_worker_keeping_failures, start_call, ScriptedServer};
 
 const CHANNEL: &str = "C0CHAN0001";
@@ -48,7 +48,7 @@ fn call_rejected(call_id: &str, external_unique_id: &str) -> Value {
 /// Signed Events API request with extra headers (Slack's retry markers).
 async fn event_with_headers(world: &World, body: &Value, extra: &[(&str, &str)]) -> (u16, Value) {
     let bytes = body.to_string().into_bytes();
-    let mut headers = SLACK.signed_headers(
+    let mut headers = slack::SIGNATURE.signed_headers(
         &SecretString::from(SIGNING_SECRET.to_owned()),
         world.now(),
         &bytes,
@@ -99,7 +99,7 @@ async fn url_verification_echoes_the_challenge_only_when_signed() {
             "/slack/events",
             body.to_string().as_bytes(),
             "application/json",
-            &SLACK,
+            &slack::SIGNATURE,
             "not-the-signing-secret",
             0,
         )
@@ -357,21 +357,23 @@ async fn a_call_rejected_before_anyone_joined_is_ended_and_the_provider_told_onc
     assert_eq!(received.len(), 1, "exactly one callback");
     let callback = &received[0];
     // The provider verifies with its own clock, as it would in production.
-    verify_provider(
-        &SecretString::from(PROVIDER_SECRET.to_owned()),
-        &callback.headers,
-        &callback.body,
-        SystemClock.now(),
-    )
-    .expect("the callback is signed with the provider secret");
-    assert!(
-        verify_provider(
-            &SecretString::from("another-secret".to_owned()),
+    slack_calls::provider::SIGNATURE
+        .verify(
+            &SecretString::from(PROVIDER_SECRET.to_owned()),
             &callback.headers,
             &callback.body,
             SystemClock.now(),
         )
-        .is_err(),
+        .expect("the callback is signed with the provider secret");
+    assert!(
+        slack_calls::provider::SIGNATURE
+            .verify(
+                &SecretString::from("another-secret".to_owned()),
+                &callback.headers,
+                &callback.body,
+                SystemClock.now(),
+            )
+            .is_err(),
         "and only with it"
     );
     let payload = callback.json();
@@ -430,13 +432,14 @@ async fn a_failed_provider_callback_is_retried_and_succeeds_on_redelivery() {
     assert_eq!(world.deliver(failed.clone()).await, Vec::<String>::new());
     let received = provider.received();
     assert_eq!(received.len(), 2);
-    verify_provider(
-        &SecretString::from(PROVIDER_SECRET.to_owned()),
-        &received[1].headers,
-        &received[1].body,
-        SystemClock.now(),
-    )
-    .expect("the retry is signed too");
+    slack_calls::provider::SIGNATURE
+        .verify(
+            &SecretString::from(PROVIDER_SECRET.to_owned()),
+            &received[1].headers,
+            &received[1].body,
+            SystemClock.now(),
+        )
+        .expect("the retry is signed too");
     assert_eq!(received[1].json()["user_id"], CALLEE);
 
     // A stray redelivery of a finished job sends nothing.
@@ -637,7 +640,7 @@ async fn bad_input_is_refused_without_a_5xx_and_without_a_write() {
                     "/slack/events",
                     &body,
                     "application/json",
-                    &SLACK,
+                    &slack::SIGNATURE,
                     SIGNING_SECRET,
                     skew,
                 )
@@ -753,7 +756,7 @@ async fn bad_input_is_refused_without_a_5xx_and_without_a_write() {
             "/slack/events",
             &bytes,
             "application/json",
-            &SLACK,
+            &slack::SIGNATURE,
             "not-the-signing-secret",
             0,
         )

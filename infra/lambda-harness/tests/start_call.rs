@@ -11,7 +11,7 @@ use http::HeaderMap;
 use lambda_harness::world::{World, WorldOptions, SIGNING_SECRET};
 use secrecy::SecretString;
 use serde_json::Value;
-use slack_calls::slack::signature::SLACK;
+use slack_calls::slack;
 use support::{assert_registered_once, is_display_id};
 
 const CHANNEL: &str = "C0CHAN0001";
@@ -404,7 +404,7 @@ async fn unsigned_stale_and_tampered_requests_are_refused() {
             "/slack/commands",
             form.as_bytes(),
             FORM,
-            &SLACK,
+            &slack::SIGNATURE,
             SIGNING_SECRET,
             -301,
         )
@@ -412,7 +412,7 @@ async fn unsigned_stale_and_tampered_requests_are_refused() {
     assert_eq!(stale.status, 401, "stale: {:?}", stale.json);
 
     let other = world.command_form(CHANNEL, "U0INTRUDER", &[]);
-    let headers = SLACK.signed_headers(
+    let headers = slack::SIGNATURE.signed_headers(
         &SecretString::from(SIGNING_SECRET.to_owned()),
         world.now(),
         other.as_bytes(),

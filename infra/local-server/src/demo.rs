@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use secrecy::SecretString;
-use slack_calls::slack::signature::{PROVIDER, SLACK};
+use slack_calls::{provider, slack};
 use slack_standin::{RecordedRequest, SlackStandin};
 
 use crate::Sandbox;
@@ -86,7 +86,7 @@ impl Driver<'_> {
                 "/slack/commands",
                 form.into_bytes(),
                 "application/x-www-form-urlencoded",
-                &SLACK,
+                &slack::SIGNATURE,
                 self.signing_secret,
             )
             .await
@@ -146,7 +146,7 @@ impl Driver<'_> {
             "/slack/events",
             event.to_string().into_bytes(),
             "application/json",
-            &SLACK,
+            &slack::SIGNATURE,
             self.signing_secret,
         )
         .await
@@ -252,7 +252,7 @@ impl Driver<'_> {
             "/provider/events",
             body.to_string().into_bytes(),
             "application/json",
-            &PROVIDER,
+            &provider::SIGNATURE,
             self.provider_secret,
         )
         .await
@@ -265,7 +265,7 @@ impl Driver<'_> {
         path: &str,
         body: Vec<u8>,
         content_type: &str,
-        scheme: &slack_calls::slack::signature::SignatureScheme,
+        scheme: &slack_calls::signing::SignatureScheme,
         secret: &SecretString,
     ) -> Result<serde_json::Value, String> {
         let headers = scheme.signed_headers(secret, unix_now(), &body);

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use local_server::{launch_sandbox, StoreChoice};
 use secrecy::ExposeSecret;
-use slack_calls::slack::signature::SLACK;
+use slack_calls::slack;
 use slack_standin::Fault;
 
 fn any_port() -> SocketAddr {
@@ -39,7 +39,7 @@ async fn unfinished_jobs_resume_after_a_restart() {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
-    let headers = SLACK.signed_headers(&first.signing_secret, now, form.as_bytes());
+    let headers = slack::SIGNATURE.signed_headers(&first.signing_secret, now, form.as_bytes());
     let answer = reqwest::Client::new()
         .post(format!("{}/slack/commands", first.running.server.url()))
         .headers(headers)

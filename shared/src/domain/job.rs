@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::call::UnixSeconds;
+use crate::provider::callback::ProviderNotice;
 
 /// What the worker has to do. Each kind is idempotent: running it twice (stream
 /// redelivery) has the effect of running it once.
@@ -33,7 +34,7 @@ pub enum JobKind {
     /// Tell the provider's backend (`PROVIDER_CALLBACK_URL`) about something Slack saw.
     NotifyProvider {
         external_unique_id: String,
-        payload: serde_json::Value,
+        payload: ProviderNotice,
     },
     /// The app was uninstalled or its tokens revoked: disable the team's installation.
     DisableInstallation { team_id: String, reason: String },

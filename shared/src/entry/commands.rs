@@ -7,9 +7,9 @@ use http::{HeaderMap, Response, StatusCode};
 use crate::domain::CallKind;
 use crate::flows::start_call::{start_call, StartCall, StartOutcome, StartedFrom, TRY_AGAIN};
 use crate::flows::Services;
+use crate::slack;
 use crate::slack::payloads::{CallInitiation, CommandForm, ResponseMessage};
 use crate::slack::response_url::check_response_url;
-use crate::slack::signature::SLACK;
 
 use super::{authenticate, error_response, json_response};
 
@@ -26,7 +26,10 @@ pub async fn handle_command(
     if body.len() > MAX_COMMAND_BODY_BYTES {
         return error_response(StatusCode::PAYLOAD_TOO_LARGE, "the body is too large");
     }
-    if let Err(refusal) = authenticate(services, headers, body, &SLACK, |s| &s.signing_secret).await
+    if let Err(refusal) = authenticate(services, headers, body, &slack::SIGNATURE, |s| {
+        &s.signing_secret
+    })
+    .await
     {
         return refusal;
     }

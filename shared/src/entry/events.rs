@@ -5,8 +5,8 @@ use http::{HeaderMap, Response, StatusCode};
 
 use crate::flows::slack_events::{handle_event_callback, EventAck};
 use crate::flows::Services;
+use crate::slack;
 use crate::slack::payloads::Envelope;
-use crate::slack::signature::SLACK;
 
 use super::{authenticate, error_response, json_response};
 
@@ -24,7 +24,10 @@ pub async fn handle_events(
             "the body is too large",
         ));
     }
-    if let Err(refusal) = authenticate(services, headers, body, &SLACK, |s| &s.signing_secret).await
+    if let Err(refusal) = authenticate(services, headers, body, &slack::SIGNATURE, |s| {
+        &s.signing_secret
+    })
+    .await
     {
         return refusal;
     }

@@ -13,7 +13,7 @@ use secrecy::SecretString;
 
 use crate::flows::Services;
 use crate::secrets::Secrets;
-use crate::slack::signature::SignatureScheme;
+use crate::signing::SignatureScheme;
 
 /// An HTTP answer with a JSON body.
 pub fn json_response(status: StatusCode, body: &serde_json::Value) -> Response<String> {
@@ -47,8 +47,8 @@ pub(crate) async fn authenticate(
     })?;
     scheme
         .verify(secret(&secrets), headers, body, services.clock.now())
-        .map_err(|rejection| {
-            tracing::warn!(reason = rejection.reason(), "request refused");
-            error_response(rejection.status(), &rejection.to_string())
+        .map_err(|refusal| {
+            tracing::warn!(reason = refusal.reason(), "request refused");
+            error_response(refusal.status(), &refusal.to_string())
         })
 }

@@ -4,7 +4,8 @@ use http::{HeaderMap, Response, StatusCode};
 
 use crate::flows::provider_events::{apply_provider_events, EventStatus};
 use crate::flows::Services;
-use crate::slack::signature::PROVIDER;
+use crate::provider;
+use crate::provider::events::parse_batch;
 
 use super::{authenticate, error_response, json_response};
 
@@ -19,23 +20,24 @@ pub async fn handle_provider_events(
     if body.len() > MAX_PROVIDER_BODY_BYTES {
         return error_response(StatusCode::PAYLOAD_TOO_LARGE, "the body is too large");
     }
-    if let Err(refusal) = authenticate(services, headers, body, &PROVIDER, |s| {
+    if let Err(refusal) = authenticate(services, headers, body, &provider::SIGNATURE, |s| {
         &s.provider_webhook_secret
     })
     .await
     {
         return refusal;
     }
-    match apply_provider_events(body, services).await {
-        Err(error) => error_response(StatusCode::BAD_REQUEST, &error.to_string()),
-        Ok(results) => {
-            let any_error = results.iter().any(|r| r.status == EventStatus::Error);
-            let status = if any_error {
-                StatusCode::SERVICE_UNAVAILABLE
-            } else {
-                StatusCode::ACCEPTED
-            };
-            json_response(status, &serde_json::json!({ "results": results }))
-        }
-    }
+    // The whole batch is validated before any of it is applied.
+    let events = match parse_batch(body) {
+        Ok(events) => events,
+        Err(error) => return error_response(StatusCode::BAD_REQUEST, &error.to_string()),
+    };
+    let results = apply_provider_events(&events, services).await;
+    let any_error = results.iter().any(|r| r.status == EventStatus::Error);
+    let status = if any_error {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::ACCEPTED
+    };
+    json_response(status, &serde_json::json!({ "results": results }))
 }

@@ -1,14 +1,17 @@
 //! The worker's event sources: the table's stream (job inserts) and the schedule
-//! (stale-call sweep). One Lambda receives both; the payload tells them apart.
+//! (stale-call sweep). One Lambda receives both; [`WorkerEvent`] tells them apart.
 
 use aws_lambda_events::event::dynamodb::{Event as StreamEvent, EventRecord};
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use serde::Deserialize;
 
 use std::time::{Duration, Instant};
 
 use crate::flows::jobs::{run_job, JobOutcome};
 use crate::flows::sweep::sweep_stale_calls;
 use crate::flows::Services;
+use crate::store::dynamodb::stream::inserted_job_id;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WorkerError {
@@ -22,40 +25,65 @@ pub enum WorkerError {
 /// is reported for retry instead, to run in the next invocation.
 pub const JOB_TIME_RESERVE: Duration = Duration::from_secs(30);
 
+/// The `detail-type` of the schedule's events.
+pub const SCHEDULED_EVENT: &str = "Scheduled Event";
+
+/// Whatever invoked the worker. Any JSON deserialises into one of these, so an
+/// unexpected payload is answered, not failed.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum WorkerEvent {
+    /// A batch from the table's stream.
+    Stream(StreamEvent),
+    /// An EventBridge event: the sweep's schedule when its `detail-type` is
+    /// [`SCHEDULED_EVENT`].
+    Schedule(EventBridgeEvent),
+    /// `Records` that are not DynamoDB stream records: nothing here for us to retry.
+    OtherRecords {
+        #[serde(rename = "Records")]
+        records: serde_json::Value,
+    },
+    /// Anything else.
+    Unknown(serde_json::Value),
+}
+
 /// Handles whatever invoked the worker. `deadline` is when the invocation times out
 /// (Lambda's context), if known. Returns the JSON to answer with.
 pub async fn handle_worker_event(
     services: &Services,
-    payload: serde_json::Value,
+    event: WorkerEvent,
     deadline: Option<Instant>,
 ) -> Result<serde_json::Value, WorkerError> {
-    if payload.get("Records").is_some() {
-        return match serde_json::from_value::<StreamEvent>(payload) {
-            Ok(event) => {
-                let response = handle_stream_records(services, &event.records, deadline).await;
-                Ok(serde_json::to_value(response).unwrap_or_default())
-            }
-            Err(error) => {
-                // Not a DynamoDB stream batch: nothing here for us to retry.
-                tracing::error!(%error, "records that are not DynamoDB stream records");
-                Ok(serde_json::json!({ "batchItemFailures": [] }))
-            }
-        };
+    match event {
+        WorkerEvent::Stream(event) => {
+            let response = handle_stream_records(services, &event.records, deadline).await;
+            Ok(serde_json::to_value(response).unwrap_or_default())
+        }
+        WorkerEvent::Schedule(event) if event.detail_type == SCHEDULED_EVENT => {
+            let report = sweep_stale_calls(services)
+                .await
+                .map_err(|error| WorkerError::Sweep(error.to_string()))?;
+            tracing::info!(?report, "stale-call sweep finished");
+            Ok(serde_json::json!({
+                "live_calls": report.live_calls,
+                "ended_abandoned": report.ended_abandoned,
+                "ended_too_old": report.ended_too_old,
+                "errors": report.errors,
+            }))
+        }
+        WorkerEvent::OtherRecords { records } => {
+            // Why they are not stream records, for the log (the reason names a field).
+            let error = serde_json::from_value::<Vec<EventRecord>>(records)
+                .err()
+                .map(|error| error.to_string());
+            tracing::error!(?error, "records that are not DynamoDB stream records");
+            Ok(serde_json::json!({ "batchItemFailures": [] }))
+        }
+        WorkerEvent::Schedule(_) | WorkerEvent::Unknown(_) => {
+            tracing::warn!("worker invoked with an unknown payload; ignored");
+            Ok(serde_json::json!({}))
+        }
     }
-    if payload.get("detail-type").and_then(|v| v.as_str()) == Some("Scheduled Event") {
-        let report = sweep_stale_calls(services)
-            .await
-            .map_err(|error| WorkerError::Sweep(error.to_string()))?;
-        tracing::info!(?report, "stale-call sweep finished");
-        return Ok(serde_json::json!({
-            "live_calls": report.live_calls,
-            "ended_abandoned": report.ended_abandoned,
-            "ended_too_old": report.ended_too_old,
-            "errors": report.errors,
-        }));
-    }
-    tracing::warn!("worker invoked with an unknown payload; ignored");
-    Ok(serde_json::json!({}))
 }
 
 /// Runs the job behind every job insert, in order. Records that are not job inserts
@@ -69,7 +97,7 @@ pub async fn handle_stream_records(
     let mut response = DynamoDbEventResponse::default();
     let mut ran_one = false;
     for record in records {
-        let Some(job_id) = job_id_of(record) else {
+        let Some(job_id) = inserted_job_id(record) else {
             tracing::debug!(event_name = %record.event_name, "stream record skipped");
             continue;
         };
@@ -96,24 +124,105 @@ pub async fn handle_stream_records(
     response
 }
 
-/// The job id of an INSERT of a job item (`pk = JOB#<id>`, `sk = JOB`).
-fn job_id_of(record: &EventRecord) -> Option<String> {
-    if record.event_name != "INSERT" {
-        return None;
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::config::Config;
+    use crate::secrets::StaticSecrets;
+    use crate::slack::RetryPolicy;
+    use crate::store::embedded::EmbeddedStore;
+
+    fn parse(payload: serde_json::Value) -> WorkerEvent {
+        serde_json::from_value(payload.clone()).unwrap_or_else(|e| panic!("{payload}: {e}"))
     }
-    let key = |name: &str| -> Option<String> {
-        let value = record
-            .change
-            .keys
-            .get(name)
-            .or_else(|| record.change.new_image.get(name))?;
-        match value {
-            serde_dynamo::AttributeValue::S(s) => Some(s.clone()),
-            _ => None,
+
+    #[test]
+    fn stream_batches_are_stream_events() {
+        let event = parse(json!({"Records": [{
+            "awsRegion": "us-east-1", "eventID": "1", "eventName": "INSERT",
+            "eventSource": "aws:dynamodb",
+            "dynamodb": {"ApproximateCreationDateTime": 1_700_000_000.5,
+                         "Keys": {"pk": {"S": "JOB#j1"}, "sk": {"S": "JOB"}},
+                         "NewImage": {"pk": {"S": "JOB#j1"}, "sk": {"S": "JOB"}, "attempts": {"N": "0"}},
+                         "SequenceNumber": "100", "SizeBytes": 10, "StreamViewType": "NEW_IMAGE"}}]}));
+        let WorkerEvent::Stream(event) = event else {
+            panic!("not a stream event: {event:?}");
+        };
+        assert_eq!(event.records.len(), 1);
+        assert_eq!(inserted_job_id(&event.records[0]).as_deref(), Some("j1"));
+        assert!(matches!(
+            parse(json!({"Records": []})),
+            WorkerEvent::Stream(event) if event.records.is_empty()
+        ));
+    }
+
+    #[test]
+    fn schedules_are_eventbridge_events() {
+        let event = parse(
+            json!({"version": "0", "id": "sweep", "detail-type": "Scheduled Event",
+            "source": "aws.events", "account": "123456789012", "time": "2026-11-22T04:00:00Z",
+            "region": "us-east-1", "resources": [], "detail": {}}),
+        );
+        assert!(matches!(event, WorkerEvent::Schedule(e) if e.detail_type == SCHEDULED_EVENT));
+    }
+
+    #[test]
+    fn anything_else_still_deserialises() {
+        let sqs = json!({"Records": [{"messageId": "m1", "eventSource": "aws:sqs", "body": "{}"}]});
+        assert!(matches!(parse(sqs), WorkerEvent::OtherRecords { .. }));
+        assert!(matches!(
+            parse(json!({"Records": null})),
+            WorkerEvent::OtherRecords { .. }
+        ));
+        for payload in [
+            json!({}),
+            json!({"hello": "world"}),
+            json!([1, 2]),
+            json!("x"),
+            json!(null),
+        ] {
+            assert!(
+                matches!(parse(payload.clone()), WorkerEvent::Unknown(_)),
+                "{payload}"
+            );
         }
-    };
-    if key("sk")? != "JOB" {
-        return None;
     }
-    key("pk")?.strip_prefix("JOB#").map(str::to_owned)
+
+    /// Each source gets its answer; nothing that is not ours fails the invocation.
+    #[tokio::test]
+    async fn every_payload_is_answered() {
+        let secrets = StaticSecrets::from_lookup(|_| Some("secret".to_owned())).expect("secrets");
+        let services = crate::wiring::services_with(
+            Arc::new(Config::from_lookup(|_| None).expect("defaults")),
+            Arc::new(EmbeddedStore::in_memory()),
+            Arc::new(secrets),
+            RetryPolicy::worker(),
+        )
+        .expect("services");
+        let answer = |payload: serde_json::Value| {
+            let services = services.clone();
+            async move {
+                handle_worker_event(&services, parse(payload), None)
+                    .await
+                    .expect("answered")
+            }
+        };
+        let no_failures = json!({ "batchItemFailures": [] });
+        assert_eq!(answer(json!({"Records": []})).await, no_failures);
+        let sqs = json!({"Records": [{"messageId": "m1", "eventSource": "aws:sqs"}]});
+        assert_eq!(answer(sqs).await, no_failures);
+        assert_eq!(
+            answer(json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}}))
+                .await,
+            json!({"live_calls": 0, "ended_abandoned": 0, "ended_too_old": 0, "errors": 0})
+        );
+        let other_rule = json!({"detail-type": "EC2 Instance State-change Notification",
+                                "source": "aws.ec2", "detail": {}});
+        assert_eq!(answer(other_rule).await, json!({}));
+        assert_eq!(answer(json!({"hello": "world"})).await, json!({}));
+    }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::meeting::MeetingProvider;
-use crate::provider_callback::ProviderCallback;
+use crate::provider::callback::ProviderCallback;
 use crate::secrets::SecretSource;
 use crate::slack::SlackApi;
 use crate::store::CallStore;

@@ -8,6 +8,7 @@ use slack_calls::domain::{
     Call, CallKind, CallState, CallUser, EndReason, Installation, Job, JobKind, JobStatus, NewCall,
     Participant, Rejection,
 };
+use slack_calls::provider::callback::ProviderNotice;
 
 pub const NOW: i64 = 1_700_000_000;
 
@@ -101,7 +102,7 @@ pub fn sync_job(call: &Call, created_at: i64) -> Job {
     )
 }
 
-/// One job of every kind, with a payload that exercises every JSON value type.
+/// One job of every kind.
 pub fn jobs_of_every_kind() -> Vec<Job> {
     let kinds = vec![
         JobKind::RegisterCall {
@@ -122,18 +123,15 @@ pub fn jobs_of_every_kind() -> Vec<Job> {
         },
         JobKind::NotifyProvider {
             external_unique_id: "call-3".into(),
-            payload: serde_json::json!({
-                "type": "call_rejected",
-                "count": 3,
-                "negative": -12,
-                "big": 18_446_744_073_709_551_615_u64,
-                "ratio": 0.25,
-                "ok": true,
-                "none": null,
-                "empty": {},
-                "list": [1, "two", [3], {"four": 4}],
-                "text": "",
-            }),
+            // Rejected before Slack gave the call an id.
+            payload: ProviderNotice::CallRejected {
+                external_unique_id: "call-3".into(),
+                slack_call_id: None,
+                user_id: "U0002".into(),
+                channel_id: "D0001".into(),
+                rejected_at: NOW - 1,
+                call_ended: true,
+            },
         },
         JobKind::DisableInstallation {
             team_id: "T0001".into(),

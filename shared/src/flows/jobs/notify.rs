@@ -2,12 +2,12 @@
 //! something Slack saw.
 
 use crate::flows::Services;
-use crate::provider_callback::CallbackError;
+use crate::provider::callback::{CallbackError, ProviderNotice};
 
 use super::outcome::StepError;
 
 pub(super) async fn notify_provider(
-    payload: &serde_json::Value,
+    payload: &ProviderNotice,
     services: &Services,
 ) -> Result<(), StepError> {
     match services.provider_callback.notify(payload).await {

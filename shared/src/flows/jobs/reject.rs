@@ -3,6 +3,7 @@
 
 use crate::domain::{CallState, EndReason, Job, JobKind, Rejection};
 use crate::flows::Services;
+use crate::provider::callback::ProviderNotice;
 use crate::store::modify_call;
 
 use super::outcome::StepError;
@@ -44,15 +45,14 @@ pub(super) async fn reject_call(
             jobs.push(Job::new(
                 JobKind::NotifyProvider {
                     external_unique_id: c.external_unique_id.clone(),
-                    payload: serde_json::json!({
-                        "type": "call.rejected",
-                        "external_unique_id": c.external_unique_id,
-                        "slack_call_id": c.slack_call_id,
-                        "user_id": rejection.user_id,
-                        "channel_id": rejection.channel_id,
-                        "rejected_at": rejection.at,
-                        "call_ended": c.state == CallState::Ended,
-                    }),
+                    payload: ProviderNotice::CallRejected {
+                        external_unique_id: c.external_unique_id.clone(),
+                        slack_call_id: c.slack_call_id.clone(),
+                        user_id: rejection.user_id.clone(),
+                        channel_id: rejection.channel_id.clone(),
+                        rejected_at: rejection.at,
+                        call_ended: c.state == CallState::Ended,
+                    },
                 },
                 now,
             ));

@@ -18,6 +18,7 @@ pub const LIVE: &str = "LIVE";
 pub(super) const CALL_SK: &str = "CALL";
 /// Also what the worker's stream filter selects job inserts by.
 pub const JOB_SK: &str = "JOB";
+pub(super) const JOB_PK_PREFIX: &str = "JOB#";
 pub(super) const INSTALLATION_SK: &str = "INSTALL";
 const EVENT_SK: &str = "EVENT";
 
@@ -161,7 +162,7 @@ pub fn call_pk(external_unique_id: &str) -> String {
 }
 
 pub fn job_pk(id: &str) -> String {
-    format!("JOB#{id}")
+    format!("{JOB_PK_PREFIX}{id}")
 }
 
 pub fn installation_pk(team_id: &str) -> String {
@@ -239,6 +240,7 @@ pub(super) fn receipt_item(receipt: &EventReceipt) -> Result<Item, StoreError> {
 mod tests {
     use super::*;
     use crate::domain::{CallKind, JobKind, JobStatus, NewCall};
+    use crate::provider::callback::ProviderNotice;
 
     fn call(state: CallState) -> Call {
         let mut call = Call::new(
@@ -310,7 +312,25 @@ mod tests {
             },
             JobKind::NotifyProvider {
                 external_unique_id: "c1".into(),
-                payload: serde_json::json!({"n": -3, "big": u64::MAX, "f": 0.5, "null": null, "l": [true, "x"]}),
+                payload: ProviderNotice::CallRejected {
+                    external_unique_id: "c1".into(),
+                    slack_call_id: Some("R1".into()),
+                    user_id: "U2".into(),
+                    channel_id: "D3".into(),
+                    rejected_at: i64::MIN,
+                    call_ended: true,
+                },
+            },
+            JobKind::NotifyProvider {
+                external_unique_id: "c1".into(),
+                payload: ProviderNotice::CallRejected {
+                    external_unique_id: "c1".into(),
+                    slack_call_id: None,
+                    user_id: "U2".into(),
+                    channel_id: "D3".into(),
+                    rejected_at: i64::MAX,
+                    call_ended: false,
+                },
             },
         ];
         for kind in kinds {
@@ -329,6 +349,47 @@ mod tests {
         }
     }
 
+    /// Jobs enqueued before the notice was typed stored it as a JSON map of the same
+    /// shape: they still read back.
+    #[test]
+    fn notify_provider_jobs_of_the_untyped_shape_read_back() {
+        let item: Item = serde_dynamo::to_item(serde_json::json!({
+            "id": "j1",
+            "kind": "notify_provider",
+            "external_unique_id": "c1",
+            "payload": {
+                "type": "call.rejected",
+                "external_unique_id": "c1",
+                "slack_call_id": "R1",
+                "user_id": "U2",
+                "channel_id": "D3",
+                "rejected_at": 1_700_000_000,
+                "call_ended": false,
+            },
+            "status": "pending",
+            "attempts": 0,
+            "created_at": 1_000,
+            "version": 0,
+            "pk": "JOB#j1",
+            "sk": "JOB",
+        }))
+        .expect("item");
+        let job: Job = from_item(item, "JOB#j1", JOB_SK).expect("reads back");
+        assert_eq!(
+            job.kind,
+            JobKind::NotifyProvider {
+                external_unique_id: "c1".into(),
+                payload: ProviderNotice::CallRejected {
+                    external_unique_id: "c1".into(),
+                    slack_call_id: Some("R1".into()),
+                    user_id: "U2".into(),
+                    channel_id: "D3".into(),
+                    rejected_at: 1_700_000_000,
+                    call_ended: false,
+                },
+            }
+        );
+    }
     #[test]
     fn conditions_name_only_the_attributes_they_use() {
         let names = |put: ConditionalPut| {

@@ -32,6 +32,7 @@ use super::{preferred_call, CallStore, ReceiptOutcome, StoreError};
 use crate::domain::{Call, EventReceipt, Installation, Job};
 
 mod items;
+pub mod stream;
 
 pub use items::{
     call_expires_at, call_pk, event_pk, installation_pk, job_pk, CALL_RETENTION_SECONDS,

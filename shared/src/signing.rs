@@ -1,4 +1,6 @@
-//! Request authenticity: Slack's `v0` signing scheme, also used for the provider webhook.
+//! Request authenticity, the mechanism both schemes share: Slack's `v0` signing, which
+//! the provider webhook and our callbacks to it use too, under their own header names
+//! (each scheme is declared beside its party: `slack::SIGNATURE`, `provider::SIGNATURE`).
 //!
 //! `signature = "v0=" + hex(HMAC-SHA256(secret, "v0:" + timestamp + ":" + raw body))`,
 //! with the timestamp in its own header and at most five minutes from now either way.
@@ -27,22 +29,10 @@ pub struct SignatureScheme {
     pub signature_header: &'static str,
 }
 
-/// Requests from Slack.
-pub const SLACK: SignatureScheme = SignatureScheme {
-    timestamp_header: "x-slack-request-timestamp",
-    signature_header: "x-slack-signature",
-};
-
-/// Requests from the meeting provider's webhook, and our callbacks to it.
-pub const PROVIDER: SignatureScheme = SignatureScheme {
-    timestamp_header: "x-provider-request-timestamp",
-    signature_header: "x-provider-signature",
-};
-
 /// Why a request was refused. Each maps to HTTP 401; the `Display` text is safe to log:
 /// it never contains the signature, the secret or the body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum Rejection {
+pub enum SignatureRefusal {
     #[error("no signing secret is configured")]
     NoSecret,
     #[error("header {0} is missing")]
@@ -59,44 +49,24 @@ pub enum Rejection {
     Mismatch,
 }
 
-impl Rejection {
+impl SignatureRefusal {
     /// A short machine-friendly reason for logs and metrics.
     pub fn reason(&self) -> &'static str {
         match self {
-            Rejection::NoSecret => "no_secret",
-            Rejection::MissingHeader(_) => "missing_header",
-            Rejection::DuplicateHeader(_) => "duplicate_header",
-            Rejection::InvalidTimestamp => "invalid_timestamp",
-            Rejection::OutsideWindow => "outside_window",
-            Rejection::MalformedSignature => "malformed_signature",
-            Rejection::Mismatch => "mismatch",
+            SignatureRefusal::NoSecret => "no_secret",
+            SignatureRefusal::MissingHeader(_) => "missing_header",
+            SignatureRefusal::DuplicateHeader(_) => "duplicate_header",
+            SignatureRefusal::InvalidTimestamp => "invalid_timestamp",
+            SignatureRefusal::OutsideWindow => "outside_window",
+            SignatureRefusal::MalformedSignature => "malformed_signature",
+            SignatureRefusal::Mismatch => "mismatch",
         }
     }
 
-    /// Every rejection is answered the same way, so callers learn nothing from the status.
+    /// Every refusal is answered the same way, so callers learn nothing from the status.
     pub fn status(&self) -> http::StatusCode {
         http::StatusCode::UNAUTHORIZED
     }
-}
-
-/// Verifies a request signed by Slack. `now` is Unix seconds.
-pub fn verify_slack(
-    secret: &SecretString,
-    headers: &HeaderMap,
-    body: &[u8],
-    now: i64,
-) -> Result<(), Rejection> {
-    SLACK.verify(secret, headers, body, now)
-}
-
-/// Verifies a request from the meeting provider's webhook. `now` is Unix seconds.
-pub fn verify_provider(
-    secret: &SecretString,
-    headers: &HeaderMap,
-    body: &[u8],
-    now: i64,
-) -> Result<(), Rejection> {
-    PROVIDER.verify(secret, headers, body, now)
 }
 
 /// `v0=<hex>` for `body` sent at `timestamp`: for tests, the local demo, and the
@@ -119,23 +89,23 @@ impl SignatureScheme {
         headers: &HeaderMap,
         body: &[u8],
         now: i64,
-    ) -> Result<(), Rejection> {
+    ) -> Result<(), SignatureRefusal> {
         let secret = secret.expose_secret();
         if secret.trim().is_empty() {
-            return Err(Rejection::NoSecret);
+            return Err(SignatureRefusal::NoSecret);
         }
         let timestamp = single_header(headers, self.timestamp_header)?;
         let signature = single_header(headers, self.signature_header)?;
 
         let timestamp = parse_timestamp(timestamp.as_bytes())?;
         if now.abs_diff(timestamp) > MAX_CLOCK_SKEW_SECS.unsigned_abs() {
-            return Err(Rejection::OutsideWindow);
+            return Err(SignatureRefusal::OutsideWindow);
         }
 
         let expected = parse_signature(signature.as_bytes())?;
         mac_over(secret.as_bytes(), timestamp, body)
             .verify_slice(&expected)
-            .map_err(|_| Rejection::Mismatch)
+            .map_err(|_| SignatureRefusal::Mismatch)
     }
 
     /// The two headers that sign `body` at `timestamp` (for tests, the local demo and
@@ -173,39 +143,41 @@ fn mac_over(secret: &[u8], timestamp: i64, body: &[u8]) -> HmacSha256 {
 fn single_header<'a>(
     headers: &'a HeaderMap,
     name: &'static str,
-) -> Result<&'a HeaderValue, Rejection> {
+) -> Result<&'a HeaderValue, SignatureRefusal> {
     let mut values = headers.get_all(name).iter();
-    let first = values.next().ok_or(Rejection::MissingHeader(name))?;
+    let first = values.next().ok_or(SignatureRefusal::MissingHeader(name))?;
     if values.next().is_some() {
-        return Err(Rejection::DuplicateHeader(name));
+        return Err(SignatureRefusal::DuplicateHeader(name));
     }
     Ok(first)
 }
 
-fn parse_timestamp(raw: &[u8]) -> Result<i64, Rejection> {
+fn parse_timestamp(raw: &[u8]) -> Result<i64, SignatureRefusal> {
     // Digits only: no sign, no spaces, no fraction. Twelve digits reach year 33658.
     if raw.is_empty() || raw.len() > 12 || !raw.iter().all(u8::is_ascii_digit) {
-        return Err(Rejection::InvalidTimestamp);
+        return Err(SignatureRefusal::InvalidTimestamp);
     }
     std::str::from_utf8(raw)
         .ok()
         .and_then(|s| s.parse::<i64>().ok())
-        .ok_or(Rejection::InvalidTimestamp)
+        .ok_or(SignatureRefusal::InvalidTimestamp)
 }
 
-fn parse_signature(raw: &[u8]) -> Result<[u8; 32], Rejection> {
+fn parse_signature(raw: &[u8]) -> Result<[u8; 32], SignatureRefusal> {
     if raw.len() != SIGNATURE_LEN || !raw.starts_with(VERSION_PREFIX.as_bytes()) {
-        return Err(Rejection::MalformedSignature);
+        return Err(SignatureRefusal::MalformedSignature);
     }
     let mut bytes = [0u8; 32];
     hex::decode_to_slice(&raw[VERSION_PREFIX.len()..], &mut bytes)
-        .map_err(|_| Rejection::MalformedSignature)?;
+        .map_err(|_| SignatureRefusal::MalformedSignature)?;
     Ok(bytes)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::provider::SIGNATURE as PROVIDER;
+    use crate::slack::SIGNATURE as SLACK;
 
     const SECRET: &str = "test-signing-secret";
     const NOW: i64 = 1_700_000_000;
@@ -232,24 +204,10 @@ mod tests {
         scheme.signed_headers(&secret(SECRET), timestamp, body)
     }
 
-    /// Slack's worked example from "Verifying requests from Slack".
-    #[test]
-    fn slacks_documented_example_verifies() {
-        let secret = secret("8f742231b10e8888abcd99yyyzzz85a5");
-        let body = b"token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text=&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c";
-        let expected = "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503";
-        assert_eq!(sign(&secret, 1_531_420_618, body), expected);
-        let headers = headers(SLACK, "1531420618", expected);
-        assert_eq!(
-            verify_slack(&secret, &headers, body, 1_531_420_618 + 60),
-            Ok(())
-        );
-    }
-
     #[test]
     fn valid_request_passes_with_any_header_case() {
         assert_eq!(
-            verify_slack(&secret(SECRET), &signed(SLACK, NOW, BODY), BODY, NOW),
+            SLACK.verify(&secret(SECRET), &signed(SLACK, NOW, BODY), BODY, NOW),
             Ok(())
         );
         // HeaderMap names are case-insensitive: mixed-case input lands in the same entry.
@@ -262,7 +220,7 @@ mod tests {
             HeaderName::from_bytes(b"X-Slack-Signature").expect("valid name"),
             HeaderValue::from_str(&sign(&secret(SECRET), NOW, BODY)).expect("valid value"),
         );
-        assert_eq!(verify_slack(&secret(SECRET), &mixed, BODY, NOW), Ok(()));
+        assert_eq!(SLACK.verify(&secret(SECRET), &mixed, BODY, NOW), Ok(()));
         // A scheme spelled in the documentation's case reads the same headers.
         let spelled = SignatureScheme {
             timestamp_header: "X-Slack-Request-Timestamp",
@@ -283,8 +241,8 @@ mod tests {
     fn wrong_secret_is_a_mismatch() {
         let headers = signed(SLACK, NOW, BODY);
         assert_eq!(
-            verify_slack(&secret("another-secret"), &headers, BODY, NOW),
-            Err(Rejection::Mismatch)
+            SLACK.verify(&secret("another-secret"), &headers, BODY, NOW),
+            Err(SignatureRefusal::Mismatch)
         );
     }
 
@@ -295,16 +253,16 @@ mod tests {
             let mut tampered = BODY.to_vec();
             tampered[index] ^= 0x01;
             assert_eq!(
-                verify_slack(&secret(SECRET), &headers, &tampered, NOW),
-                Err(Rejection::Mismatch),
+                SLACK.verify(&secret(SECRET), &headers, &tampered, NOW),
+                Err(SignatureRefusal::Mismatch),
                 "byte {index}"
             );
         }
         let mut longer = BODY.to_vec();
         longer.push(b' ');
         assert_eq!(
-            verify_slack(&secret(SECRET), &headers, &longer, NOW),
-            Err(Rejection::Mismatch)
+            SLACK.verify(&secret(SECRET), &headers, &longer, NOW),
+            Err(SignatureRefusal::Mismatch)
         );
     }
 
@@ -312,15 +270,15 @@ mod tests {
     fn timestamps_outside_five_minutes_are_refused_both_ways() {
         let key = secret(SECRET);
         for (timestamp, expected) in [
-            (NOW - 301, Err(Rejection::OutsideWindow)),
-            (NOW + 301, Err(Rejection::OutsideWindow)),
+            (NOW - 301, Err(SignatureRefusal::OutsideWindow)),
+            (NOW + 301, Err(SignatureRefusal::OutsideWindow)),
             (NOW - 300, Ok(())),
             (NOW + 300, Ok(())),
         ] {
             // Correctly signed, so only the window can refuse it.
             let headers = signed(SLACK, timestamp, BODY);
             assert_eq!(
-                verify_slack(&key, &headers, BODY, NOW),
+                SLACK.verify(&key, &headers, BODY, NOW),
                 expected,
                 "{timestamp}"
             );
@@ -334,18 +292,18 @@ mod tests {
         let mut no_timestamp = full.clone();
         no_timestamp.remove(SLACK.timestamp_header);
         assert_eq!(
-            verify_slack(&key, &no_timestamp, BODY, NOW),
-            Err(Rejection::MissingHeader("x-slack-request-timestamp"))
+            SLACK.verify(&key, &no_timestamp, BODY, NOW),
+            Err(SignatureRefusal::MissingHeader("x-slack-request-timestamp"))
         );
         let mut no_signature = full;
         no_signature.remove(SLACK.signature_header);
         assert_eq!(
-            verify_slack(&key, &no_signature, BODY, NOW),
-            Err(Rejection::MissingHeader("x-slack-signature"))
+            SLACK.verify(&key, &no_signature, BODY, NOW),
+            Err(SignatureRefusal::MissingHeader("x-slack-signature"))
         );
         assert_eq!(
-            verify_slack(&key, &HeaderMap::new(), BODY, NOW),
-            Err(Rejection::MissingHeader("x-slack-request-timestamp"))
+            SLACK.verify(&key, &HeaderMap::new(), BODY, NOW),
+            Err(SignatureRefusal::MissingHeader("x-slack-request-timestamp"))
         );
     }
 
@@ -359,14 +317,16 @@ mod tests {
             HeaderValue::from_str(&good).expect("valid value"),
         );
         assert_eq!(
-            verify_slack(&key, &twice_signed, BODY, NOW),
-            Err(Rejection::DuplicateHeader("x-slack-signature"))
+            SLACK.verify(&key, &twice_signed, BODY, NOW),
+            Err(SignatureRefusal::DuplicateHeader("x-slack-signature"))
         );
         let mut twice_timed = signed(SLACK, NOW, BODY);
         twice_timed.append(SLACK.timestamp_header, HeaderValue::from(NOW));
         assert_eq!(
-            verify_slack(&key, &twice_timed, BODY, NOW),
-            Err(Rejection::DuplicateHeader("x-slack-request-timestamp"))
+            SLACK.verify(&key, &twice_timed, BODY, NOW),
+            Err(SignatureRefusal::DuplicateHeader(
+                "x-slack-request-timestamp"
+            ))
         );
     }
 
@@ -386,8 +346,8 @@ mod tests {
         ] {
             let headers = headers(SLACK, timestamp, &signature);
             assert_eq!(
-                verify_slack(&key, &headers, BODY, NOW),
-                Err(Rejection::InvalidTimestamp),
+                SLACK.verify(&key, &headers, BODY, NOW),
+                Err(SignatureRefusal::InvalidTimestamp),
                 "{timestamp:?}"
             );
         }
@@ -409,15 +369,15 @@ mod tests {
         for signature in &wrong {
             let headers = headers(SLACK, &timestamp, signature);
             assert_eq!(
-                verify_slack(&key, &headers, BODY, NOW),
-                Err(Rejection::MalformedSignature),
+                SLACK.verify(&key, &headers, BODY, NOW),
+                Err(SignatureRefusal::MalformedSignature),
                 "{signature:?}"
             );
         }
         // Uppercase hex decodes to the same bytes, so it is the same signature.
         let upper = format!("v0={}", good[3..].to_ascii_uppercase());
         assert_eq!(
-            verify_slack(&key, &headers(SLACK, &timestamp, &upper), BODY, NOW),
+            SLACK.verify(&key, &headers(SLACK, &timestamp, &upper), BODY, NOW),
             Ok(())
         );
     }
@@ -428,50 +388,33 @@ mod tests {
         let empty = secret("");
         let headers = SLACK.signed_headers(&empty, NOW, BODY);
         assert_eq!(
-            verify_slack(&empty, &headers, BODY, NOW),
-            Err(Rejection::NoSecret)
+            SLACK.verify(&empty, &headers, BODY, NOW),
+            Err(SignatureRefusal::NoSecret)
         );
         assert_eq!(
-            verify_slack(&secret("   "), &headers, BODY, NOW),
-            Err(Rejection::NoSecret)
+            SLACK.verify(&secret("   "), &headers, BODY, NOW),
+            Err(SignatureRefusal::NoSecret)
         );
         assert_eq!(
-            verify_provider(&empty, &HeaderMap::new(), BODY, NOW),
-            Err(Rejection::NoSecret)
+            PROVIDER.verify(&empty, &HeaderMap::new(), BODY, NOW),
+            Err(SignatureRefusal::NoSecret)
         );
     }
 
     #[test]
-    fn provider_scheme_uses_its_own_headers() {
-        let key = secret("provider-secret");
-        let headers = PROVIDER.signed_headers(&key, NOW, BODY);
-        assert!(headers.contains_key("x-provider-signature"));
-        assert_eq!(verify_provider(&key, &headers, BODY, NOW), Ok(()));
-        // Slack's headers are not accepted in place of the provider's, nor the reverse.
-        assert_eq!(
-            verify_slack(&key, &headers, BODY, NOW),
-            Err(Rejection::MissingHeader("x-slack-request-timestamp"))
-        );
-        let slack_signed = SLACK.signed_headers(&key, NOW, BODY);
-        assert_eq!(
-            verify_provider(&key, &slack_signed, BODY, NOW),
-            Err(Rejection::MissingHeader("x-provider-request-timestamp"))
-        );
-    }
-
-    #[test]
-    fn rejections_say_nothing_secret_and_map_to_401() {
+    fn refusals_say_nothing_secret_and_map_to_401() {
         let key = secret(SECRET);
         let signature = sign(&key, NOW, BODY);
-        let rejection = verify_slack(&secret("other"), &signed(SLACK, NOW, BODY), BODY, NOW)
+        let refusal = SLACK
+            .verify(&secret("other"), &signed(SLACK, NOW, BODY), BODY, NOW)
             .expect_err("wrong secret");
-        let shown = format!("{rejection} {rejection:?} {}", rejection.reason());
+        let shown = format!("{refusal} {refusal:?} {}", refusal.reason());
         for secret_text in [SECRET, "other", &signature[3..], "event_callback"] {
             assert!(
                 !shown.contains(secret_text),
                 "{secret_text} leaked: {shown}"
             );
         }
-        assert_eq!(rejection.status(), http::StatusCode::UNAUTHORIZED);
+        assert_eq!(refusal.status(), http::StatusCode::UNAUTHORIZED);
     }
 }

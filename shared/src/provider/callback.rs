@@ -1,0 +1,163 @@
+//! What we tell the provider's backend (a declined DM call): a [`ProviderNotice`]
+//! POSTed as JSON to `PROVIDER_CALLBACK_URL`, signed with the provider webhook secret in
+//! the same scheme it uses to call us.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::clock::Clock;
+use crate::domain::UnixSeconds;
+use crate::secrets::SecretSource;
+
+/// A callback's body: `{"type": "call.rejected", ...}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum ProviderNotice {
+    /// The callee declined a DM call (Slack's `call_rejected`).
+    #[serde(rename = "call.rejected")]
+    CallRejected {
+        external_unique_id: String,
+        /// `null` if the call never got its Slack id.
+        slack_call_id: Option<String>,
+        user_id: String,
+        channel_id: String,
+        rejected_at: UnixSeconds,
+        /// Whether the rejection ended the call (nobody had joined).
+        call_ended: bool,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CallbackError {
+    /// Worth retrying: timeout, connection failure, 429 or 5xx.
+    #[error("provider callback failed, will retry: {0}")]
+    Transient(String),
+    /// The provider refused the callback (4xx), or it could not be encoded: retrying
+    /// will not help.
+    #[error("provider callback refused: {0}")]
+    Refused(String),
+    #[error("no PROVIDER_CALLBACK_URL is configured")]
+    NotConfigured,
+}
+
+#[async_trait]
+pub trait ProviderCallback: Send + Sync {
+    async fn notify(&self, notice: &ProviderNotice) -> Result<(), CallbackError>;
+}
+
+/// POSTs the notice to `PROVIDER_CALLBACK_URL`, signed like the provider signs its
+/// webhooks to us (`X-Provider-Request-Timestamp`, `X-Provider-Signature`).
+pub struct HttpProviderCallback {
+    http: reqwest::Client,
+    url: Option<String>,
+    secrets: Arc<dyn SecretSource>,
+    clock: Arc<dyn Clock>,
+    timeout: Duration,
+}
+
+impl HttpProviderCallback {
+    pub fn new(
+        http: reqwest::Client,
+        url: Option<String>,
+        secrets: Arc<dyn SecretSource>,
+        clock: Arc<dyn Clock>,
+        timeout: Duration,
+    ) -> Self {
+        HttpProviderCallback {
+            http,
+            url,
+            secrets,
+            clock,
+            timeout,
+        }
+    }
+}
+
+#[async_trait]
+impl ProviderCallback for HttpProviderCallback {
+    async fn notify(&self, notice: &ProviderNotice) -> Result<(), CallbackError> {
+        let Some(url) = &self.url else {
+            return Err(CallbackError::NotConfigured);
+        };
+        let body = serde_json::to_vec(notice).map_err(|error| {
+            CallbackError::Refused(format!("the notice could not be encoded: {error}"))
+        })?;
+        let secrets = self
+            .secrets
+            .current()
+            .await
+            .map_err(|error| CallbackError::Transient(error.to_string()))?;
+        let headers = super::SIGNATURE.signed_headers(
+            &secrets.provider_webhook_secret,
+            self.clock.now(),
+            &body,
+        );
+        let response = self
+            .http
+            .post(url)
+            .headers(headers)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .timeout(self.timeout)
+            .body(body)
+            .send()
+            .await
+            .map_err(|error| CallbackError::Transient(error.without_url().to_string()))?;
+        let status = response.status();
+        if status.is_success() {
+            Ok(())
+        } else if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+            Err(CallbackError::Transient(format!("HTTP {status}")))
+        } else {
+            Err(CallbackError::Refused(format!("HTTP {status}")))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The body the provider has always received (it was a `json!` literal before).
+    #[test]
+    fn a_rejection_notice_is_the_documented_json() {
+        let notice = ProviderNotice::CallRejected {
+            external_unique_id: "c1".into(),
+            slack_call_id: Some("R1".into()),
+            user_id: "U2".into(),
+            channel_id: "D3".into(),
+            rejected_at: 1_700_000_000,
+            call_ended: true,
+        };
+        let json = serde_json::to_value(&notice).expect("serialises");
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "type": "call.rejected",
+                "external_unique_id": "c1",
+                "slack_call_id": "R1",
+                "user_id": "U2",
+                "channel_id": "D3",
+                "rejected_at": 1_700_000_000,
+                "call_ended": true,
+            })
+        );
+        assert_eq!(
+            serde_json::from_value::<ProviderNotice>(json).expect("reads back"),
+            notice
+        );
+        let unregistered = ProviderNotice::CallRejected {
+            external_unique_id: "c1".into(),
+            slack_call_id: None,
+            user_id: "U2".into(),
+            channel_id: "D3".into(),
+            rejected_at: 1,
+            call_ended: false,
+        };
+        let json = serde_json::to_value(&unregistered).expect("serialises");
+        assert_eq!(json["slack_call_id"], serde_json::Value::Null);
+        assert_eq!(json["call_ended"], false);
+    }
+}

@@ -1,0 +1,435 @@
+//! What the provider's backend sends to `POST /provider/events`: one event object or an
+//! array of them, each about one call of ours (by `external_unique_id`). A batch is
+//! validated whole, here, before any of it is applied: [`parse_batch`] gives events
+//! whose participants are already users Slack will accept.
+
+use serde::Deserialize;
+
+use crate::domain::{CallUser, UnixSeconds};
+
+/// Most events one request may carry.
+pub const MAX_EVENTS_PER_REQUEST: usize = 100;
+/// Longest `external_unique_id` accepted: generous for any provider's ids, and well
+/// inside the store's key size limit (a longer one could never name a call of ours).
+pub const MAX_EXTERNAL_ID_BYTES: usize = 1024;
+/// Longest `event_id` accepted: the call remembers the latest ones for deduplication.
+pub const MAX_EVENT_ID_BYTES: usize = 200;
+/// Longest call title accepted, in characters.
+pub const MAX_TITLE_CHARS: usize = 255;
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ProviderParticipant {
+    #[serde(default)]
+    pub slack_id: Option<String>,
+    #[serde(default)]
+    pub external_id: Option<String>,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub avatar_url: Option<String>,
+}
+
+/// One event as the provider sends it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(tag = "type")]
+pub enum ProviderEvent {
+    #[serde(rename = "call.ended")]
+    CallEnded {
+        external_unique_id: String,
+        #[serde(default)]
+        duration: Option<i64>,
+        #[serde(default)]
+        occurred_at: Option<UnixSeconds>,
+        #[serde(default)]
+        event_id: Option<String>,
+    },
+    #[serde(rename = "participant.joined")]
+    ParticipantJoined {
+        external_unique_id: String,
+        participant: ProviderParticipant,
+        #[serde(default)]
+        occurred_at: Option<UnixSeconds>,
+        #[serde(default)]
+        event_id: Option<String>,
+    },
+    #[serde(rename = "participant.left")]
+    ParticipantLeft {
+        external_unique_id: String,
+        participant: ProviderParticipant,
+        #[serde(default)]
+        occurred_at: Option<UnixSeconds>,
+        #[serde(default)]
+        event_id: Option<String>,
+    },
+    #[serde(rename = "call.updated")]
+    CallUpdated {
+        external_unique_id: String,
+        #[serde(default)]
+        title: Option<String>,
+        #[serde(default)]
+        join_url: Option<String>,
+        #[serde(default)]
+        desktop_app_join_url: Option<String>,
+        #[serde(default)]
+        event_id: Option<String>,
+    },
+}
+
+/// An event that passed validation, ready to apply to its call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidEvent {
+    pub external_unique_id: String,
+    /// The provider's id for the event, so a resent event is applied once.
+    pub event_id: Option<String>,
+    pub change: CallChange,
+}
+
+/// What a valid event does to its call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallChange {
+    Ended {
+        duration: Option<i64>,
+        occurred_at: Option<UnixSeconds>,
+    },
+    ParticipantJoined {
+        user: CallUser,
+        occurred_at: Option<UnixSeconds>,
+    },
+    ParticipantLeft {
+        user: CallUser,
+        occurred_at: Option<UnixSeconds>,
+    },
+    DetailsUpdated {
+        title: Option<String>,
+        join_url: Option<String>,
+        desktop_app_join_url: Option<String>,
+    },
+}
+
+/// A batch that failed validation: nothing of it is applied.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BatchError {
+    #[error("the body is not valid JSON: {0}")]
+    NotJson(String),
+    #[error(
+        "the body must be one event object or an array of 1 to {MAX_EVENTS_PER_REQUEST} events"
+    )]
+    BadShape,
+    #[error("event {index}: {reason}")]
+    BadEvent { index: usize, reason: String },
+}
+
+/// Parses and validates the whole body: every event valid, or the first problem found.
+pub fn parse_batch(body: &[u8]) -> Result<Vec<ValidEvent>, BatchError> {
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|error| BatchError::NotJson(error.to_string()))?;
+    let items = match value {
+        serde_json::Value::Array(items)
+            if !items.is_empty() && items.len() <= MAX_EVENTS_PER_REQUEST =>
+        {
+            items
+        }
+        serde_json::Value::Object(_) => vec![value],
+        _ => return Err(BatchError::BadShape),
+    };
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(index, item)| {
+            serde_json::from_value::<ProviderEvent>(item)
+                .map_err(|error| error.to_string())
+                .and_then(ProviderEvent::validate)
+                .map_err(|reason| BatchError::BadEvent { index, reason })
+        })
+        .collect()
+}
+
+impl ProviderEvent {
+    pub fn external_unique_id(&self) -> &str {
+        match self {
+            ProviderEvent::CallEnded {
+                external_unique_id, ..
+            }
+            | ProviderEvent::ParticipantJoined {
+                external_unique_id, ..
+            }
+            | ProviderEvent::ParticipantLeft {
+                external_unique_id, ..
+            }
+            | ProviderEvent::CallUpdated {
+                external_unique_id, ..
+            } => external_unique_id,
+        }
+    }
+
+    pub fn event_id(&self) -> Option<&str> {
+        match self {
+            ProviderEvent::CallEnded { event_id, .. }
+            | ProviderEvent::ParticipantJoined { event_id, .. }
+            | ProviderEvent::ParticipantLeft { event_id, .. }
+            | ProviderEvent::CallUpdated { event_id, .. } => event_id.as_deref(),
+        }
+    }
+
+    /// Checks the event, common fields first; the reason names the first problem.
+    pub fn validate(self) -> Result<ValidEvent, String> {
+        let id = self.external_unique_id();
+        if id.trim().is_empty() {
+            return Err("external_unique_id is empty".into());
+        }
+        if id.len() > MAX_EXTERNAL_ID_BYTES {
+            return Err(format!(
+                "external_unique_id is longer than {MAX_EXTERNAL_ID_BYTES} bytes"
+            ));
+        }
+        if self
+            .event_id()
+            .is_some_and(|id| id.trim().is_empty() || id.len() > MAX_EVENT_ID_BYTES)
+        {
+            return Err(format!(
+                "event_id must be 1 to {MAX_EVENT_ID_BYTES} characters"
+            ));
+        }
+        let (external_unique_id, event_id, change) = match self {
+            ProviderEvent::ParticipantJoined {
+                external_unique_id,
+                participant,
+                occurred_at,
+                event_id,
+            } => {
+                let user = call_user(&participant)?;
+                let change = CallChange::ParticipantJoined { user, occurred_at };
+                (external_unique_id, event_id, change)
+            }
+            ProviderEvent::ParticipantLeft {
+                external_unique_id,
+                participant,
+                occurred_at,
+                event_id,
+            } => {
+                let user = call_user(&participant)?;
+                let change = CallChange::ParticipantLeft { user, occurred_at };
+                (external_unique_id, event_id, change)
+            }
+            ProviderEvent::CallEnded {
+                external_unique_id,
+                duration,
+                occurred_at,
+                event_id,
+            } => {
+                if duration.is_some_and(|d| d < 0) {
+                    return Err("duration must not be negative".into());
+                }
+                let change = CallChange::Ended {
+                    duration,
+                    occurred_at,
+                };
+                (external_unique_id, event_id, change)
+            }
+            ProviderEvent::CallUpdated {
+                external_unique_id,
+                title,
+                join_url,
+                desktop_app_join_url,
+                event_id,
+            } => {
+                if title.is_none() && join_url.is_none() && desktop_app_join_url.is_none() {
+                    return Err("call.updated needs title, join_url or desktop_app_join_url".into());
+                }
+                if title
+                    .as_deref()
+                    .is_some_and(|t| t.trim().is_empty() || t.chars().count() > MAX_TITLE_CHARS)
+                {
+                    return Err(format!("title must be 1 to {MAX_TITLE_CHARS} characters"));
+                }
+                if join_url.as_deref().is_some_and(|u| !is_web_url(u, false)) {
+                    return Err("join_url must be an http(s) URL".into());
+                }
+                let change = CallChange::DetailsUpdated {
+                    title,
+                    join_url,
+                    desktop_app_join_url,
+                };
+                (external_unique_id, event_id, change)
+            }
+        };
+        Ok(ValidEvent {
+            external_unique_id,
+            event_id,
+            change,
+        })
+    }
+}
+
+/// A participant as Slack will show them. Validated, so the worker never sends Slack
+/// a user it will reject.
+fn call_user(participant: &ProviderParticipant) -> Result<CallUser, String> {
+    let non_empty = |v: &Option<String>| {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    if let Some(avatar) = &participant.avatar_url {
+        if !is_web_url(avatar, true) {
+            return Err("participant.avatar_url must be an https URL".into());
+        }
+    }
+    if let Some(slack_id) = non_empty(&participant.slack_id) {
+        if !slack_id.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err("participant.slack_id is not a Slack user id".into());
+        }
+        return Ok(CallUser::Slack { slack_id });
+    }
+    let Some(external_id) = non_empty(&participant.external_id) else {
+        return Err("participant needs slack_id or external_id".into());
+    };
+    let Some(display_name) = non_empty(&participant.display_name) else {
+        return Err("an external participant needs display_name".into());
+    };
+    Ok(CallUser::External {
+        external_id,
+        display_name,
+        avatar_url: participant.avatar_url.clone(),
+    })
+}
+
+fn is_web_url(value: &str, https_only: bool) -> bool {
+    url::Url::parse(value)
+        .map(|u| {
+            u.host().is_some() && (u.scheme() == "https" || (!https_only && u.scheme() == "http"))
+        })
+        .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_errors_name_the_index() {
+        let body = br#"[{"type":"call.ended","external_unique_id":"a"},{"type":"participant.joined","external_unique_id":"a","participant":{"external_id":"x"}}]"#;
+        let error = parse_batch(body).expect_err("external participant without a name");
+        assert_eq!(
+            error,
+            BatchError::BadEvent {
+                index: 1,
+                reason: "an external participant needs display_name".into()
+            }
+        );
+        let error = parse_batch(br#"{"type":"call.exploded","external_unique_id":"a"}"#)
+            .expect_err("unknown type");
+        assert!(matches!(error, BatchError::BadEvent { index: 0, .. }));
+        let long_id = format!(
+            r#"{{"type":"call.ended","external_unique_id":"{}"}}"#,
+            "x".repeat(MAX_EXTERNAL_ID_BYTES + 1)
+        );
+        assert!(matches!(
+            parse_batch(long_id.as_bytes()),
+            Err(BatchError::BadEvent { index: 0, .. })
+        ));
+        assert_eq!(parse_batch(b"[]"), Err(BatchError::BadShape));
+        assert_eq!(parse_batch(b"42"), Err(BatchError::BadShape));
+        assert!(matches!(parse_batch(b"{"), Err(BatchError::NotJson(_))));
+        let too_many = format!(
+            "[{}]",
+            vec![r#"{"type":"call.ended","external_unique_id":"a"}"#; 101].join(",")
+        );
+        assert_eq!(parse_batch(too_many.as_bytes()), Err(BatchError::BadShape));
+    }
+
+    #[test]
+    fn valid_batch_parses() {
+        let events = parse_batch(
+            br#"[{"type":"participant.joined","external_unique_id":"a","participant":{"slack_id":"U1"},"occurred_at":5,"event_id":"e1"},
+                 {"type":"call.updated","external_unique_id":"a","title":"New"},
+                 {"type":"call.ended","external_unique_id":"a","duration":60}]"#,
+        )
+        .expect("valid");
+        assert_eq!(events.len(), 3);
+    }
+
+    #[test]
+    fn valid_events_carry_their_participant_as_a_slack_user() {
+        let events = parse_batch(
+            br#"[{"type":"participant.left","external_unique_id":"a","participant":{"slack_id":" U1 ","external_id":"x"},"event_id":"e2"},
+                 {"type":"participant.joined","external_unique_id":"b","participant":{"external_id":"x","display_name":" Ada ","avatar_url":"https://img.example/a.png"},"occurred_at":7}]"#,
+        )
+        .expect("valid");
+        assert_eq!(
+            events,
+            [
+                ValidEvent {
+                    external_unique_id: "a".into(),
+                    event_id: Some("e2".into()),
+                    change: CallChange::ParticipantLeft {
+                        user: CallUser::Slack {
+                            slack_id: "U1".into()
+                        },
+                        occurred_at: None,
+                    },
+                },
+                ValidEvent {
+                    external_unique_id: "b".into(),
+                    event_id: None,
+                    change: CallChange::ParticipantJoined {
+                        user: CallUser::External {
+                            external_id: "x".into(),
+                            display_name: "Ada".into(),
+                            avatar_url: Some("https://img.example/a.png".into()),
+                        },
+                        occurred_at: Some(7),
+                    },
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn each_rule_has_its_reason() {
+        let reason = |event: &str| match parse_batch(event.as_bytes()) {
+            Err(BatchError::BadEvent { index: 0, reason }) => reason,
+            other => panic!("{event}: {other:?}"),
+        };
+        for (event, expected) in [
+            (
+                r#"{"type":"call.ended","external_unique_id":" "}"#,
+                "external_unique_id is empty",
+            ),
+            (
+                r#"{"type":"call.ended","external_unique_id":"a","event_id":""}"#,
+                "event_id must be 1 to 200 characters",
+            ),
+            (
+                r#"{"type":"call.ended","external_unique_id":"a","duration":-1}"#,
+                "duration must not be negative",
+            ),
+            (
+                r#"{"type":"call.updated","external_unique_id":"a"}"#,
+                "call.updated needs title, join_url or desktop_app_join_url",
+            ),
+            (
+                r#"{"type":"call.updated","external_unique_id":"a","title":" "}"#,
+                "title must be 1 to 255 characters",
+            ),
+            (
+                r#"{"type":"call.updated","external_unique_id":"a","join_url":"ftp://x.example/"}"#,
+                "join_url must be an http(s) URL",
+            ),
+            (
+                r#"{"type":"participant.joined","external_unique_id":"a","participant":{"slack_id":"U1","avatar_url":"http://img.example/a.png"}}"#,
+                "participant.avatar_url must be an https URL",
+            ),
+            (
+                r#"{"type":"participant.joined","external_unique_id":"a","participant":{"slack_id":"U-1"}}"#,
+                "participant.slack_id is not a Slack user id",
+            ),
+            (
+                r#"{"type":"participant.left","external_unique_id":"a","participant":{}}"#,
+                "participant needs slack_id or external_id",
+            ),
+        ] {
+            assert_eq!(reason(event), expected, "{event}");
+        }
+    }
+}
