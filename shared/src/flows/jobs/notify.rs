@@ -2,7 +2,8 @@
 //! something Slack saw.
 
 use crate::flows::Services;
-use crate::provider::callback::{CallbackError, ProviderNotice};
+use crate::domain::ProviderNotice;
+use crate::provider::callback::CallbackError;
 
 use super::outcome::StepError;
 
