@@ -126,7 +126,10 @@ async fn every_method_works_end_to_end() {
         .await
         .expect("calls.participants.remove");
     assert_eq!(
-        slack.call(call.id.as_str()).expect("known").participant_ids(),
+        slack
+            .call(call.id.as_str())
+            .expect("known")
+            .participant_ids(),
         ["U0ALICE"]
     );
 
@@ -335,7 +338,10 @@ async fn dead_tokens_are_not_retried() {
     slack.add_token("xoxb-soon-revoked", "T0STANDIN");
     slack.revoke_token("xoxb-soon-revoked");
     let error = api
-        .calls_info(&SecretString::from("xoxb-soon-revoked".to_owned()), &id("R1"))
+        .calls_info(
+            &SecretString::from("xoxb-soon-revoked".to_owned()),
+            &id("R1"),
+        )
         .await
         .expect_err("revoked");
     assert_eq!(error.code(), Some(&ApiErrorCode::TokenRevoked));

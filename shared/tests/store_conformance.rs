@@ -105,7 +105,10 @@ mod cases {
 
     pub async fn absent_items_are_none_and_cannot_be_updated(store: Arc<dyn CallStore>) {
         assert_eq!(store.get_call(&id("no-such-call")).await.unwrap(), None);
-        assert_eq!(store.find_call_by_slack_id(&id("R404")).await.unwrap(), None);
+        assert_eq!(
+            store.find_call_by_slack_id(&id("R404")).await.unwrap(),
+            None
+        );
         assert_eq!(
             store
                 .find_call_by_join_url("https://meet.example/404")

@@ -272,8 +272,14 @@ mod tests {
 
     #[test]
     fn team_ids() {
-        assert_eq!(TeamId::parse("T0STANDIN").map(String::from), Ok("T0STANDIN".into()));
-        assert_eq!(TeamId::parse("T1").map(|id| id.to_string()), Ok("T1".into()));
+        assert_eq!(
+            TeamId::parse("T0STANDIN").map(String::from),
+            Ok("T0STANDIN".into())
+        );
+        assert_eq!(
+            TeamId::parse("T1").map(|id| id.to_string()),
+            Ok("T1".into())
+        );
         let kind = IdKind::Team;
         assert_eq!(TeamId::parse(""), Err(IdError::Empty { kind }));
         assert_eq!(
@@ -513,9 +519,17 @@ mod tests {
             serde_json::to_value(&team).ok(),
             Some(serde_json::json!("T0001"))
         );
-        assert_eq!(serde_json::from_str::<TeamId>(r#""T0001""#).ok(), Some(team));
+        assert_eq!(
+            serde_json::from_str::<TeamId>(r#""T0001""#).ok(),
+            Some(team)
+        );
         let error = serde_json::from_str::<TeamId>(r#""C0001""#).expect_err("not a team");
-        assert!(error.to_string().contains("Slack team id must start with T"), "{error}");
+        assert!(
+            error
+                .to_string()
+                .contains("Slack team id must start with T"),
+            "{error}"
+        );
         assert!(serde_json::from_str::<ExternalId>(r#""""#).is_err());
         assert!(serde_json::from_str::<UserId>("42").is_err());
     }

@@ -28,7 +28,11 @@ pub enum ProviderNotice {
 mod tests {
     use super::*;
 
-    fn notice(slack_call_id: Option<&str>, rejected_at: UnixSeconds, call_ended: bool) -> ProviderNotice {
+    fn notice(
+        slack_call_id: Option<&str>,
+        rejected_at: UnixSeconds,
+        call_ended: bool,
+    ) -> ProviderNotice {
         ProviderNotice::CallRejected {
             external_unique_id: ExternalId::parse("c1").expect("id"),
             slack_call_id: slack_call_id.map(|id| SlackCallId::parse(id).expect("id")),

@@ -136,3 +136,91 @@ fn answer(started_from: StartedFrom, kind: CallKind, outcome: StartOutcome) -> R
         &serde_json::to_value(message).unwrap_or_default(),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ids::{id, IdError, IdKind};
+
+    /// A slash command's form, with `changes` replacing (or, empty, removing) fields.
+    fn form(changes: &[(&str, &str)]) -> CommandForm {
+        let mut fields = vec![
+            ("team_id", "T0TEAM0001"),
+            ("channel_id", "C0CHAN0001"),
+            ("user_id", "U0USER0001"),
+            ("command", "/call"),
+            ("text", "Standup"),
+            ("response_url", "https://hooks.slack.com/x"),
+        ];
+        for (name, value) in changes {
+            fields.retain(|(field, _)| field != name);
+            if !value.is_empty() {
+                fields.push((name, value));
+            }
+        }
+        let body = serde_urlencoded::to_string(&fields).expect("encodes");
+        CommandForm::parse(body.as_bytes()).expect("a complete form")
+    }
+
+    fn refusal(changes: &[(&str, &str)]) -> String {
+        StartCall::try_from(form(changes))
+            .map(|_| ())
+            .expect_err("refused")
+            .to_string()
+    }
+
+    #[test]
+    fn a_form_becomes_a_command_with_parsed_ids() {
+        let command = StartCall::try_from(form(&[])).expect("valid");
+        assert_eq!(
+            command,
+            StartCall {
+                started_from: StartedFrom::SlashCommand,
+                team_id: id("T0TEAM0001"),
+                channel_id: id("C0CHAN0001"),
+                user_id: id("U0USER0001"),
+                user_name: "U0USER0001".into(),
+                title: Some("Standup".into()),
+                kind: CallKind::Video,
+                phone_number: None,
+                response_url: "https://hooks.slack.com/x".into(),
+            }
+        );
+        let button = StartCall::try_from(form(&[
+            ("command", ""),
+            ("type", "audio"),
+            ("user_name", "ada"),
+        ]))
+        .expect("valid");
+        assert_eq!(
+            (button.started_from, button.kind, button.user_name.as_str()),
+            (StartedFrom::CallButton, CallKind::Audio, "ada")
+        );
+    }
+
+    #[test]
+    fn a_malformed_id_is_refused_naming_its_field() {
+        assert_eq!(
+            StartCall::try_from(form(&[("user_id", "C0CHAN0001")])).map(|_| ()),
+            Err(CommandError::InvalidField(InvalidField {
+                field: "user_id",
+                error: IdError::WrongPrefix {
+                    kind: IdKind::User,
+                    prefixes: "U or W"
+                }
+            }))
+        );
+        assert_eq!(
+            refusal(&[("channel_id", "c0chan0001")]),
+            "channel_id is invalid: Slack channel id must start with C, G or D"
+        );
+        assert_eq!(
+            refusal(&[("team_id", "T0\n01")]),
+            "team_id is invalid: Slack team id must continue with uppercase letters and digits only"
+        );
+        assert_eq!(
+            refusal(&[("command", ""), ("type", "fax")]),
+            "type must be video or audio"
+        );
+    }
+}

@@ -268,8 +268,8 @@ fn call_user(participant: &ProviderParticipant) -> Result<CallUser, String> {
         }
     }
     if let Some(slack_id) = non_empty(&participant.slack_id) {
-        let slack_id: UserId = parse_field("participant.slack_id", slack_id)
-            .map_err(|error| error.to_string())?;
+        let slack_id: UserId =
+            parse_field("participant.slack_id", slack_id).map_err(|error| error.to_string())?;
         return Ok(CallUser::Slack { slack_id });
     }
     let Some(external_id) = non_empty(&participant.external_id) else {
@@ -359,9 +359,7 @@ mod tests {
                     external_unique_id: id("a"),
                     event_id: Some("e2".into()),
                     change: CallChange::ParticipantLeft {
-                        user: CallUser::Slack {
-                            slack_id: id("U1")
-                        },
+                        user: CallUser::Slack { slack_id: id("U1") },
                         occurred_at: None,
                     },
                 },

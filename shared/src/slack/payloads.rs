@@ -303,6 +303,93 @@ mod tests {
         );
     }
 
+    fn callback(event: serde_json::Value) -> Result<EventCallback, serde_json::Error> {
+        let envelope: Envelope = serde_json::from_value(serde_json::json!({
+            "type": "event_callback", "event_id": "Ev1", "team_id": "T0TEAM0001",
+            "event": event,
+        }))?;
+        match envelope {
+            Envelope::EventCallback(callback) => Ok(*callback),
+            other => panic!("not a callback: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn link_shared_names_its_conversation_or_the_composer() {
+        let shared = |channel: &str| {
+            callback(serde_json::json!({
+                "type": "link_shared", "channel": channel, "user": "U0USER0001",
+                "message_ts": "1.2", "links": [{"url": "https://meet.example/r"}],
+            }))
+            .map(|callback| callback.event)
+        };
+        assert!(matches!(
+            shared("C0CHAN0001"),
+            Ok(Event::LinkShared { channel: LinkLocation::Conversation(channel), .. })
+                if channel == "C0CHAN0001"
+        ));
+        assert!(matches!(
+            shared(COMPOSER),
+            Ok(Event::LinkShared {
+                channel: LinkLocation::Composer,
+                ..
+            })
+        ));
+        let error = shared("U0USER0001").expect_err("a user is no channel");
+        assert!(
+            error
+                .to_string()
+                .contains("Slack channel id must start with C, G or D"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn events_with_malformed_ids_do_not_parse() {
+        for (event, reason) in [
+            (
+                serde_json::json!({"type": "link_shared", "channel": "C0CHAN0001",
+                    "user": "B0BOT0001", "message_ts": "1.2", "links": []}),
+                "Slack user id must start with U or W",
+            ),
+            (
+                serde_json::json!({"type": "call_rejected", "call_id": "C0CHAN0001",
+                    "user_id": "U0USER0001", "channel_id": "D0DM0001"}),
+                "Slack call id must start with R",
+            ),
+            (
+                serde_json::json!({"type": "call_rejected", "call_id": "R0CALL0001",
+                    "user_id": "U0USER0001", "channel_id": "D0DM0001",
+                    "external_unique_id": ""}),
+                "external id is empty",
+            ),
+        ] {
+            let error = callback(event).expect_err(reason);
+            assert!(error.to_string().contains(reason), "{error}");
+        }
+        // Events we do not handle are not looked into.
+        let other = callback(serde_json::json!({"type": "reaction_added", "user": "nobody"}));
+        assert!(matches!(other.map(|c| c.event), Ok(Event::Other)));
+    }
+
+    #[test]
+    fn events_about_the_workspace_must_name_it() {
+        let mut uninstalled =
+            callback(serde_json::json!({"type": "app_uninstalled"})).expect("parses");
+        assert_eq!(uninstalled.check(), Ok(()));
+        uninstalled.team_id = None;
+        assert_eq!(uninstalled.check(), Err("team_id is missing".into()));
+        let mut rejected = callback(serde_json::json!({"type": "call_rejected",
+            "call_id": "R0CALL0001", "user_id": "U0USER0001", "channel_id": "D0DM0001"}))
+        .expect("parses");
+        rejected.team_id = None;
+        assert_eq!(
+            rejected.check(),
+            Ok(()),
+            "a rejection names its call, not its team"
+        );
+    }
+
     #[test]
     fn call_block_message_has_the_documented_shape() {
         let message = ResponseMessage::call_in_channel(&id("R123"), "A call was started");

@@ -324,10 +324,7 @@ impl CallStore for EmbeddedStore {
         Ok(())
     }
 
-    async fn get_installation(
-        &self,
-        team_id: &TeamId,
-    ) -> Result<Option<Installation>, StoreError> {
+    async fn get_installation(&self, team_id: &TeamId) -> Result<Option<Installation>, StoreError> {
         Ok(self.read(|state| state.installations.get(team_id).cloned()))
     }
 
@@ -419,7 +416,10 @@ mod tests {
         }
 
         let reopened = EmbeddedStore::open(&path).expect("reopened");
-        assert_eq!(reopened.get_call(&id("c1")).await.unwrap(), Some(stored_call));
+        assert_eq!(
+            reopened.get_call(&id("c1")).await.unwrap(),
+            Some(stored_call)
+        );
         assert_eq!(reopened.get_job(&queued.id).await.unwrap(), Some(queued));
         let installation = reopened.get_installation(&id("T1")).await.unwrap().unwrap();
         assert_eq!(

@@ -47,8 +47,7 @@ pub trait CallStore: Send + Sync {
     /// `AlreadyExists` when a call with that `external_unique_id` exists.
     async fn create_call(&self, call: &Call, jobs: &[Job]) -> Result<(), StoreError>;
 
-    async fn get_call(&self, external_unique_id: &ExternalId)
-        -> Result<Option<Call>, StoreError>;
+    async fn get_call(&self, external_unique_id: &ExternalId) -> Result<Option<Call>, StoreError>;
 
     /// Finds a call by Slack's `R…` id.
     async fn find_call_by_slack_id(
@@ -87,8 +86,7 @@ pub trait CallStore: Send + Sync {
     /// success. Updating a job never re-triggers the worker (only inserts do).
     async fn update_job(&self, job: &mut Job) -> Result<(), StoreError>;
 
-    async fn get_installation(&self, team_id: &TeamId)
-        -> Result<Option<Installation>, StoreError>;
+    async fn get_installation(&self, team_id: &TeamId) -> Result<Option<Installation>, StoreError>;
 
     /// Creates or replaces the installation if its stored version is still
     /// `installation.version` (0 = must not exist); increments it on success.

@@ -5,8 +5,8 @@
 
 use secrecy::SecretString;
 use slack_calls::domain::{
-    Call, CallKind, CallState, CallUser, EndReason, IdError, Installation, Job, JobKind,
-    JobStatus, NewCall, Participant, ProviderNotice, Rejection,
+    Call, CallKind, CallState, CallUser, EndReason, IdError, Installation, Job, JobKind, JobStatus,
+    NewCall, Participant, ProviderNotice, Rejection,
 };
 
 pub const NOW: i64 = 1_700_000_000;

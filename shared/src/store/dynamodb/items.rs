@@ -7,7 +7,9 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::domain::{Call, CallState, EventReceipt, ExternalId, Installation, Job, TeamId, UnixSeconds};
+use crate::domain::{
+    Call, CallState, EventReceipt, ExternalId, Installation, Job, TeamId, UnixSeconds,
+};
 use crate::store::StoreError;
 
 pub(super) type Item = HashMap<String, AttributeValue>;
@@ -386,6 +388,42 @@ mod tests {
             }
         );
     }
+    /// Ids are read back through their parsers: a stored id that is not one makes the
+    /// item malformed. Keys are the ids' text, byte for byte.
+    #[test]
+    fn a_stored_id_that_does_not_parse_is_malformed() {
+        assert_eq!(call_pk(&id("c1")), "CALL#c1");
+        assert_eq!(installation_pk(&id("T1")), "TEAM#T1");
+        let item = call_item(&call(CallState::Active)).expect("item");
+        assert_eq!(item.get("team_id"), Some(&AttributeValue::S("T1".into())));
+        for (attribute, value, reason) in [
+            ("team_id", "C1", "Slack team id must start with T"),
+            ("created_by", "u1", "Slack user id must start with U or W"),
+            ("external_unique_id", " ", "external id is empty"),
+        ] {
+            let mut item = item.clone();
+            item.insert(attribute.into(), AttributeValue::S(value.into()));
+            let error = from_item::<Call>(item, "CALL#c1", CALL_SK).expect_err("malformed");
+            assert!(
+                matches!(&error, StoreError::Malformed(text) if text.contains(reason)),
+                "{attribute}: {error}"
+            );
+        }
+        let mut job = job_item(&Job::new(
+            JobKind::RegisterCall {
+                external_unique_id: id("c1"),
+            },
+            1_000,
+        ))
+        .expect("item");
+        job.insert(
+            "external_unique_id".into(),
+            AttributeValue::S("c\u{0}1".into()),
+        );
+        let error = from_item::<Job>(job, "JOB#j1", JOB_SK).expect_err("malformed");
+        assert!(matches!(error, StoreError::Malformed(_)), "{error}");
+    }
+
     #[test]
     fn conditions_name_only_the_attributes_they_use() {
         let names = |put: ConditionalPut| {

@@ -263,7 +263,11 @@ impl CallStore for DynamoStore {
         slack_call_id: &SlackCallId,
     ) -> Result<Option<Call>, StoreError> {
         let calls = self
-            .query_calls(BY_SLACK_CALL_ID_INDEX, "slack_call_id", slack_call_id.as_str())
+            .query_calls(
+                BY_SLACK_CALL_ID_INDEX,
+                "slack_call_id",
+                slack_call_id.as_str(),
+            )
             .await?;
         Ok(preferred_call(calls))
     }
@@ -329,10 +333,7 @@ impl CallStore for DynamoStore {
         }
     }
 
-    async fn get_installation(
-        &self,
-        team_id: &TeamId,
-    ) -> Result<Option<Installation>, StoreError> {
+    async fn get_installation(&self, team_id: &TeamId) -> Result<Option<Installation>, StoreError> {
         self.get(installation_pk(team_id), INSTALLATION_SK).await
     }
 
