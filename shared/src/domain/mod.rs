@@ -2,6 +2,7 @@
 //! Pure types and state transitions; no I/O, no Lambda, no HTTP, and nothing of the
 //! crate outside this module.
 
+pub mod acks;
 pub mod call;
 pub mod event_receipt;
 pub mod ids;
@@ -9,6 +10,7 @@ pub mod installation;
 pub mod job;
 pub mod notice;
 
+pub use acks::{ShownDetails, SlackAcks};
 pub use call::{
     Call, CallKind, CallState, CallUser, EndReason, NewCall, Participant, Rejection, SyncPlan,
     UnixSeconds,
@@ -18,5 +20,5 @@ pub use ids::{
     ChannelId, EnterpriseId, ExternalId, IdError, InvalidField, SlackCallId, TeamId, UserId,
 };
 pub use installation::Installation;
-pub use job::{Job, JobKind, JobStatus};
+pub use job::{Job, JobKind, JobStatus, Lease};
 pub use notice::ProviderNotice;

@@ -1,11 +1,18 @@
 //! The worker's flow: run one job from the outbox, idempotently.
 //!
-//! Progress is recorded on the call after every Slack call that succeeds, so a job run
-//! twice (stream redelivery, a retry after a crash) never registers, posts or ends
-//! twice. Every job ends `done`, `failed(reason)`, or is retried a bounded number of
-//! times. This file holds the bookkeeping; each job kind has a file of its own.
+//! Progress is recorded on the call as Slack confirms it, so a job run twice (stream
+//! redelivery, a retry after a crash) never registers, posts or ends twice. Every job
+//! ends `done`, `failed(reason)`, or is retried a bounded number of times. This file
+//! holds the bookkeeping; each job kind has a file of its own.
+//!
+//! Store requests per run: a job that must run alone is claimed (one conditional
+//! write, no read; the stream delivers the job itself); a sync is not (see
+//! [`JobKind::needs_lease`]). The run's last confirmations are written with the job's
+//! end, in one request; earlier ones only where repeating a Slack request would show
+//! twice (a registration, a posted message).
 
-use crate::domain::{Job, JobKind, JobStatus, Rejection};
+use crate::domain::{Call, Job, JobKind, JobStatus, Lease, Rejection, SlackAcks};
+use crate::store::{modify_call, modify_call_from, JobClaim, StoreError};
 
 use super::Services;
 use outcome::StepError;
@@ -39,91 +46,226 @@ pub enum JobOutcome {
     Retry(String),
 }
 
-pub async fn run_job(job_id: &str, services: &Services) -> JobOutcome {
-    let mut job = match services.store.get_job(job_id).await {
-        Ok(Some(job)) => job,
-        Ok(None) => {
-            tracing::warn!(job = job_id, "job not found; nothing to do");
-            return JobOutcome::Done;
-        }
-        Err(error) => return JobOutcome::Retry(error.to_string()),
-    };
-    if job.is_finished() {
-        tracing::debug!(job = job_id, status = ?job.status, "job already finished");
-        return JobOutcome::Done;
+/// What a run has come to know: the call it works on, as last read or written, and
+/// what Slack confirmed that is not recorded on that call yet.
+#[derive(Debug, Default)]
+pub(super) struct Progress {
+    pub(super) call: Option<Call>,
+    pub(super) acks: SlackAcks,
+}
+
+impl Progress {
+    /// The call with the confirmations so far applied: what Slack shows now.
+    pub(super) fn call_as_shown(&self) -> Option<Call> {
+        let mut call = self.call.clone()?;
+        self.acks.apply(&mut call);
+        Some(call)
     }
 
+    /// Writes the confirmations so far now, before a step that must not be repeated
+    /// once done (its record is then safe even if a later step fails).
+    pub(super) async fn record_now(&mut self, services: &Services) -> Result<(), StoreError> {
+        let Some(call) = self.call.clone() else {
+            return Ok(());
+        };
+        if self.acks.is_empty() {
+            return Ok(());
+        }
+        let acks = self.acks.clone();
+        self.call = modify_call_from(services.store.as_ref(), call, |c| {
+            acks.apply(c).then(Vec::new)
+        })
+        .await?;
+        self.acks = SlackAcks::default();
+        Ok(())
+    }
+}
+
+/// Runs the job behind an outbox insert, `job` as the stream delivered it.
+pub async fn run_job(job: Job, services: &Services) -> JobOutcome {
     let now = services.clock.now();
-    if job.is_leased(now) {
-        return JobOutcome::Retry("the job is running elsewhere".into());
-    }
-    // Taking the lease and counting the attempt is one conditional write: of two
-    // deliveries racing, one runs the job and the other sees a conflict or the lease.
-    job.begin_attempt(now, JOB_LEASE_SECONDS);
-    if let Err(error) = services.store.update_job(&mut job).await {
-        return JobOutcome::Retry(error.to_string());
-    }
+    let (mut job, lease) = if job.kind.needs_lease() {
+        // Taking the lease and counting the attempt is one conditional write: of two
+        // deliveries racing, one runs the job and the other sees the lease.
+        let lease = Lease::new(now, JOB_LEASE_SECONDS);
+        match services.store.claim_job(&job.id, &lease, now).await {
+            Ok(JobClaim::Claimed(job)) => (job, Some(lease)),
+            Ok(JobClaim::Finished(job)) => {
+                tracing::debug!(job = %job.id, status = ?job.status, "job already finished");
+                return JobOutcome::Done;
+            }
+            Ok(JobClaim::Held(_)) => {
+                return JobOutcome::Retry("the job is running elsewhere".into())
+            }
+            Ok(JobClaim::Missing) => {
+                tracing::warn!(job = %job.id, "job not found; nothing to do");
+                return JobOutcome::Done;
+            }
+            Err(error) => return JobOutcome::Retry(error.to_string()),
+        }
+    } else {
+        (job, None)
+    };
     let span =
         tracing::info_span!("job", job = %job.id, kind = job.kind.name(), attempt = job.attempts);
     let _guard = span.enter();
 
     if job.is_out_of_attempts(MAX_JOB_ATTEMPTS) {
         outcome::give_up(&job, services).await;
-        return finish(
-            &mut job,
-            services,
-            JobStatus::Failed,
-            Some("too many attempts".into()),
-        )
-        .await;
+        let end = End::Failed("too many attempts".into());
+        return record_end(services, &mut job, lease.as_ref(), end, Progress::default()).await;
     }
 
-    match execute(&job.kind, services).await {
+    let mut progress = Progress::default();
+    let end = match execute(&job.kind, services, &mut progress).await {
         Ok(()) => {
             tracing::info!("job done");
-            finish(&mut job, services, JobStatus::Done, None).await
+            End::Done
         }
         Err(StepError::Fail(reason)) => {
             tracing::warn!(%reason, "job failed");
-            finish(&mut job, services, JobStatus::Failed, Some(reason)).await
+            End::Failed(reason)
         }
         Err(StepError::Retry(reason)) => {
             tracing::warn!(%reason, "job will be retried");
+            End::Retry(reason)
+        }
+    };
+    record_end(services, &mut job, lease.as_ref(), end, progress).await
+}
+
+/// Runs the stored job `job_id` (a local worker hears of ids only).
+pub async fn run_stored_job(job_id: &str, services: &Services) -> JobOutcome {
+    match services.store.get_job(job_id).await {
+        Ok(Some(job)) if job.is_finished() => JobOutcome::Done,
+        Ok(Some(job)) => run_job(job, services).await,
+        Ok(None) => {
+            tracing::warn!(job = job_id, "job not found; nothing to do");
+            JobOutcome::Done
+        }
+        Err(error) => JobOutcome::Retry(error.to_string()),
+    }
+}
+
+/// How a run ended.
+#[derive(Debug, Clone)]
+enum End {
+    Done,
+    Failed(String),
+    Retry(String),
+}
+
+/// Applies the run's end to `job`; what the caller is told.
+fn apply_end(job: &mut Job, end: &End, leased: bool) -> JobOutcome {
+    if !leased {
+        job.count_unleased_attempt();
+    }
+    match end {
+        End::Done => {
+            job.finish(JobStatus::Done, None);
+            JobOutcome::Done
+        }
+        End::Failed(reason) => {
+            job.finish(JobStatus::Failed, Some(reason.clone()));
+            JobOutcome::Failed(reason.clone())
+        }
+        // A run without a lease counts its attempt at its end: the last allowed one
+        // ends the job.
+        End::Retry(_) if !leased && job.attempts >= MAX_JOB_ATTEMPTS => {
+            let reason = "too many attempts".to_owned();
+            job.finish(JobStatus::Failed, Some(reason.clone()));
+            JobOutcome::Failed(reason)
+        }
+        End::Retry(reason) => {
+            // The job stays pending, free for the next delivery; the reason helps
+            // whoever looks at it later.
             job.release_for_retry(reason.clone());
-            // Best effort: the lease would lapse anyway, and the reason helps whoever
-            // looks at the job later.
-            let _ = services.store.update_job(&mut job).await;
-            JobOutcome::Retry(reason)
+            JobOutcome::Retry(reason.clone())
         }
     }
 }
 
-/// Ends the job and records it.
-async fn finish(
-    job: &mut Job,
+/// Records the job's end, with the run's last confirmations on the call in the same
+/// request. When the call or the job was written meanwhile, each is written on its own
+/// from a fresh copy.
+async fn record_end(
     services: &Services,
-    status: JobStatus,
-    reason: Option<String>,
+    job: &mut Job,
+    lease: Option<&Lease>,
+    end: End,
+    progress: Progress,
 ) -> JobOutcome {
-    job.finish(status, reason.clone());
-    if let Err(error) = services.store.update_job(job).await {
-        // The work is done; recording it failed. A rerun finds nothing left to do.
-        tracing::warn!(%error, "could not record the job's end");
-        return JobOutcome::Retry(error.to_string());
-    }
-    match reason {
-        Some(reason) if status == JobStatus::Failed => JobOutcome::Failed(reason),
-        _ => JobOutcome::Done,
+    let store = services.store.as_ref();
+    let mut ended = job.clone();
+    let outcome = apply_end(&mut ended, &end, lease.is_some());
+    let last_change = progress
+        .call
+        .clone()
+        .and_then(|mut call| progress.acks.apply(&mut call).then_some(call));
+    let written = match last_change {
+        Some(mut call) => store.update_call_and_job(&mut call, &mut ended, &[]).await,
+        None => store.update_job(&mut ended).await,
+    };
+    let result = match written {
+        Ok(()) => {
+            *job = ended;
+            return outcome;
+        }
+        Err(StoreError::Conflict) => record_separately(services, job, lease, &end, &progress).await,
+        Err(error) => Err(error),
+    };
+    match result {
+        Ok(fresh) => fresh.unwrap_or(outcome),
+        // A run to retry is retried either way; a rerun finds what is left, if anything.
+        Err(_) if matches!(outcome, JobOutcome::Retry(_)) => outcome,
+        Err(error) => {
+            tracing::warn!(%error, "could not record the job's end");
+            JobOutcome::Retry(error.to_string())
+        }
     }
 }
 
-async fn execute(kind: &JobKind, services: &Services) -> Result<(), StepError> {
+/// The slow path of [`record_end`]: the confirmations on a fresh copy of the call,
+/// then the end on a fresh copy of the job, unless another run has ended it or holds
+/// it now. `Some(outcome)` when the fresh job changed what the caller is told.
+async fn record_separately(
+    services: &Services,
+    job: &mut Job,
+    lease: Option<&Lease>,
+    end: &End,
+    progress: &Progress,
+) -> Result<Option<JobOutcome>, StoreError> {
+    let store = services.store.as_ref();
+    if let (Some(call), false) = (&progress.call, progress.acks.is_empty()) {
+        modify_call(store, &call.external_unique_id, |c| {
+            progress.acks.apply(c).then(Vec::new)
+        })
+        .await?;
+    }
+    let Some(mut stored) = store.get_job(&job.id).await? else {
+        return Ok(None);
+    };
+    let taken_over = lease.is_some_and(|lease| !stored.is_held_by(lease));
+    if stored.is_finished() || taken_over {
+        return Ok(None);
+    }
+    let outcome = apply_end(&mut stored, end, lease.is_some());
+    store.update_job(&mut stored).await?;
+    *job = stored;
+    Ok(Some(outcome))
+}
+
+async fn execute(
+    kind: &JobKind,
+    services: &Services,
+    progress: &mut Progress,
+) -> Result<(), StepError> {
     match kind {
         JobKind::RegisterCall { external_unique_id } => {
-            register::register_call(external_unique_id, services).await
+            register::register_call(external_unique_id, services, progress).await
         }
         JobKind::SyncCall { external_unique_id } => {
-            sync::sync_call(external_unique_id, services).await
+            sync::sync_call(external_unique_id, services, progress).await
         }
         JobKind::RejectCall {
             slack_call_id,

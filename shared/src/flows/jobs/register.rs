@@ -10,18 +10,21 @@ use crate::flows::Services;
 use crate::slack::api::CallsAdd;
 use crate::slack::payloads::ResponseMessage;
 use crate::slack::{ApiErrorCode, SlackError};
-use crate::store::modify_call;
+use crate::store::modify_call_from;
 
 use super::outcome::{self, StepError};
 use super::sync::sync_call;
+use super::Progress;
 
 pub(super) async fn register_call(
     external_unique_id: &ExternalId,
     services: &Services,
+    progress: &mut Progress,
 ) -> Result<(), StepError> {
     let Some(call) = services.store.get_call(external_unique_id).await? else {
         return Err(StepError::Fail("the call no longer exists".into()));
     };
+    progress.call = Some(call.clone());
     if call.slack_call_id.is_none() && call.state != CallState::Registering {
         tracing::info!(state = ?call.state, "call ended or failed before registration; nothing to do");
         return Ok(());
@@ -47,9 +50,17 @@ pub(super) async fn register_call(
     } else {
         call
     };
-    post_call_block(&call, services).await?;
-    // Participants or an end may have arrived while the call was registering.
-    sync_call(&call.external_unique_id, services).await
+    progress.call = Some(call.clone());
+    post_call_block(&call, services, progress).await?;
+    // Participants or an end may have arrived while the call was registering. The
+    // block's record must not wait for them: a repeated post would show twice.
+    if progress
+        .call_as_shown()
+        .is_some_and(|shown| !shown.pending_sync().is_empty())
+    {
+        progress.record_now(services).await?;
+    }
+    sync_call(&call.external_unique_id, services, progress).await
 }
 
 /// `calls.add`, then records Slack's id on the call.
@@ -71,7 +82,8 @@ pub(super) async fn add_to_slack(
     };
     let added = services.slack.calls_add(token, &request).await?;
     tracing::info!(slack_call_id = %added.id, "call registered in Slack");
-    let recorded = modify_call(services.store.as_ref(), &call.external_unique_id, |c| {
+    // Written at once, on the copy in hand: a repeated calls.add would register twice.
+    let recorded = modify_call_from(services.store.as_ref(), call.clone(), |c| {
         if c.slack_call_id.is_some() {
             return None;
         }
@@ -98,8 +110,12 @@ pub(super) async fn add_to_slack(
 }
 
 /// Posts the call block where the call was started (once), if it was started from a
-/// command with a `response_url`.
-async fn post_call_block(call: &Call, services: &Services) -> Result<(), StepError> {
+/// command with a `response_url`; the post is confirmed in `progress`.
+async fn post_call_block(
+    call: &Call,
+    services: &Services,
+    progress: &mut Progress,
+) -> Result<(), StepError> {
     let (Some(response_url), Some(slack_call_id)) = (&call.response_url, &call.slack_call_id)
     else {
         return Ok(());
@@ -114,10 +130,7 @@ async fn post_call_block(call: &Call, services: &Services) -> Result<(), StepErr
         .await
     {
         Ok(()) => {
-            modify_call(services.store.as_ref(), &call.external_unique_id, |c| {
-                c.acknowledge_block_posted().then(Vec::new)
-            })
-            .await?;
+            progress.acks.block_posted = true;
             Ok(())
         }
         Err(error) if error.is_retryable() => Err(StepError::Retry(error.to_string())),
@@ -176,7 +189,7 @@ fn plain_words(error: &SlackError) -> String {
 /// Marks the call failed and tells its starter why (ephemerally, through response_url).
 pub(super) async fn fail_call(call: &Call, message: &str, reason: &str, services: &Services) {
     let reason = reason.to_owned();
-    if let Err(error) = modify_call(services.store.as_ref(), &call.external_unique_id, |c| {
+    if let Err(error) = modify_call_from(services.store.as_ref(), call.clone(), |c| {
         (c.failure.is_none() && c.slack_call_id.is_none()).then(|| {
             c.mark_failed(reason.clone());
             Vec::new()

@@ -1,23 +1,31 @@
 //! `sync_call`: makes Slack's call object match the call (joins, leaves, details, end),
-//! recording each change Slack acknowledged before making the next.
+//! noting each change Slack confirmed; the job records them with its end.
 
 use secrecy::SecretString;
 
-use crate::domain::{CallUser, ExternalId, SlackCallId};
+use crate::domain::{CallUser, ExternalId, ShownDetails, SlackCallId};
 use crate::flows::installation;
 use crate::flows::Services;
 use crate::slack::api::{CallsEnd, CallsParticipants, CallsUpdate};
 use crate::slack::SlackError;
-use crate::store::modify_call;
 
 use super::outcome::{slack_failure, StepError};
+use super::Progress;
 
 /// Makes Slack's call object match the call: joins, leaves, details, end, in that order.
+/// Works on the call in `progress` when the run has it, else reads it.
 pub(super) async fn sync_call(
     external_unique_id: &ExternalId,
     services: &Services,
+    progress: &mut Progress,
 ) -> Result<(), StepError> {
-    let Some(call) = services.store.get_call(external_unique_id).await? else {
+    if progress.call.is_none() {
+        let Some(call) = services.store.get_call(external_unique_id).await? else {
+            return Err(StepError::Fail("the call no longer exists".into()));
+        };
+        progress.call = Some(call);
+    }
+    let Some(call) = progress.call_as_shown() else {
         return Err(StepError::Fail("the call no longer exists".into()));
     };
     let plan = call.pending_sync();
@@ -28,7 +36,6 @@ pub(super) async fn sync_call(
         return Ok(());
     };
     let token = installation::bot_token(services, &call.team_id).await?;
-    let store = services.store.as_ref();
     let team_id = &call.team_id;
 
     if !plan.add.is_empty() {
@@ -37,10 +44,7 @@ pub(super) async fn sync_call(
         {
             return Err(slack_failure(error, team_id, &token, services).await);
         }
-        modify_call(store, external_unique_id, |c| {
-            c.acknowledge_added(&plan.add).then(Vec::new)
-        })
-        .await?;
+        progress.acks.added.extend(plan.add.iter().cloned());
     }
     if !plan.remove.is_empty() {
         if let Err(error) = change_participants(
@@ -54,10 +58,7 @@ pub(super) async fn sync_call(
         {
             return Err(slack_failure(error, team_id, &token, services).await);
         }
-        modify_call(store, external_unique_id, |c| {
-            c.acknowledge_removed(&plan.remove).then(Vec::new)
-        })
-        .await?;
+        progress.acks.removed.extend(plan.remove.iter().cloned());
     }
     if plan.update {
         let request = CallsUpdate {
@@ -72,15 +73,11 @@ pub(super) async fn sync_call(
                 return Err(slack_failure(error, team_id, &token, services).await);
             }
         }
-        modify_call(store, external_unique_id, |c| {
-            c.acknowledge_details(
-                request.title.clone(),
-                request.join_url.clone(),
-                request.desktop_app_join_url.clone(),
-            )
-            .then(Vec::new)
-        })
-        .await?;
+        progress.acks.details = Some(ShownDetails {
+            title: request.title,
+            join_url: request.join_url,
+            desktop_join_url: request.desktop_app_join_url,
+        });
     }
     if plan.end {
         let request = CallsEnd {
@@ -93,10 +90,7 @@ pub(super) async fn sync_call(
             Err(error) if error.is_already_ended() => {}
             Err(error) => return Err(slack_failure(error, team_id, &token, services).await),
         }
-        modify_call(store, external_unique_id, |c| {
-            c.acknowledge_end().then(Vec::new)
-        })
-        .await?;
+        progress.acks.ended = true;
     }
     Ok(())
 }

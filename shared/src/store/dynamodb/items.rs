@@ -3,7 +3,9 @@
 
 use std::collections::HashMap;
 
+use aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use aws_sdk_dynamodb::Client;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -82,6 +84,22 @@ impl ConditionalPut {
                 AttributeValue::N(received_at.to_string()),
             )])),
         }
+    }
+
+    pub(super) fn item(&self) -> &Item {
+        &self.item
+    }
+
+    /// The same write as a single `PutItem`, ready to send.
+    pub(super) fn into_put_item(self, client: &Client, table: &str) -> PutItemFluentBuilder {
+        let names = self.names();
+        client
+            .put_item()
+            .table_name(table)
+            .set_item(Some(self.item))
+            .condition_expression(self.condition)
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(self.values)
     }
 
     pub(super) fn into_transact_item(self, table: &str) -> Result<TransactWriteItem, StoreError> {
