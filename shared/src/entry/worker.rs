@@ -114,7 +114,7 @@ pub async fn handle_stream_records(
             Some("no time left in this invocation".to_owned())
         } else {
             let outcome = match inserted {
-                InsertedJob::Job(job) => run_job(job, services).await,
+                InsertedJob::Job(job) => run_job(*job, services).await,
                 InsertedJob::Id(id) => run_stored_job(&id, services).await,
             };
             match outcome {

@@ -253,15 +253,8 @@ impl CallStore for EmbeddedStore {
             let stored = state
                 .calls
                 .get_mut(&call.external_unique_id)
+                .filter(|stored| stored.version == call.version)
                 .ok_or(StoreError::Conflict)?;
-            // As the DynamoDB adapter: a write without jobs whose result is stored
-            // already (its own retry, or a twin) counts as written.
-            if jobs.is_empty() && *stored == next {
-                return Ok(Change::Skip(()));
-            }
-            if stored.version != call.version {
-                return Err(StoreError::Conflict);
-            }
             *stored = next.clone();
             Ok(Change::Commit(()))
         })?;
@@ -321,13 +314,11 @@ impl CallStore for EmbeddedStore {
         let mut next = job.clone();
         next.version += 1;
         self.write(&[], |state| {
-            let stored = state.jobs.get_mut(&job.id).ok_or(StoreError::Conflict)?;
-            if *stored == next {
-                return Ok(Change::Skip(()));
-            }
-            if stored.version != job.version {
-                return Err(StoreError::Conflict);
-            }
+            let stored = state
+                .jobs
+                .get_mut(&job.id)
+                .filter(|stored| stored.version == job.version)
+                .ok_or(StoreError::Conflict)?;
             *stored = next.clone();
             Ok(Change::Commit(()))
         })?;

@@ -41,7 +41,9 @@ impl InstallationCache {
         }
     }
 
-    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<TeamId, (Instant, Option<Installation>)>> {
+    fn entries(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<TeamId, (Instant, Option<Installation>)>> {
         // Entries are replaced whole, so a panic elsewhere cannot leave one half-written.
         self.entries.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -174,7 +176,10 @@ mod tests {
         assert!(cache.get_installation(&team).await.unwrap().is_none());
 
         // Written behind the cache's back (another container): not seen yet.
-        store.put_installation(&mut installation("T1")).await.unwrap();
+        store
+            .put_installation(&mut installation("T1"))
+            .await
+            .unwrap();
         assert!(cache.get_installation(&team).await.unwrap().is_none());
 
         // Written through it: seen at once, at the stored version.
@@ -182,7 +187,11 @@ mod tests {
         mine.version = 1;
         mine.disable("app_uninstalled", None, 2_000);
         cache.put_installation(&mut mine).await.unwrap();
-        let seen = cache.get_installation(&team).await.unwrap().expect("stored");
+        let seen = cache
+            .get_installation(&team)
+            .await
+            .unwrap()
+            .expect("stored");
         assert!(seen.is_disabled());
         assert_eq!(seen.version, 2);
     }
@@ -192,17 +201,26 @@ mod tests {
         let (cache, store) = cache(Duration::from_secs(60)).await;
         let team = id("T1");
         assert!(cache.get_installation(&team).await.unwrap().is_none());
-        store.put_installation(&mut installation("T1")).await.unwrap();
+        store
+            .put_installation(&mut installation("T1"))
+            .await
+            .unwrap();
 
         let mut stale = installation("T1");
         let conflict = cache.put_installation(&mut stale).await;
-        assert!(matches!(conflict, Err(StoreError::Conflict)), "{conflict:?}");
+        assert!(
+            matches!(conflict, Err(StoreError::Conflict)),
+            "{conflict:?}"
+        );
         let fresh = cache.get_installation(&team).await.unwrap();
         assert_eq!(fresh.map(|i| i.version), Some(1), "read afresh");
 
         let (expiring, store) = self::cache(Duration::ZERO).await;
         assert!(expiring.get_installation(&team).await.unwrap().is_none());
-        store.put_installation(&mut installation("T1")).await.unwrap();
+        store
+            .put_installation(&mut installation("T1"))
+            .await
+            .unwrap();
         assert!(expiring.get_installation(&team).await.unwrap().is_some());
     }
 }

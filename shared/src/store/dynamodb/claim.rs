@@ -41,7 +41,10 @@ pub(super) async fn claim_job(
         .map(|name| (format!("#{name}"), name.to_owned())),
     );
     let values: Item = HashMap::from([
-        (":until".to_owned(), AttributeValue::N(lease.until.to_string())),
+        (
+            ":until".to_owned(),
+            AttributeValue::N(lease.until.to_string()),
+        ),
         (":run".to_owned(), AttributeValue::S(lease.run.clone())),
         (":one".to_owned(), AttributeValue::N("1".to_owned())),
         (":pending".to_owned(), pending()?),
@@ -114,7 +117,10 @@ mod tests {
         let ours = Lease::new(1_000, 90);
         let mut mine = job();
         mine.begin_attempt(&ours);
-        assert_eq!(verdict(mine.clone(), &ours), JobClaim::Claimed(mine.clone()));
+        assert_eq!(
+            verdict(mine.clone(), &ours),
+            JobClaim::Claimed(mine.clone())
+        );
 
         let theirs = Lease::new(1_000, 90);
         assert_eq!(verdict(mine.clone(), &theirs), JobClaim::Held(mine.clone()));

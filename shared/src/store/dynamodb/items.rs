@@ -26,6 +26,10 @@ pub(super) const JOB_PK_PREFIX: &str = "JOB#";
 pub(super) const INSTALLATION_SK: &str = "INSTALL";
 const EVENT_SK: &str = "EVENT";
 
+/// Set by each plain `PutItem` to a value of its own, so that a retry of it that finds
+/// the item already written can tell its own write from someone else's.
+pub(super) const WRITE_TOKEN: &str = "write_token";
+
 const DAY_SECONDS: i64 = 86_400;
 /// How long a call stays readable after it stopped being live.
 pub const CALL_RETENTION_SECONDS: i64 = 30 * DAY_SECONDS;
@@ -86,8 +90,9 @@ impl ConditionalPut {
         }
     }
 
-    pub(super) fn item(&self) -> &Item {
-        &self.item
+    /// Adds (or replaces) one attribute of the item.
+    pub(super) fn set(&mut self, name: &str, value: AttributeValue) {
+        self.item.insert(name.to_owned(), value);
     }
 
     /// The same write as a single `PutItem`, ready to send.

@@ -46,7 +46,7 @@ pub use items::{
 };
 use items::{
     call_item, from_item, installation_item, item_pk, job_item, key, receipt_item, ConditionalPut,
-    Item, CALL_SK, INSTALLATION_SK,
+    Item, CALL_SK, INSTALLATION_SK, WRITE_TOKEN,
 };
 
 /// Whole-operation budget, retries included: an ack path has 3 s in all, and must still
@@ -211,10 +211,12 @@ impl DynamoStore {
 
     /// Replaces one item at its expected version with a plain conditional `PutItem`
     /// (half the write units of a transaction). A retry of an attempt that had landed
-    /// fails its condition; DynamoDB then returns the stored item, and if that is
-    /// exactly the item written, the write is ours and done.
-    async fn put_at_version(&self, put: ConditionalPut) -> Result<WriteOutcome, StoreError> {
-        let written = put.item().clone();
+    /// fails its condition; DynamoDB then returns the stored item, and if that carries
+    /// this write's token, the write is ours and done. (A twin write of the same item
+    /// by someone else carries another token: still a conflict.)
+    async fn put_at_version(&self, mut put: ConditionalPut) -> Result<WriteOutcome, StoreError> {
+        let token = AttributeValue::S(crate::domain::ids::new_id());
+        put.set(WRITE_TOKEN, token.clone());
         let error = match put
             .into_put_item(&self.client, &self.table)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
@@ -226,7 +228,8 @@ impl DynamoStore {
         };
         match error.as_service_error() {
             Some(PutItemError::ConditionalCheckFailedException(failed)) => {
-                if failed.item() == Some(&written) {
+                let stored_token = failed.item().and_then(|item| item.get(WRITE_TOKEN));
+                if stored_token == Some(&token) {
                     Ok(WriteOutcome::Written)
                 } else {
                     Ok(WriteOutcome::PrimaryConditionFailed)

@@ -12,7 +12,7 @@ use crate::domain::Job;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InsertedJob {
     /// The job as inserted.
-    Job(Job),
+    Job(Box<Job>),
     /// Only its id: the image is missing or does not read back as a job.
     Id(String),
 }
@@ -21,7 +21,7 @@ pub enum InsertedJob {
 pub fn inserted_job(record: &EventRecord) -> Option<InsertedJob> {
     let id = inserted_job_id(record)?;
     match serde_dynamo::from_item::<_, Job>(record.change.new_image.clone()) {
-        Ok(job) if job.id == id => Some(InsertedJob::Job(job)),
+        Ok(job) if job.id == id => Some(InsertedJob::Job(Box::new(job))),
         Ok(_) => {
             tracing::warn!(job = %id, "stream image names another job; reading the job");
             Some(InsertedJob::Id(id))
@@ -110,7 +110,7 @@ mod tests {
         let pk = job_pk(&job.id);
         assert_eq!(
             inserted_job(&record("INSERT", keys(&pk, JOB_SK), image.clone())),
-            Some(InsertedJob::Job(job.clone()))
+            Some(InsertedJob::Job(Box::new(job.clone())))
         );
         // An image that is not this job's: only the id is trusted.
         let other = job_pk("j2");
