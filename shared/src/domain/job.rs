@@ -68,6 +68,10 @@ pub struct Job {
     /// The run holding the lease ([`Lease::run`]), so a run recognises its own lease.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub leased_by: Option<String>,
+    /// When the job was enqueued, in milliseconds, where latency is measured from it
+    /// (a call's registration: from the answer to `/call` to its call block).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enqueued_at_ms: Option<i64>,
     /// Optimistic-locking version, as on calls.
     #[serde(default)]
     pub version: u64,
@@ -84,6 +88,7 @@ impl Job {
             created_at: now,
             leased_until: None,
             leased_by: None,
+            enqueued_at_ms: None,
             version: 0,
         }
     }

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use crate::flows::jobs::{run_job, run_stored_job, JobOutcome};
 use crate::flows::sweep::sweep_stale_calls;
 use crate::flows::Services;
+use crate::metrics;
 use crate::store::dynamodb::stream::{inserted_job, InsertedJob};
 
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +65,9 @@ pub async fn handle_worker_event(
                 .await
                 .map_err(|error| WorkerError::Sweep(error.to_string()))?;
             tracing::info!(?report, "stale-call sweep finished");
+            metrics::emit(metrics::sweep_repairs(
+                report.ended_abandoned + report.ended_too_old,
+            ));
             Ok(serde_json::json!({
                 "live_calls": report.live_calls,
                 "ended_abandoned": report.ended_abandoned,

@@ -5,6 +5,7 @@
 
 use crate::domain::{Call, CallKind, ChannelId, ExternalId, Job, JobKind, NewCall, TeamId, UserId};
 use crate::meeting::{MeetingError, MeetingRequest};
+use crate::metrics;
 use crate::store::StoreError;
 
 use super::Services;
@@ -92,15 +93,17 @@ pub async fn start_call(command: StartCall, services: &Services) -> StartOutcome
         },
         now,
     );
-    let job = Job::new(
+    let mut job = Job::new(
         JobKind::RegisterCall {
             external_unique_id: call.external_unique_id.clone(),
         },
         now,
     );
+    job.enqueued_at_ms = Some(services.clock.now_millis());
     match services.store.create_call(&call, &[job]).await {
         Ok(()) => {
             tracing::info!(call = %call.external_unique_id, team = %call.team_id, "call started");
+            metrics::emit(metrics::call_started(&call.team_id));
             StartOutcome::Started {
                 external_unique_id: meeting.external_unique_id,
                 join_url: meeting.join_url,

@@ -24,6 +24,7 @@ use super::payloads::ResponseMessage;
 use super::retry::RetryPolicy;
 use crate::config::Config;
 use crate::domain::SlackCallId;
+use crate::metrics;
 
 const JSON_UTF8: &str = "application/json; charset=utf-8";
 
@@ -172,6 +173,7 @@ impl SlackClient {
                     }
                     Err(error) => error,
                 };
+                metrics::emit(metrics::slack_error(&error));
                 let class = error.class();
                 match self
                     .policy

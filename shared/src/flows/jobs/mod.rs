@@ -12,6 +12,7 @@
 //! twice (a registration, a posted message).
 
 use crate::domain::{Call, Job, JobKind, JobStatus, Lease, Rejection, SlackAcks};
+use crate::metrics;
 use crate::store::{modify_call, modify_call_from, JobClaim, StoreError};
 
 use super::Services;
@@ -52,6 +53,8 @@ pub enum JobOutcome {
 pub(super) struct Progress {
     pub(super) call: Option<Call>,
     pub(super) acks: SlackAcks,
+    /// The call block was posted in this run (its latency is measured).
+    pub(super) posted_block: bool,
 }
 
 impl Progress {
@@ -111,6 +114,7 @@ pub async fn run_job(job: Job, services: &Services) -> JobOutcome {
     let _guard = span.enter();
 
     if job.is_out_of_attempts(MAX_JOB_ATTEMPTS) {
+        metrics::emit(metrics::job_given_up(job.kind.name()));
         outcome::give_up(&job, services).await;
         let end = End::Failed("too many attempts".into());
         return record_end(services, &mut job, lease.as_ref(), end, Progress::default()).await;
@@ -131,7 +135,30 @@ pub async fn run_job(job: Job, services: &Services) -> JobOutcome {
             End::Retry(reason)
         }
     };
-    record_end(services, &mut job, lease.as_ref(), end, progress).await
+    observe(&job, &progress, services);
+    let kind = job.kind.name();
+    let outcome = record_end(services, &mut job, lease.as_ref(), end.clone(), progress).await;
+    match (&end, &outcome) {
+        (End::Retry(_), JobOutcome::Failed(_)) => metrics::emit(metrics::job_given_up(kind)),
+        (_, JobOutcome::Retry(_)) => metrics::emit(metrics::job_retried(kind)),
+        _ => {}
+    }
+    outcome
+}
+
+/// Metrics of what Slack confirmed in this run.
+fn observe(job: &Job, progress: &Progress, services: &Services) {
+    let Some(call) = &progress.call else {
+        return;
+    };
+    if progress.acks.ended {
+        metrics::emit(metrics::call_ended(&call.team_id));
+    }
+    if let (true, Some(enqueued_at_ms)) = (progress.posted_block, job.enqueued_at_ms) {
+        let after = services.clock.now_millis().saturating_sub(enqueued_at_ms);
+        let after = std::time::Duration::from_millis(u64::try_from(after).unwrap_or(0));
+        metrics::emit(metrics::call_block_posted(after, &call.team_id));
+    }
 }
 
 /// Runs the stored job `job_id` (a local worker hears of ids only).

@@ -7,6 +7,7 @@ use secrecy::SecretString;
 use crate::domain::{Call, CallKind, CallState, ExternalId};
 use crate::flows::installation::{self, TokenError, REINSTALL_MESSAGE};
 use crate::flows::Services;
+use crate::metrics;
 use crate::slack::api::CallsAdd;
 use crate::slack::payloads::ResponseMessage;
 use crate::slack::{ApiErrorCode, SlackError};
@@ -82,6 +83,7 @@ pub(super) async fn add_to_slack(
     };
     let added = services.slack.calls_add(token, &request).await?;
     tracing::info!(slack_call_id = %added.id, "call registered in Slack");
+    metrics::emit(metrics::call_registered(&call.team_id));
     // Written at once, on the copy in hand: a repeated calls.add would register twice.
     let recorded = modify_call_from(services.store.as_ref(), call.clone(), |c| {
         if c.slack_call_id.is_some() {
@@ -131,6 +133,7 @@ async fn post_call_block(
     {
         Ok(()) => {
             progress.acks.block_posted = true;
+            progress.posted_block = true;
             Ok(())
         }
         Err(error) if error.is_retryable() => Err(StepError::Retry(error.to_string())),
@@ -189,6 +192,7 @@ fn plain_words(error: &SlackError) -> String {
 /// Marks the call failed and tells its starter why (ephemerally, through response_url).
 pub(super) async fn fail_call(call: &Call, message: &str, reason: &str, services: &Services) {
     let reason = reason.to_owned();
+    metrics::emit(metrics::call_failed(&call.team_id, &reason));
     if let Err(error) = modify_call_from(services.store.as_ref(), call.clone(), |c| {
         (c.failure.is_none() && c.slack_call_id.is_none()).then(|| {
             c.mark_failed(reason.clone());
