@@ -11,13 +11,15 @@
 //! end, in one request; earlier ones only where repeating a Slack request would show
 //! twice (a registration, a posted message).
 
-use crate::domain::{Call, Job, JobKind, JobStatus, Lease, Rejection, SlackAcks};
+use crate::domain::{Call, Job, JobKind, Lease, Rejection, SlackAcks};
 use crate::metrics;
-use crate::store::{modify_call, modify_call_from, JobClaim, StoreError};
+use crate::store::{modify_call_from, JobClaim, StoreError};
 
 use super::Services;
+use ending::{record_end, End};
 use outcome::StepError;
 
+mod ending;
 mod notify;
 mod outcome;
 mod register;
@@ -172,114 +174,6 @@ pub async fn run_stored_job(job_id: &str, services: &Services) -> JobOutcome {
         }
         Err(error) => JobOutcome::Retry(error.to_string()),
     }
-}
-
-/// How a run ended.
-#[derive(Debug, Clone)]
-enum End {
-    Done,
-    Failed(String),
-    Retry(String),
-}
-
-/// Applies the run's end to `job`; what the caller is told.
-fn apply_end(job: &mut Job, end: &End, leased: bool) -> JobOutcome {
-    if !leased {
-        job.count_unleased_attempt();
-    }
-    match end {
-        End::Done => {
-            job.finish(JobStatus::Done, None);
-            JobOutcome::Done
-        }
-        End::Failed(reason) => {
-            job.finish(JobStatus::Failed, Some(reason.clone()));
-            JobOutcome::Failed(reason.clone())
-        }
-        // A run without a lease counts its attempt at its end: the last allowed one
-        // ends the job.
-        End::Retry(_) if !leased && job.attempts >= MAX_JOB_ATTEMPTS => {
-            let reason = "too many attempts".to_owned();
-            job.finish(JobStatus::Failed, Some(reason.clone()));
-            JobOutcome::Failed(reason)
-        }
-        End::Retry(reason) => {
-            // The job stays pending, free for the next delivery; the reason helps
-            // whoever looks at it later.
-            job.release_for_retry(reason.clone());
-            JobOutcome::Retry(reason.clone())
-        }
-    }
-}
-
-/// Records the job's end, with the run's last confirmations on the call in the same
-/// request. When the call or the job was written meanwhile, each is written on its own
-/// from a fresh copy.
-async fn record_end(
-    services: &Services,
-    job: &mut Job,
-    lease: Option<&Lease>,
-    end: End,
-    progress: Progress,
-) -> JobOutcome {
-    let store = services.store.as_ref();
-    let mut ended = job.clone();
-    let outcome = apply_end(&mut ended, &end, lease.is_some());
-    let last_change = progress
-        .call
-        .clone()
-        .and_then(|mut call| progress.acks.apply(&mut call).then_some(call));
-    let written = match last_change {
-        Some(mut call) => store.update_call_and_job(&mut call, &mut ended, &[]).await,
-        None => store.update_job(&mut ended).await,
-    };
-    let result = match written {
-        Ok(()) => {
-            *job = ended;
-            return outcome;
-        }
-        Err(StoreError::Conflict) => record_separately(services, job, lease, &end, &progress).await,
-        Err(error) => Err(error),
-    };
-    match result {
-        Ok(fresh) => fresh.unwrap_or(outcome),
-        // A run to retry is retried either way; a rerun finds what is left, if anything.
-        Err(_) if matches!(outcome, JobOutcome::Retry(_)) => outcome,
-        Err(error) => {
-            tracing::warn!(%error, "could not record the job's end");
-            JobOutcome::Retry(error.to_string())
-        }
-    }
-}
-
-/// The slow path of [`record_end`]: the confirmations on a fresh copy of the call,
-/// then the end on a fresh copy of the job, unless another run has ended it or holds
-/// it now. `Some(outcome)` when the fresh job changed what the caller is told.
-async fn record_separately(
-    services: &Services,
-    job: &mut Job,
-    lease: Option<&Lease>,
-    end: &End,
-    progress: &Progress,
-) -> Result<Option<JobOutcome>, StoreError> {
-    let store = services.store.as_ref();
-    if let (Some(call), false) = (&progress.call, progress.acks.is_empty()) {
-        modify_call(store, &call.external_unique_id, |c| {
-            progress.acks.apply(c).then(Vec::new)
-        })
-        .await?;
-    }
-    let Some(mut stored) = store.get_job(&job.id).await? else {
-        return Ok(None);
-    };
-    let taken_over = lease.is_some_and(|lease| !stored.is_held_by(lease));
-    if stored.is_finished() || taken_over {
-        return Ok(None);
-    }
-    let outcome = apply_end(&mut stored, end, lease.is_some());
-    store.update_job(&mut stored).await?;
-    *job = stored;
-    Ok(Some(outcome))
 }
 
 async fn execute(
