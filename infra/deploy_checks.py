@@ -51,7 +51,7 @@ ENV_CONTRACT = {
 PARAM_DEFAULTS = {
     "SlackApiUrl": "https://slack.com/api/",
     "JoinUrlTemplate": "https://meet.jit.si/{room}",
-    "ResponseUrlHosts": "hooks.slack.com",
+    "ResponseUrlHosts": "hooks.slack.com,slack.com",
     "StaleCallMinutes": 30,
     "MaxCallHours": 12,
     "DesktopJoinUrlTemplate": "",

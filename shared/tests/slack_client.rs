@@ -223,11 +223,192 @@ async fn adding_a_present_participant_is_recognisably_bad_users() {
             slack_id: "U0ALICE".into(),
         }],
     );
+    // Slack documents this answer as `{"ok":true,"error":"bad_users"}`.
     let error = api
         .calls_participants_add(&token, &alice)
         .await
         .expect_err("already in the call");
-    assert!(error.is_bad_users());
+    assert!(error.is_bad_users(), "{error}");
+    assert!(error.is_about_one_user());
+    let sent = slack.requests_for("calls.participants.add");
+    assert_eq!(sent.len(), 1, "not retried");
+    assert_eq!(sent[0].error.as_deref(), Some("bad_users"));
+
+    // Removing someone who is not there is the same answer; nothing was applied.
+    let absent_and_present = participants(
+        &call.id,
+        vec![
+            guest(),
+            CallUser::Slack {
+                slack_id: "U0ALICE".into(),
+            },
+        ],
+    );
+    let error = api
+        .calls_participants_remove(&token, &absent_and_present)
+        .await
+        .expect_err("the guest is not in the call");
+    assert!(error.is_bad_users(), "{error}");
+    assert_eq!(
+        slack.call(&call.id).expect("known").participant_ids(),
+        ["U0ALICE"]
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_user_is_recognisably_about_one_user() {
+    let slack = SlackStandin::start().await;
+    let api = client(&slack, quick());
+    let token = token(&slack);
+    let call = api
+        .calls_add(&token, &add_request("ext-gone"))
+        .await
+        .expect("calls.add");
+    slack.forget_user("U0GONE");
+    let gone = participants(
+        &call.id,
+        vec![CallUser::Slack {
+            slack_id: "U0GONE".into(),
+        }],
+    );
+    let error = api
+        .calls_participants_add(&token, &gone)
+        .await
+        .expect_err("the workspace does not know U0GONE");
+    assert_eq!(error.code(), Some(&ApiErrorCode::UserNotFound));
+    assert!(error.is_about_one_user());
+    assert_eq!(error.class(), RetryClass::BadRequest);
+}
+
+#[tokio::test]
+async fn a_json_array_slack_cannot_read_is_sent_again_as_a_form() {
+    let slack = SlackStandin::start().await;
+    let api = client(&slack, quick());
+    let token = token(&slack);
+    slack.inject(
+        Fault::on("calls.add")
+            .slack_error("invalid_array_arg")
+            .json_bodies_only(),
+    );
+    let call = api
+        .calls_add(&token, &add_request("ext-form"))
+        .await
+        .expect("the form is read");
+    assert_eq!(slack.calls_with_external_id("ext-form").len(), 1);
+    let sent = slack.requests_for("calls.add");
+    assert_eq!(sent.len(), 2, "one JSON request, one form");
+    assert_eq!(sent[0].error.as_deref(), Some("invalid_array_arg"));
+    assert_eq!(
+        sent[1].content_type.as_deref(),
+        Some("application/x-www-form-urlencoded")
+    );
+    assert_eq!(sent[1].token.as_deref(), Some(slack.bot_token()));
+    // As the official SDKs send it: `users` is a JSON string in a form.
+    let users: serde_json::Value = serde_json::from_str(
+        sent[1].body["users"]
+            .as_str()
+            .expect("users is a string in the form"),
+    )
+    .expect("holding JSON");
+    assert_eq!(users, json!([{"slack_id": "U0ALICE"}]));
+    assert_eq!(sent[1].body["date_start"], json!("1700000000"));
+
+    slack.inject(
+        Fault::on("calls.participants.add")
+            .slack_error("invalid_form_data")
+            .json_bodies_only()
+            .times(1),
+    );
+    api.calls_participants_add(&token, &participants(&call.id, vec![guest()]))
+        .await
+        .expect("the form is read");
+    assert_eq!(
+        slack.call(&call.id).expect("known").participant_ids(),
+        ["U0ALICE", "guest-7"]
+    );
+
+    slack.add_message("C0GENERAL", "1700000000.000300");
+    slack.inject(
+        Fault::on("chat.unfurl")
+            .slack_error("invalid_array_arg")
+            .json_bodies_only()
+            .times(1),
+    );
+    let mut unfurls = serde_json::Map::new();
+    unfurls.insert(
+        "https://meet.jit.si/ext-form".into(),
+        json!({"blocks": [call_block(&call.id)]}),
+    );
+    api.chat_unfurl(
+        &token,
+        &ChatUnfurl {
+            channel: "C0GENERAL".into(),
+            ts: "1700000000.000300".into(),
+            unfurls,
+        },
+    )
+    .await
+    .expect("the form is read");
+    assert_eq!(slack.requests_for("chat.unfurl").len(), 2);
+    assert_eq!(slack.messages()[0].unfurls.len(), 1);
+}
+
+#[tokio::test]
+async fn a_form_refused_too_is_not_sent_a_third_time() {
+    let slack = SlackStandin::start().await;
+    let api = client(&slack, quick());
+    slack.inject(Fault::on("calls.add").slack_error("invalid_array_arg"));
+    let error = api
+        .calls_add(&token(&slack), &add_request("ext-noform"))
+        .await
+        .expect_err("refused both ways");
+    assert_eq!(error.code(), Some(&ApiErrorCode::InvalidArrayArg));
+    let sent = slack.requests_for("calls.add");
+    assert_eq!(
+        sent.iter()
+            .map(|r| r.content_type.as_deref().unwrap_or_default())
+            .collect::<Vec<_>>(),
+        [
+            "application/json; charset=utf-8",
+            "application/x-www-form-urlencoded"
+        ]
+    );
+    assert!(slack.calls().is_empty());
+}
+
+#[tokio::test]
+async fn richer_call_answers_are_read_for_what_we_use() {
+    let slack = SlackStandin::start().await;
+    let api = client(&slack, quick());
+    let token = token(&slack);
+    let call = api
+        .calls_add(&token, &add_request("ext-rich"))
+        .await
+        .expect("calls.add");
+    api.chat_post_message(
+        &token,
+        &ChatPostMessage {
+            channel: "C0GENERAL".into(),
+            text: "A call was started".into(),
+            blocks: Some(vec![call_block(&call.id)]),
+        },
+    )
+    .await
+    .expect("chat.postMessage");
+    api.calls_end(
+        &token,
+        &CallsEnd {
+            id: call.id.clone(),
+            duration: None,
+        },
+    )
+    .await
+    .expect("calls.end");
+    // The answer now carries `channels` and `date_end` too.
+    let info = api.calls_info(&token, &call.id).await.expect("calls.info");
+    assert_eq!(info.id, call.id);
+    assert!(info.date_end.is_some(), "{info:?}");
+    assert_eq!(info.external_unique_id.as_deref(), Some("ext-rich"));
 }
 
 #[tokio::test]
