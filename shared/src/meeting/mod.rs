@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use crate::domain::CallKind;
 
 pub mod http_api;
+pub mod room;
 pub mod url_template;
 
 /// What the provider is asked to set up.

@@ -52,6 +52,12 @@ pub(super) fn interpret_api(
     }
     match (ok, answer.get("error").and_then(Value::as_str)) {
         (true, None) => Ok(answer),
+        // A call Slack created is a call to keep, whatever else the answer says:
+        // refusing it would register the call again.
+        (true, Some(code)) if method == "calls.add" && answer.pointer("/call/id").is_some() => {
+            tracing::warn!(method, code, "slack registered the call with an error");
+            Ok(answer)
+        }
         (true, Some(code)) => {
             tracing::info!(method, code, "slack answered ok with an error");
             Err(api_error(method, code, headers))
@@ -242,6 +248,25 @@ mod tests {
         )
         .expect_err("inactive_call with ok true");
         assert!(error.is_already_ended());
+        let added = interpret_api(
+            "calls.add",
+            http::StatusCode::OK,
+            &headers,
+            br#"{"ok":true,"error":"bad_users","call":{"id":"R1"}}"#,
+        )
+        .expect("a call Slack created is kept");
+        assert_eq!(
+            call_of("calls.add", &added).map(|c| c.id).ok().as_deref(),
+            Some("R1")
+        );
+        let error = interpret_api(
+            "calls.add",
+            http::StatusCode::OK,
+            &headers,
+            br#"{"ok":true,"error":"bad_users"}"#,
+        )
+        .expect_err("no call, no success");
+        assert!(error.is_bad_users());
         let error = interpret_api(
             "calls.end",
             http::StatusCode::OK,
