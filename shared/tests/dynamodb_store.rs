@@ -68,7 +68,7 @@ async fn call_items_carry_keys_live_marker_and_ttl() {
         "no empty index key before registration"
     );
 
-    call.mark_registered("R0LAYOUT".into());
+    call.mark_registered(id("R0LAYOUT"));
     store.update_call(&mut call, &[]).await.unwrap();
     let item = raw_item(&client, &table, &pk, "CALL").await;
     assert_eq!(item.get("slack_call_id").cloned(), s("R0LAYOUT"));
@@ -89,7 +89,6 @@ async fn call_items_carry_keys_live_marker_and_ttl() {
 
     let mut failed = new_call(NOW);
     failed.mark_failed("not_in_channel");
-    failed.slack_call_id = Some(String::new());
     store.create_call(&failed, &[]).await.unwrap();
     let item = raw_item(
         &client,
@@ -101,7 +100,7 @@ async fn call_items_carry_keys_live_marker_and_ttl() {
     assert!(!item.contains_key("live"));
     assert!(
         !item.contains_key("slack_call_id"),
-        "an empty Slack id is not written as an index key"
+        "no Slack id, no index key (and an empty one cannot be had)"
     );
     assert_eq!(
         item.get("expires_at").cloned(),
@@ -188,13 +187,13 @@ async fn every_method_is_one_request() {
     assert_one("create_call refused");
     store.get_call(&call.external_unique_id).await.unwrap();
     assert_one("get_call");
-    call.mark_registered("R0COUNT".into());
+    call.mark_registered(id("R0COUNT"));
     let sync = sync_job(&call, NOW);
     store.update_call(&mut call, &[sync]).await.unwrap();
     assert_one("update_call with a job");
     store.update_call(&mut call, &[]).await.unwrap();
     assert_one("update_call");
-    store.find_call_by_slack_id("R0COUNT").await.unwrap();
+    store.find_call_by_slack_id(&id("R0COUNT")).await.unwrap();
     assert_one("find_call_by_slack_id");
     store.find_call_by_join_url(&call.join_url).await.unwrap();
     assert_one("find_call_by_join_url");
@@ -222,7 +221,7 @@ async fn every_method_is_one_request() {
     let mut installation = installation("T0COUNT", "xoxb-count");
     store.put_installation(&mut installation).await.unwrap();
     assert_one("put_installation");
-    store.get_installation("T0COUNT").await.unwrap();
+    store.get_installation(&id("T0COUNT")).await.unwrap();
     assert_one("get_installation");
 }
 
@@ -242,7 +241,7 @@ async fn store_failures_are_unavailable_and_never_show_item_contents() {
             .unwrap_err(),
         store.update_call(&mut call, &[]).await.unwrap_err(),
         store.put_installation(&mut installation).await.unwrap_err(),
-        store.get_call("x").await.unwrap_err(),
+        store.get_call(&id("x")).await.unwrap_err(),
         store.list_live_calls().await.unwrap_err(),
     ];
     for failure in failures {
@@ -281,7 +280,7 @@ async fn a_hanging_dynamodb_costs_at_most_the_operation_timeout() {
     let store = DynamoStore::from_sdk_config(&sdk_config, "any-table");
 
     let started = Instant::now();
-    let failure = store.get_call("x").await.unwrap_err();
+    let failure = store.get_call(&id("x")).await.unwrap_err();
     let elapsed = started.elapsed();
     assert!(matches!(failure, StoreError::Unavailable(_)), "{failure:?}");
     assert!(

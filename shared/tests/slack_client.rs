@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use secrecy::SecretString;
 use serde_json::json;
-use slack_calls::domain::CallUser;
+use slack_calls::domain::{CallUser, ExternalId, IdError, SlackCallId};
 use slack_calls::slack::api::{
     CallsAdd, CallsEnd, CallsParticipants, CallsUpdate, ChatPostEphemeral, ChatPostMessage,
     ChatUnfurl,
@@ -35,24 +35,31 @@ fn token(slack: &SlackStandin) -> SecretString {
     SecretString::from(slack.bot_token().to_owned())
 }
 
+/// `value` as the id type wanted; panics if it is not one.
+fn id<T: std::str::FromStr<Err = IdError>>(value: &str) -> T {
+    value
+        .parse()
+        .unwrap_or_else(|error| panic!("test id {value:?}: {error}"))
+}
+
 fn add_request(external_id: &str) -> CallsAdd {
     CallsAdd {
-        external_unique_id: external_id.to_owned(),
+        external_unique_id: id(external_id),
         join_url: format!("https://meet.jit.si/{external_id}"),
-        created_by: Some("U0ALICE".into()),
+        created_by: Some(id("U0ALICE")),
         date_start: Some(1_700_000_000),
         desktop_app_join_url: None,
         external_display_id: Some("705-292-868".into()),
         title: Some("Daily sync".into()),
         users: Some(vec![CallUser::Slack {
-            slack_id: "U0ALICE".into(),
+            slack_id: id("U0ALICE"),
         }]),
     }
 }
 
-fn participants(id: &str, users: Vec<CallUser>) -> CallsParticipants {
+fn participants(call_id: &SlackCallId, users: Vec<CallUser>) -> CallsParticipants {
     CallsParticipants {
-        id: id.to_owned(),
+        id: call_id.clone(),
         users,
     }
 }
@@ -75,8 +82,8 @@ async fn every_method_works_end_to_end() {
         .calls_add(&token, &add_request("ext-1"))
         .await
         .expect("calls.add");
-    assert!(call.id.starts_with('R'));
-    assert_eq!(call.external_unique_id.as_deref(), Some("ext-1"));
+    assert!(call.id.as_str().starts_with('R'));
+    assert_eq!(call.external_unique_id, Some(id::<ExternalId>("ext-1")));
     assert_eq!(call.date_start, Some(1_700_000_000));
     assert_eq!(call.title.as_deref(), Some("Daily sync"));
     // The request body is exactly Slack's shape.
@@ -110,7 +117,7 @@ async fn every_method_works_end_to_end() {
         info.users,
         vec![
             CallUser::Slack {
-                slack_id: "U0ALICE".into()
+                slack_id: id("U0ALICE")
             },
             guest()
         ]
@@ -119,7 +126,10 @@ async fn every_method_works_end_to_end() {
         .await
         .expect("calls.participants.remove");
     assert_eq!(
-        slack.call(&call.id).expect("known").participant_ids(),
+        slack
+            .call(call.id.as_str())
+            .expect("known")
+            .participant_ids(),
         ["U0ALICE"]
     );
 
@@ -144,7 +154,7 @@ async fn every_method_works_end_to_end() {
     api.chat_unfurl(
         &token,
         &ChatUnfurl {
-            channel: "C0GENERAL".into(),
+            channel: id("C0GENERAL"),
             ts: "1700000000.000200".into(),
             unfurls,
         },
@@ -155,8 +165,8 @@ async fn every_method_works_end_to_end() {
     api.chat_post_ephemeral(
         &token,
         &ChatPostEphemeral {
-            channel: "C0GENERAL".into(),
-            user: "U0BOB".into(),
+            channel: id("C0GENERAL"),
+            user: id("U0BOB"),
             text: "Please log in first".into(),
             blocks: None,
         },
@@ -166,7 +176,7 @@ async fn every_method_works_end_to_end() {
     api.chat_post_message(
         &token,
         &ChatPostMessage {
-            channel: "C0GENERAL".into(),
+            channel: id("C0GENERAL"),
             text: "A call was started".into(),
             blocks: Some(vec![call_block(&call.id)]),
         },
@@ -183,7 +193,7 @@ async fn every_method_works_end_to_end() {
     )
     .await
     .expect("calls.end");
-    let ended = slack.call(&call.id).expect("known");
+    let ended = slack.call(call.id.as_str()).expect("known");
     assert!(ended.ended());
     assert_eq!(ended.duration, Some(65));
 }
@@ -220,7 +230,7 @@ async fn adding_a_present_participant_is_recognisably_bad_users() {
     let alice = participants(
         &call.id,
         vec![CallUser::Slack {
-            slack_id: "U0ALICE".into(),
+            slack_id: id("U0ALICE"),
         }],
     );
     // Slack documents this answer as `{"ok":true,"error":"bad_users"}`.
@@ -240,7 +250,7 @@ async fn adding_a_present_participant_is_recognisably_bad_users() {
         vec![
             guest(),
             CallUser::Slack {
-                slack_id: "U0ALICE".into(),
+                slack_id: id("U0ALICE"),
             },
         ],
     );
@@ -250,7 +260,10 @@ async fn adding_a_present_participant_is_recognisably_bad_users() {
         .expect_err("the guest is not in the call");
     assert!(error.is_bad_users(), "{error}");
     assert_eq!(
-        slack.call(&call.id).expect("known").participant_ids(),
+        slack
+            .call(call.id.as_str())
+            .expect("known")
+            .participant_ids(),
         ["U0ALICE"]
     );
 }
@@ -268,7 +281,7 @@ async fn an_unknown_user_is_recognisably_about_one_user() {
     let gone = participants(
         &call.id,
         vec![CallUser::Slack {
-            slack_id: "U0GONE".into(),
+            slack_id: id("U0GONE"),
         }],
     );
     let error = api
@@ -323,7 +336,10 @@ async fn a_json_array_slack_cannot_read_is_sent_again_as_a_form() {
         .await
         .expect("the form is read");
     assert_eq!(
-        slack.call(&call.id).expect("known").participant_ids(),
+        slack
+            .call(call.id.as_str())
+            .expect("known")
+            .participant_ids(),
         ["U0ALICE", "guest-7"]
     );
 
@@ -342,7 +358,7 @@ async fn a_json_array_slack_cannot_read_is_sent_again_as_a_form() {
     api.chat_unfurl(
         &token,
         &ChatUnfurl {
-            channel: "C0GENERAL".into(),
+            channel: id("C0GENERAL"),
             ts: "1700000000.000300".into(),
             unfurls,
         },
@@ -388,7 +404,7 @@ async fn richer_call_answers_are_read_for_what_we_use() {
     api.chat_post_message(
         &token,
         &ChatPostMessage {
-            channel: "C0GENERAL".into(),
+            channel: id("C0GENERAL"),
             text: "A call was started".into(),
             blocks: Some(vec![call_block(&call.id)]),
         },
@@ -408,7 +424,7 @@ async fn richer_call_answers_are_read_for_what_we_use() {
     let info = api.calls_info(&token, &call.id).await.expect("calls.info");
     assert_eq!(info.id, call.id);
     assert!(info.date_end.is_some(), "{info:?}");
-    assert_eq!(info.external_unique_id.as_deref(), Some("ext-rich"));
+    assert_eq!(info.external_unique_id, Some(id::<ExternalId>("ext-rich")));
 }
 
 #[tokio::test]
@@ -420,7 +436,7 @@ async fn rate_limit_then_success_honours_retry_after() {
         .calls_add(&token(&slack), &add_request("ext-429"))
         .await
         .expect("succeeds after waiting");
-    assert!(call.id.starts_with('R'));
+    assert!(call.id.as_str().starts_with('R'));
     let attempts = slack.requests_for("calls.add");
     assert_eq!(attempts.len(), 2);
     assert_eq!(attempts[0].status, Some(429));
@@ -470,7 +486,7 @@ async fn transient_errors_stop_at_max_attempts() {
     slack.inject(Fault::on("calls.info").slack_error("internal_error"));
     let api = client(&slack, quick());
     let error = api
-        .calls_info(&token(&slack), "R000000001")
+        .calls_info(&token(&slack), &id("R000000001"))
         .await
         .expect_err("never recovers");
     assert_eq!(error.code(), Some(&ApiErrorCode::InternalError));
@@ -509,7 +525,10 @@ async fn dead_tokens_are_not_retried() {
     slack.add_token("xoxb-soon-revoked", "T0STANDIN");
     slack.revoke_token("xoxb-soon-revoked");
     let error = api
-        .calls_info(&SecretString::from("xoxb-soon-revoked".to_owned()), "R1")
+        .calls_info(
+            &SecretString::from("xoxb-soon-revoked".to_owned()),
+            &id("R1"),
+        )
         .await
         .expect_err("revoked");
     assert_eq!(error.code(), Some(&ApiErrorCode::TokenRevoked));
@@ -556,7 +575,7 @@ async fn a_hang_is_cut_by_the_request_timeout() {
         .calls_end(
             &token(&slack),
             &CallsEnd {
-                id: "R000000001".into(),
+                id: id("R000000001"),
                 duration: None,
             },
         )
@@ -598,7 +617,7 @@ async fn response_url_errors_are_typed_and_never_name_the_url() {
     let url = slack.new_response_url("C0GENERAL");
     // A call block naming a call Slack never issued.
     let error = api
-        .post_response_url(&url, &ResponseMessage::call_in_channel("R999", "x"))
+        .post_response_url(&url, &ResponseMessage::call_in_channel(&id("R999"), "x"))
         .await
         .expect_err("unknown call id");
     assert_eq!(error.code(), Some(&ApiErrorCode::InvalidBlocks));
@@ -675,7 +694,7 @@ async fn tokens_never_appear_in_errors_debug_or_logs() {
     slack.inject(Fault::on("calls.info").hang().times(1));
     for _ in 0..5 {
         errors.push(
-            api.calls_info(&token, "R000000001")
+            api.calls_info(&token, &id("R000000001"))
                 .await
                 .expect_err("each fault fails the call"),
         );
@@ -685,13 +704,13 @@ async fn tokens_never_appear_in_errors_debug_or_logs() {
     let gone = client(&stopped, single);
     drop(stopped);
     errors.push(
-        gone.calls_info(&token, "R000000001")
+        gone.calls_info(&token, &id("R000000001"))
             .await
             .expect_err("connection refused"),
     );
     // Transport, before sending: a token that cannot be a header value.
     errors.push(
-        api.calls_info(&SecretString::from(format!("{SECRET_TOKEN}\n")), "R1")
+        api.calls_info(&SecretString::from(format!("{SECRET_TOKEN}\n")), &id("R1"))
             .await
             .expect_err("invalid header value"),
     );
@@ -700,7 +719,7 @@ async fn tokens_never_appear_in_errors_debug_or_logs() {
         .calls_add(&token, &add_request("ext-leak"))
         .await
         .expect("calls.add");
-    assert!(call.id.starts_with('R'));
+    assert!(call.id.as_str().starts_with('R'));
 
     let kinds: Vec<&str> = errors
         .iter()

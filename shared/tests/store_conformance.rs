@@ -6,7 +6,9 @@ mod support;
 
 use std::sync::Arc;
 
-use slack_calls::domain::{CallState, CallUser, EndReason, EventReceipt, Job, JobStatus};
+use slack_calls::domain::{
+    CallState, CallUser, EndReason, EventReceipt, ExternalId, Job, JobStatus,
+};
 use slack_calls::store::{modify_call, CallStore, ReceiptOutcome, StoreError};
 
 use support::*;
@@ -76,7 +78,7 @@ mod cases {
         assert_eq!(store.get_job(&job.id).await.unwrap(), Some(job));
 
         let mut impostor = call.clone();
-        impostor.created_by = "U9999".into();
+        impostor.created_by = id("U9999");
         let impostor_job = sync_job(&impostor, NOW);
         let second = store
             .create_call(&impostor, std::slice::from_ref(&impostor_job))
@@ -102,8 +104,11 @@ mod cases {
     }
 
     pub async fn absent_items_are_none_and_cannot_be_updated(store: Arc<dyn CallStore>) {
-        assert_eq!(store.get_call("no-such-call").await.unwrap(), None);
-        assert_eq!(store.find_call_by_slack_id("R404").await.unwrap(), None);
+        assert_eq!(store.get_call(&id("no-such-call")).await.unwrap(), None);
+        assert_eq!(
+            store.find_call_by_slack_id(&id("R404")).await.unwrap(),
+            None
+        );
         assert_eq!(
             store
                 .find_call_by_join_url("https://meet.example/404")
@@ -112,7 +117,7 @@ mod cases {
             None
         );
         assert_eq!(store.get_job("no-such-job").await.unwrap(), None);
-        assert!(store.get_installation("T404").await.unwrap().is_none());
+        assert!(store.get_installation(&id("T404")).await.unwrap().is_none());
         assert!(store.list_live_calls().await.unwrap().is_empty());
 
         let mut ghost = new_call(NOW);
@@ -126,9 +131,9 @@ mod cases {
         ghost_installation.version = 3;
         let result = store.put_installation(&mut ghost_installation).await;
         assert!(matches!(result, Err(StoreError::Conflict)), "{result:?}");
-        assert!(store.get_installation("T404").await.unwrap().is_none());
+        assert!(store.get_installation(&id("T404")).await.unwrap().is_none());
 
-        let untouched = modify_call(store.as_ref(), "no-such-call", |_| {
+        let untouched = modify_call(store.as_ref(), &id("no-such-call"), |_| {
             panic!("nothing to change on an absent call")
         })
         .await
@@ -191,11 +196,11 @@ mod cases {
         let tasks: Vec<_> = (0..WRITERS)
             .map(|writer| {
                 let store = store.clone();
-                let id = call.external_unique_id.clone();
+                let call_id = call.external_unique_id.clone();
                 tokio::spawn(async move {
-                    modify_call(store.as_ref(), &id, |call| {
+                    modify_call(store.as_ref(), &call_id, |call| {
                         let user = CallUser::Slack {
-                            slack_id: format!("U{writer:04}"),
+                            slack_id: id(&format!("U{writer:04}")),
                         };
                         call.participant_joined(user, None, NOW + 1);
                         Some(vec![sync_job(call, NOW + 1)])
@@ -272,13 +277,13 @@ mod cases {
         let other = new_call(NOW);
         store.create_call(&call, &[]).await.unwrap();
         store.create_call(&other, &[]).await.unwrap();
-        assert_eq!(store.find_call_by_slack_id("").await.unwrap(), None);
+        // (An empty Slack id cannot even be asked for: `SlackCallId` refuses it.)
 
         let mut registered = call.clone();
-        registered.mark_registered("R0123ABC".into());
+        registered.mark_registered(id("R0123ABC"));
         store.update_call(&mut registered, &[]).await.unwrap();
         assert_eq!(
-            store.find_call_by_slack_id("R0123ABC").await.unwrap(),
+            store.find_call_by_slack_id(&id("R0123ABC")).await.unwrap(),
             Some(registered.clone())
         );
         assert_eq!(
@@ -343,7 +348,7 @@ mod cases {
         for call in [&newest, &oldest, &middle, &failed] {
             store.create_call(call, &[]).await.unwrap();
         }
-        let ids = |calls: Vec<slack_calls::domain::Call>| -> Vec<String> {
+        let ids = |calls: Vec<slack_calls::domain::Call>| -> Vec<ExternalId> {
             calls
                 .into_iter()
                 .map(|call| call.external_unique_id)
@@ -355,7 +360,7 @@ mod cases {
         );
 
         let mut active = middle.clone();
-        active.mark_registered("R0MIDDLE".into());
+        active.mark_registered(id("R0MIDDLE"));
         store.update_call(&mut active, &[]).await.unwrap();
         let mut ended = oldest.clone();
         ended.end(EndReason::Abandoned, NOW + 400, None);
@@ -379,7 +384,7 @@ mod cases {
             store.create_call(&call, &[]).await.unwrap();
             created.push(call.external_unique_id);
         }
-        let listed: Vec<String> = store
+        let listed: Vec<ExternalId> = store
             .list_live_calls()
             .await
             .unwrap()
@@ -520,7 +525,7 @@ mod cases {
         let result = store.put_installation(&mut stale).await;
         assert!(matches!(result, Err(StoreError::Conflict)), "{result:?}");
 
-        let stored = store.get_installation("T0100").await.unwrap().unwrap();
+        let stored = store.get_installation(&id("T0100")).await.unwrap().unwrap();
         assert_eq!(
             installation_fields(&stored),
             installation_fields(&installation)
@@ -544,7 +549,7 @@ mod cases {
         );
         assert_eq!(
             store
-                .find_call_by_slack_id(ended.slack_call_id.as_deref().unwrap())
+                .find_call_by_slack_id(ended.slack_call_id.as_ref().unwrap())
                 .await
                 .unwrap(),
             Some(ended)
@@ -579,13 +584,13 @@ mod cases {
     pub async fn every_installation_field_round_trips(store: Arc<dyn CallStore>) {
         let mut active = installation("T0200", "xoxb-1234-5678-secret");
         store.put_installation(&mut active).await.unwrap();
-        let stored = store.get_installation("T0200").await.unwrap().unwrap();
+        let stored = store.get_installation(&id("T0200")).await.unwrap().unwrap();
         assert_eq!(installation_fields(&stored), installation_fields(&active));
 
         let mut disabled = stored;
         disabled.disable("tokens_revoked", Some("fedcba9876543210".into()), NOW + 99);
         store.put_installation(&mut disabled).await.unwrap();
-        let stored = store.get_installation("T0200").await.unwrap().unwrap();
+        let stored = store.get_installation(&id("T0200")).await.unwrap().unwrap();
         assert_eq!(installation_fields(&stored), installation_fields(&disabled));
         assert!(stored.bot_token.is_none() && stored.is_disabled());
     }

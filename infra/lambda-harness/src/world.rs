@@ -14,7 +14,7 @@ use secrecy::SecretString;
 use serde_json::{json, Value};
 use slack_calls::clock::{Clock, ManualClock};
 use slack_calls::config::Config;
-use slack_calls::domain::{Call, EventReceipt, Installation, Job};
+use slack_calls::domain::{Call, EventReceipt, ExternalId, Installation, Job, SlackCallId, TeamId};
 use slack_calls::entry::worker::{handle_worker_event, WorkerError, WorkerEvent};
 use slack_calls::flows::Services;
 use slack_calls::secrets::{Secrets, StaticSecrets};
@@ -340,11 +340,15 @@ impl World {
         .unwrap_or_else(|error| panic!("sweep: {error}"))
     }
 
-    /// The one call the store holds for `external_unique_id`.
-    pub async fn call(&self, external_unique_id: &str) -> Call {
+    /// The one call the store holds for `external_unique_id` (an `ExternalId`, or its
+    /// text as Slack received it).
+    pub async fn call(&self, external_unique_id: impl AsRef<str>) -> Call {
+        let external_unique_id = external_unique_id.as_ref();
+        let id = ExternalId::parse(external_unique_id)
+            .unwrap_or_else(|error| panic!("{external_unique_id:?}: {error}"));
         self.services
             .store
-            .get_call(external_unique_id)
+            .get_call(&id)
             .await
             .unwrap_or_else(|error| panic!("get_call: {error}"))
             .unwrap_or_else(|| panic!("no call {external_unique_id}"))
@@ -411,11 +415,14 @@ impl CallStore for CountingStore {
         self.count("create_call");
         self.inner.create_call(call, jobs).await
     }
-    async fn get_call(&self, external_unique_id: &str) -> Result<Option<Call>, StoreError> {
+    async fn get_call(&self, external_unique_id: &ExternalId) -> Result<Option<Call>, StoreError> {
         self.count("get_call");
         self.inner.get_call(external_unique_id).await
     }
-    async fn find_call_by_slack_id(&self, slack_call_id: &str) -> Result<Option<Call>, StoreError> {
+    async fn find_call_by_slack_id(
+        &self,
+        slack_call_id: &SlackCallId,
+    ) -> Result<Option<Call>, StoreError> {
         self.count("find_call_by_slack_id");
         self.inner.find_call_by_slack_id(slack_call_id).await
     }
@@ -451,7 +458,7 @@ impl CallStore for CountingStore {
         self.count("update_job");
         self.inner.update_job(job).await
     }
-    async fn get_installation(&self, team_id: &str) -> Result<Option<Installation>, StoreError> {
+    async fn get_installation(&self, team_id: &TeamId) -> Result<Option<Installation>, StoreError> {
         self.count("get_installation");
         self.inner.get_installation(team_id).await
     }

@@ -484,7 +484,7 @@ async fn an_unknown_call_is_not_found_and_nothing_is_created() {
     assert!(world
         .services
         .store
-        .get_call("never-seen")
+        .get_call(&"never-seen".parse().expect("an external id"))
         .await
         .expect("store")
         .is_none());

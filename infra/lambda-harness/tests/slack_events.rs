@@ -10,7 +10,7 @@ use lambda_harness::world::{World, WorldOptions, PROVIDER_SECRET, SIGNING_SECRET
 use secrecy::SecretString;
 use serde_json::{json, Value};
 use slack_calls::clock::{Clock, SystemClock};
-use slack_calls::domain::{CallState, EndReason};
+use slack_calls::domain::{CallState, EndReason, TeamId};
 use slack_calls::flows::installation::REINSTALL_MESSAGE;
 use slack_calls::flows::jobs::{external_id_for_link, MAX_JOB_ATTEMPTS};
 use slack_calls::slack;
@@ -222,7 +222,10 @@ async fn a_link_to_an_unknown_room_of_ours_is_registered_once_then_unfurled() {
         json!({"blocks": [{"type": "call", "call_id": call_id}]})
     );
     let stored = world.call(&external_id_for_link(url)).await;
-    assert_eq!(stored.slack_call_id.as_deref(), Some(call_id.as_str()));
+    assert_eq!(
+        stored.slack_call_id.as_ref().map(|id| id.as_str()),
+        Some(call_id.as_str())
+    );
     assert_eq!(stored.created_by, SHARER);
 
     // The same link in another message, by someone else: the same call, nothing new.
@@ -557,7 +560,7 @@ async fn assert_next_command_is_told_to_reinstall(world: &mut World) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn app_uninstalled_disables_the_installation() {
     let mut world = World::start().await;
-    let team = world.standin.team_id().to_owned();
+    let team = TeamId::parse(world.standin.team_id()).expect("a team id");
     let answer = world
         .event(&world.event_callback("Ev0UNINST01", json!({"type": "app_uninstalled"})))
         .await;
@@ -583,7 +586,7 @@ async fn app_uninstalled_disables_the_installation() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokens_revoked_disables_the_installation_only_for_bot_tokens() {
     let mut world = World::start().await;
-    let team = world.standin.team_id().to_owned();
+    let team = TeamId::parse(world.standin.team_id()).expect("a team id");
 
     // User tokens only: nothing of ours changes.
     let answer = world
@@ -770,4 +773,96 @@ async fn bad_input_is_refused_without_a_5xx_and_without_a_write() {
     );
     assert_eq!(world.store_requests.total(), 0, "nothing written");
     assert!(world.standin.requests().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_with_malformed_ids_are_refused_without_retry() {
+    let mut world = World::start().await;
+    let url = "https://meet.example.com/abc";
+    let without_team = {
+        let mut body =
+            world.event_callback("Ev0BADID006", link_shared(CHANNEL, SHARER, TS, &[url]));
+        body.as_object_mut()
+            .map(|envelope| envelope.remove("team_id"));
+        body
+    };
+    let with_team = |team: &str| {
+        let mut body = world.event_callback("Ev0BADID005", json!({"type": "app_uninstalled"}));
+        body["team_id"] = json!(team);
+        body
+    };
+    let cases = [
+        (
+            world.event_callback(
+                "Ev0BADID001",
+                link_shared(CHANNEL, "u0user0002", TS, &[url]),
+            ),
+            "Slack user id must start with U or W",
+        ),
+        (
+            world.event_callback("Ev0BADID002", link_shared(SHARER, SHARER, TS, &[url])),
+            "Slack channel id must start with C, G or D",
+        ),
+        (
+            world.event_callback("Ev0BADID003", call_rejected(CHANNEL, "c1")),
+            "Slack call id must start with R",
+        ),
+        (
+            world.event_callback("Ev0BADID004", call_rejected("R0CALL0001", "c\u{1}1")),
+            "external id contains a control character",
+        ),
+        (with_team("C0CHAN0001"), "Slack team id must start with T"),
+        (without_team, "team_id is missing"),
+    ];
+    for (body, reason) in cases {
+        let answer = world.event(&body).await;
+        assert_eq!(answer.status, 400, "{body}: {:?}", answer.json);
+        let error = answer.json["error"].as_str().unwrap_or_default();
+        assert!(error.contains(reason), "{error:?} says {reason:?}");
+        assert_eq!(
+            answer
+                .headers
+                .get("x-slack-no-retry")
+                .and_then(|v| v.to_str().ok()),
+            Some("1"),
+            "{body}"
+        );
+    }
+    assert_eq!(world.store_requests.total(), 0, "nothing written");
+    assert_eq!(world.run_worker().await, Vec::<String>::new());
+    assert!(world.standin.requests().is_empty());
+}
+
+/// Slack sends `link_shared` for a link typed into the composer (`"channel":
+/// "COMPOSER"`), and again once the message is posted: the posted one is unfurled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn links_in_the_composer_are_unfurled_once_posted() {
+    let mut world = World::start().await;
+    let call = start_call(&mut world, CHANNEL, CREATOR, "Standup").await;
+    let draft_ts = "U0USER0002-909b5454-75f8-4ac4-b325-1b40e230bbd8";
+    let answer = world
+        .event(&world.event_callback(
+            "Ev0COMPOSE1",
+            link_shared("COMPOSER", SHARER, draft_ts, &[&call.join_url]),
+        ))
+        .await;
+    assert_eq!(answer.status, 200, "{:?}", answer.json);
+    assert_eq!(world.store_requests.total(), 0, "nothing recorded");
+    assert_eq!(world.run_worker().await, Vec::<String>::new());
+    assert!(world.standin.requests().is_empty(), "nothing sent to Slack");
+
+    world.standin.add_message(CHANNEL, TS);
+    let answer = world
+        .event(&world.event_callback(
+            "Ev0COMPOSE2",
+            link_shared(CHANNEL, SHARER, TS, &[&call.join_url]),
+        ))
+        .await;
+    assert_eq!(answer.status, 200, "{:?}", answer.json);
+    assert_eq!(world.run_worker().await, Vec::<String>::new());
+    assert_eq!(world.slack_methods(), ["chat.unfurl"]);
+    assert_eq!(
+        world.standin.requests_for("chat.unfurl")[0].body["channel"],
+        CHANNEL
+    );
 }

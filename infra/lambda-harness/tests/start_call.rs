@@ -151,7 +151,7 @@ async fn a_slash_command_in_a_dm_registers_the_call_and_posts_its_block_there() 
         "no desktop template configured: {add}"
     );
     let call = world.call(&registered.external_unique_id).await;
-    assert_eq!(call.channel_id.as_deref(), Some(DM));
+    assert_eq!(call.channel_id.as_ref().map(|id| id.as_str()), Some(DM));
     let messages = world.standin.messages();
     assert_eq!(messages.len(), 1, "{messages:#?}");
     assert_eq!(messages[0].channel, DM);
@@ -480,4 +480,47 @@ async fn malformed_forms_are_refused_with_the_reason() {
         );
     }
     assert_nothing_happened(&mut world, "malformed").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_ids_are_refused_naming_the_field() {
+    let mut world = World::start().await;
+    let cases = [
+        (
+            "user_id",
+            "u0user0001",
+            "user_id is invalid: Slack user id must start with U or W",
+        ),
+        (
+            "user_id",
+            "U0USER\n01",
+            "user_id is invalid: Slack user id must continue with uppercase letters and digits only",
+        ),
+        (
+            "channel_id",
+            USER,
+            "channel_id is invalid: Slack channel id must start with C, G or D",
+        ),
+        (
+            "channel_id",
+            "C0CHAN0001C0CHAN0001C0CHAN0001C0CHAN0001",
+            "channel_id is invalid: Slack channel id is longer than 32 bytes",
+        ),
+        (
+            "team_id",
+            "T0standin",
+            "team_id is invalid: Slack team id must continue with uppercase letters and digits only",
+        ),
+    ];
+    for (field, value, reason) in cases {
+        let form = world.command_form(CHANNEL, USER, &[(field, value)]);
+        let answer = world.command(&form).await;
+        assert_eq!(answer.status, 400, "{field}={value:?}: {:?}", answer.json);
+        assert_eq!(
+            answer.json,
+            serde_json::json!({ "error": reason }),
+            "{value:?}"
+        );
+    }
+    assert_nothing_happened(&mut world, "malformed ids").await;
 }

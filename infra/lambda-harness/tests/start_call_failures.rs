@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use lambda_harness::world::{World, WorldOptions};
 use serde_json::{json, Value};
-use slack_calls::domain::{CallState, JobStatus};
+use slack_calls::domain::{CallState, JobStatus, TeamId};
 use slack_standin::Fault;
 use support::{
     assert_registered_once, job, sequence_numbers, table_items, the_job_records, Scripted,
@@ -274,7 +274,7 @@ async fn not_authorized_is_explained_to_the_user_and_not_retried() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_auth_disables_the_installation_and_later_commands_say_reinstall() {
     let mut world = World::start().await;
-    let team = world.standin.team_id().to_owned();
+    let team = TeamId::parse(world.standin.team_id()).expect("a team id");
     world
         .standin
         .inject(Fault::on("calls.add").slack_error("invalid_auth"));

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use slack_calls::domain::{Call, EventReceipt, Installation, Job};
+use slack_calls::domain::{Call, EventReceipt, ExternalId, Installation, Job, SlackCallId, TeamId};
 use slack_calls::store::{CallStore, ReceiptOutcome, StoreError};
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -34,11 +34,14 @@ impl CallStore for NotifyingStore {
         Ok(())
     }
 
-    async fn get_call(&self, external_unique_id: &str) -> Result<Option<Call>, StoreError> {
+    async fn get_call(&self, external_unique_id: &ExternalId) -> Result<Option<Call>, StoreError> {
         self.inner.get_call(external_unique_id).await
     }
 
-    async fn find_call_by_slack_id(&self, slack_call_id: &str) -> Result<Option<Call>, StoreError> {
+    async fn find_call_by_slack_id(
+        &self,
+        slack_call_id: &SlackCallId,
+    ) -> Result<Option<Call>, StoreError> {
         self.inner.find_call_by_slack_id(slack_call_id).await
     }
 
@@ -82,7 +85,7 @@ impl CallStore for NotifyingStore {
         self.inner.update_job(job).await
     }
 
-    async fn get_installation(&self, team_id: &str) -> Result<Option<Installation>, StoreError> {
+    async fn get_installation(&self, team_id: &TeamId) -> Result<Option<Installation>, StoreError> {
         self.inner.get_installation(team_id).await
     }
 

@@ -6,6 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::ids::{ChannelId, ExternalId, SlackCallId, TeamId, UserId};
+
 /// Seconds since the Unix epoch, UTC: the unit Slack uses everywhere.
 pub type UnixSeconds = i64;
 
@@ -59,7 +61,7 @@ pub enum EndReason {
 #[serde(untagged)]
 pub enum CallUser {
     Slack {
-        slack_id: String,
+        slack_id: UserId,
     },
     External {
         external_id: String,
@@ -74,7 +76,7 @@ impl CallUser {
     /// A person who leaves and rejoins keeps it, so they stay one participant.
     pub fn identity(&self) -> &str {
         match self {
-            CallUser::Slack { slack_id } => slack_id,
+            CallUser::Slack { slack_id } => slack_id.as_str(),
             CallUser::External { external_id, .. } => external_id,
         }
     }
@@ -94,23 +96,23 @@ pub struct Participant {
 /// A DM call declined by its callee (`call_rejected`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rejection {
-    pub user_id: String,
-    pub channel_id: String,
+    pub user_id: UserId,
+    pub channel_id: ChannelId,
     pub at: UnixSeconds,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Call {
     /// Our id for the call, unique across all calls; Slack's `external_unique_id`.
-    pub external_unique_id: String,
+    pub external_unique_id: ExternalId,
     /// Slack's `R…` id, once `calls.add` succeeded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub slack_call_id: Option<String>,
-    pub team_id: String,
+    pub slack_call_id: Option<SlackCallId>,
+    pub team_id: TeamId,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub channel_id: Option<String>,
+    pub channel_id: Option<ChannelId>,
     /// The Slack user who started (or shared) the call.
-    pub created_by: String,
+    pub created_by: UserId,
     pub kind: CallKind,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
@@ -169,10 +171,10 @@ pub struct Call {
 /// What a new call is made from.
 #[derive(Debug, Clone)]
 pub struct NewCall {
-    pub external_unique_id: String,
-    pub team_id: String,
-    pub channel_id: Option<String>,
-    pub created_by: String,
+    pub external_unique_id: ExternalId,
+    pub team_id: TeamId,
+    pub channel_id: Option<ChannelId>,
+    pub created_by: UserId,
     pub kind: CallKind,
     pub title: Option<String>,
     pub join_url: String,
@@ -222,7 +224,7 @@ impl Call {
     }
 
     /// `calls.add` succeeded: remember Slack's id and what Slack now shows.
-    pub fn mark_registered(&mut self, slack_call_id: String) {
+    pub fn mark_registered(&mut self, slack_call_id: SlackCallId) {
         self.slack_call_id = Some(slack_call_id);
         self.slack_title = self.title.clone();
         self.slack_join_url = Some(self.join_url.clone());
@@ -517,10 +519,10 @@ mod tests {
     fn call() -> Call {
         let mut call = Call::new(
             NewCall {
-                external_unique_id: "c1".into(),
-                team_id: "T1".into(),
-                channel_id: Some("C1".into()),
-                created_by: "U1".into(),
+                external_unique_id: ExternalId::parse("c1").expect("id"),
+                team_id: TeamId::parse("T1").expect("id"),
+                channel_id: Some(ChannelId::parse("C1").expect("id")),
+                created_by: UserId::parse("U1").expect("id"),
                 kind: CallKind::Video,
                 title: Some("Standup".into()),
                 join_url: "https://meet.example/r".into(),
@@ -530,13 +532,13 @@ mod tests {
             },
             1_000,
         );
-        call.mark_registered("R1".into());
+        call.mark_registered(SlackCallId::parse("R1").expect("id"));
         call
     }
 
     fn slack(id: &str) -> CallUser {
         CallUser::Slack {
-            slack_id: id.into(),
+            slack_id: UserId::parse(id).expect("a user id"),
         }
     }
 

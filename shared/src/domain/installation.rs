@@ -4,10 +4,11 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
 use super::call::UnixSeconds;
+use super::ids::TeamId;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Installation {
-    pub team_id: String,
+    pub team_id: TeamId,
     /// The team's bot token (multi-workspace installs). In single-workspace mode it is
     /// absent and the token comes from the secret.
     #[serde(
@@ -33,9 +34,9 @@ pub struct Installation {
 }
 
 impl Installation {
-    pub fn new(team_id: impl Into<String>) -> Self {
+    pub fn new(team_id: TeamId) -> Self {
         Installation {
-            team_id: team_id.into(),
+            team_id,
             bot_token: None,
             scopes: Vec::new(),
             disabled_at: None,

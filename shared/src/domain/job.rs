@@ -3,7 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::call::UnixSeconds;
-use crate::provider::callback::ProviderNotice;
+use super::ids::{ChannelId, ExternalId, SlackCallId, TeamId, UserId};
+use super::notice::ProviderNotice;
 
 /// What the worker has to do. Each kind is idempotent: running it twice (stream
 /// redelivery) has the effect of running it once.
@@ -11,33 +12,33 @@ use crate::provider::callback::ProviderNotice;
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum JobKind {
     /// `calls.add`, then post the call block through the call's `response_url`.
-    RegisterCall { external_unique_id: String },
+    RegisterCall { external_unique_id: ExternalId },
     /// Bring Slack's call object in line with the call: participants, details, end.
-    SyncCall { external_unique_id: String },
+    SyncCall { external_unique_id: ExternalId },
     /// A DM call was declined: record it, end the call if nobody joined, tell the provider.
     RejectCall {
-        slack_call_id: String,
+        slack_call_id: SlackCallId,
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        external_unique_id: Option<String>,
-        user_id: String,
-        channel_id: String,
+        external_unique_id: Option<ExternalId>,
+        user_id: UserId,
+        channel_id: ChannelId,
         rejected_at: UnixSeconds,
     },
     /// `chat.unfurl` the links of ours in one shared message, registering unknown rooms.
     Unfurl {
-        team_id: String,
-        channel: String,
+        team_id: TeamId,
+        channel: ChannelId,
         message_ts: String,
-        user_id: String,
+        user_id: UserId,
         links: Vec<String>,
     },
     /// Tell the provider's backend (`PROVIDER_CALLBACK_URL`) about something Slack saw.
     NotifyProvider {
-        external_unique_id: String,
+        external_unique_id: ExternalId,
         payload: ProviderNotice,
     },
     /// The app was uninstalled or its tokens revoked: disable the team's installation.
-    DisableInstallation { team_id: String, reason: String },
+    DisableInstallation { team_id: TeamId, reason: String },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -136,11 +137,12 @@ impl JobKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::ids::id;
 
     fn job() -> Job {
         Job::new(
             JobKind::SyncCall {
-                external_unique_id: "c1".into(),
+                external_unique_id: id("c1"),
             },
             1_000,
         )
@@ -205,27 +207,27 @@ mod tests {
     fn kind_names_match_the_serialised_tag() {
         let kinds = [
             JobKind::RegisterCall {
-                external_unique_id: "c1".into(),
+                external_unique_id: id("c1"),
             },
             JobKind::SyncCall {
-                external_unique_id: "c1".into(),
+                external_unique_id: id("c1"),
             },
             JobKind::RejectCall {
-                slack_call_id: "R1".into(),
+                slack_call_id: id("R1"),
                 external_unique_id: None,
-                user_id: "U1".into(),
-                channel_id: "D1".into(),
+                user_id: id("U1"),
+                channel_id: id("D1"),
                 rejected_at: 1,
             },
             JobKind::Unfurl {
-                team_id: "T1".into(),
-                channel: "C1".into(),
+                team_id: id("T1"),
+                channel: id("C1"),
                 message_ts: "1.2".into(),
-                user_id: "U1".into(),
+                user_id: id("U1"),
                 links: Vec::new(),
             },
             JobKind::DisableInstallation {
-                team_id: "T1".into(),
+                team_id: id("T1"),
                 reason: "app_uninstalled".into(),
             },
         ];

@@ -1,16 +1,22 @@
-//! The domain: calls, participants, installations, jobs. Pure types and state
-//! transitions; no I/O, no Lambda, no HTTP.
+//! The domain: calls, participants, installations, jobs, and the ids that name them.
+//! Pure types and state transitions; no I/O, no Lambda, no HTTP, and nothing of the
+//! crate outside this module.
 
 pub mod call;
 pub mod event_receipt;
 pub mod ids;
 pub mod installation;
 pub mod job;
+pub mod notice;
 
 pub use call::{
     Call, CallKind, CallState, CallUser, EndReason, NewCall, Participant, Rejection, SyncPlan,
     UnixSeconds,
 };
 pub use event_receipt::EventReceipt;
+pub use ids::{
+    ChannelId, EnterpriseId, ExternalId, IdError, InvalidField, SlackCallId, TeamId, UserId,
+};
 pub use installation::Installation;
 pub use job::{Job, JobKind, JobStatus};
+pub use notice::ProviderNotice;

@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use http::{HeaderMap, Response, StatusCode};
 
-use crate::domain::CallKind;
+use crate::domain::ids::parse_field;
+use crate::domain::{CallKind, InvalidField};
 use crate::flows::start_call::{start_call, StartCall, StartOutcome, StartedFrom, TRY_AGAIN};
 use crate::flows::Services;
 use crate::slack;
@@ -42,28 +43,11 @@ pub async fn handle_command(
         tracing::warn!(%error, "response_url refused");
         return error_response(StatusCode::BAD_REQUEST, &error.to_string());
     }
-    let (started_from, kind) = match (&form.command, form.call_type.as_deref()) {
-        (Some(_), _) => (StartedFrom::SlashCommand, CallKind::Video),
-        (None, None | Some("video")) => (StartedFrom::CallButton, CallKind::Video),
-        (None, Some("audio")) => (StartedFrom::CallButton, CallKind::Audio),
-        (None, Some(_)) => {
-            return error_response(StatusCode::BAD_REQUEST, "type must be video or audio");
-        }
+    let command = match StartCall::try_from(form) {
+        Ok(command) => command,
+        Err(error) => return error_response(StatusCode::BAD_REQUEST, &error.to_string()),
     };
-    let command = StartCall {
-        started_from,
-        team_id: form.team_id.clone(),
-        channel_id: form.channel_id.clone(),
-        user_id: form.user_id.clone(),
-        user_name: form
-            .user_name
-            .clone()
-            .unwrap_or_else(|| form.user_id.clone()),
-        title: form.title(),
-        kind,
-        phone_number: form.phone_number.clone(),
-        response_url: form.response_url.clone(),
-    };
+    let (started_from, kind) = (command.started_from, command.kind);
     let outcome = tokio::time::timeout(ANSWER_DEADLINE, start_call(command, services))
         .await
         .unwrap_or_else(|_| {
@@ -71,6 +55,45 @@ pub async fn handle_command(
             StartOutcome::Refused(TRY_AGAIN.into())
         });
     answer(started_from, kind, outcome)
+}
+
+/// Why a decoded form is not a command to start a call.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum CommandError {
+    #[error(transparent)]
+    InvalidField(#[from] InvalidField),
+    #[error("type must be video or audio")]
+    UnknownCallType,
+}
+
+impl TryFrom<CommandForm> for StartCall {
+    type Error = CommandError;
+
+    /// The form's ids parsed, and what was pressed: the slash command starts a video
+    /// call; the call button says which kind in `type`.
+    fn try_from(form: CommandForm) -> Result<Self, CommandError> {
+        let team_id = parse_field("team_id", form.team_id.as_str())?;
+        let channel_id = parse_field("channel_id", form.channel_id.as_str())?;
+        let user_id = parse_field("user_id", form.user_id.as_str())?;
+        let (started_from, kind) = match (&form.command, form.call_type.as_deref()) {
+            (Some(_), _) => (StartedFrom::SlashCommand, CallKind::Video),
+            (None, None | Some("video")) => (StartedFrom::CallButton, CallKind::Video),
+            (None, Some("audio")) => (StartedFrom::CallButton, CallKind::Audio),
+            (None, Some(_)) => return Err(CommandError::UnknownCallType),
+        };
+        let title = form.title();
+        Ok(StartCall {
+            started_from,
+            team_id,
+            channel_id,
+            user_name: form.user_name.unwrap_or(form.user_id),
+            user_id,
+            title,
+            kind,
+            phone_number: form.phone_number,
+            response_url: form.response_url,
+        })
+    }
 }
 
 fn answer(started_from: StartedFrom, kind: CallKind, outcome: StartOutcome) -> Response<String> {
@@ -112,4 +135,92 @@ fn answer(started_from: StartedFrom, kind: CallKind, outcome: StartOutcome) -> R
         StatusCode::OK,
         &serde_json::to_value(message).unwrap_or_default(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ids::{id, IdError, IdKind};
+
+    /// A slash command's form, with `changes` replacing (or, empty, removing) fields.
+    fn form(changes: &[(&str, &str)]) -> CommandForm {
+        let mut fields = vec![
+            ("team_id", "T0TEAM0001"),
+            ("channel_id", "C0CHAN0001"),
+            ("user_id", "U0USER0001"),
+            ("command", "/call"),
+            ("text", "Standup"),
+            ("response_url", "https://hooks.slack.com/x"),
+        ];
+        for (name, value) in changes {
+            fields.retain(|(field, _)| field != name);
+            if !value.is_empty() {
+                fields.push((name, value));
+            }
+        }
+        let body = serde_urlencoded::to_string(&fields).expect("encodes");
+        CommandForm::parse(body.as_bytes()).expect("a complete form")
+    }
+
+    fn refusal(changes: &[(&str, &str)]) -> String {
+        StartCall::try_from(form(changes))
+            .map(|_| ())
+            .expect_err("refused")
+            .to_string()
+    }
+
+    #[test]
+    fn a_form_becomes_a_command_with_parsed_ids() {
+        let command = StartCall::try_from(form(&[])).expect("valid");
+        assert_eq!(
+            command,
+            StartCall {
+                started_from: StartedFrom::SlashCommand,
+                team_id: id("T0TEAM0001"),
+                channel_id: id("C0CHAN0001"),
+                user_id: id("U0USER0001"),
+                user_name: "U0USER0001".into(),
+                title: Some("Standup".into()),
+                kind: CallKind::Video,
+                phone_number: None,
+                response_url: "https://hooks.slack.com/x".into(),
+            }
+        );
+        let button = StartCall::try_from(form(&[
+            ("command", ""),
+            ("type", "audio"),
+            ("user_name", "ada"),
+        ]))
+        .expect("valid");
+        assert_eq!(
+            (button.started_from, button.kind, button.user_name.as_str()),
+            (StartedFrom::CallButton, CallKind::Audio, "ada")
+        );
+    }
+
+    #[test]
+    fn a_malformed_id_is_refused_naming_its_field() {
+        assert_eq!(
+            StartCall::try_from(form(&[("user_id", "C0CHAN0001")])).map(|_| ()),
+            Err(CommandError::InvalidField(InvalidField {
+                field: "user_id",
+                error: IdError::WrongPrefix {
+                    kind: IdKind::User,
+                    prefixes: "U or W"
+                }
+            }))
+        );
+        assert_eq!(
+            refusal(&[("channel_id", "c0chan0001")]),
+            "channel_id is invalid: Slack channel id must start with C, G or D"
+        );
+        assert_eq!(
+            refusal(&[("team_id", "T0\n01")]),
+            "team_id is invalid: Slack team id must continue with uppercase letters and digits only"
+        );
+        assert_eq!(
+            refusal(&[("command", ""), ("type", "fax")]),
+            "type must be video or audio"
+        );
+    }
 }

@@ -4,7 +4,7 @@
 use secrecy::SecretString;
 
 use crate::domain::installation::token_fingerprint;
-use crate::domain::Installation;
+use crate::domain::{Installation, TeamId};
 use crate::secrets::SecretsError;
 use crate::store::StoreError;
 
@@ -24,7 +24,7 @@ pub const REINSTALL_MESSAGE: &str =
     "This calls app is no longer installed in this workspace. Ask an admin to reinstall it, then try again.";
 
 /// The bot token to use for `team_id`.
-pub async fn bot_token(services: &Services, team_id: &str) -> Result<SecretString, TokenError> {
+pub async fn bot_token(services: &Services, team_id: &TeamId) -> Result<SecretString, TokenError> {
     let installation = services.store.get_installation(team_id).await?;
     if let Some(installation) = &installation {
         if !installation.is_disabled() {
@@ -53,7 +53,7 @@ pub async fn bot_token(services: &Services, team_id: &str) -> Result<SecretStrin
                 Ok(()) | Err(StoreError::Conflict) => {}
                 Err(error) => return Err(error.into()),
             }
-            tracing::info!(team = team_id, "installation re-enabled by a new bot token");
+            tracing::info!(team = %team_id, "installation re-enabled by a new bot token");
             Ok(token)
         }
         _ => Ok(token),
@@ -64,7 +64,7 @@ pub async fn bot_token(services: &Services, team_id: &str) -> Result<SecretStrin
 /// token. Idempotent.
 pub async fn disable(
     services: &Services,
-    team_id: &str,
+    team_id: &TeamId,
     reason: &str,
     dead_token: Option<&SecretString>,
 ) -> Result<(), TokenError> {
@@ -84,7 +84,7 @@ pub async fn disable(
             .store
             .get_installation(team_id)
             .await?
-            .unwrap_or_else(|| Installation::new(team_id));
+            .unwrap_or_else(|| Installation::new(team_id.clone()));
         if installation.is_disabled()
             && installation.bot_token.is_none()
             && (fingerprint.is_none() || installation.revoked_token_fingerprint == fingerprint)
@@ -94,7 +94,7 @@ pub async fn disable(
         installation.disable(reason, fingerprint.clone(), services.clock.now());
         match services.store.put_installation(&mut installation).await {
             Ok(()) => {
-                tracing::info!(team = team_id, reason, "installation disabled");
+                tracing::info!(team = %team_id, reason, "installation disabled");
                 return Ok(());
             }
             Err(StoreError::Conflict) => continue,

@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use crate::domain::{Call, EndReason, Job, JobKind, UnixSeconds};
+use crate::domain::{Call, EndReason, ExternalId, Job, JobKind, UnixSeconds};
 use crate::provider::events::{CallChange, ValidEvent};
 use crate::store::{modify_call, StoreError};
 
@@ -27,7 +27,7 @@ pub enum EventStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct EventResult {
     pub index: usize,
-    pub external_unique_id: String,
+    pub external_unique_id: ExternalId,
     pub status: EventStatus,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<&'static str>,
@@ -38,16 +38,16 @@ pub async fn apply_provider_events(events: &[ValidEvent], services: &Services) -
     let mut results: Vec<Option<EventResult>> = vec![None; events.len()];
 
     // One write per call, with all of its events applied in order.
-    let mut call_ids: Vec<&str> = Vec::new();
+    let mut call_ids: Vec<&ExternalId> = Vec::new();
     for event in events {
-        let id = event.external_unique_id.as_str();
+        let id = &event.external_unique_id;
         if !call_ids.contains(&id) {
             call_ids.push(id);
         }
     }
     for call_id in call_ids {
         let indexes: Vec<usize> = (0..events.len())
-            .filter(|&i| events[i].external_unique_id == call_id)
+            .filter(|&i| events[i].external_unique_id == *call_id)
             .collect();
         let mut statuses: Vec<(EventStatus, Option<&'static str>)> = Vec::new();
         let outcome = modify_call(services.store.as_ref(), call_id, |call| {
@@ -82,7 +82,7 @@ pub async fn apply_provider_events(events: &[ValidEvent], services: &Services) -
         for (&index, (status, reason)) in indexes.iter().zip(per_event) {
             results[index] = Some(EventResult {
                 index,
-                external_unique_id: call_id.to_owned(),
+                external_unique_id: call_id.clone(),
                 status,
                 reason,
             });

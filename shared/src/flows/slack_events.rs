@@ -3,7 +3,7 @@
 //! (Slack wants `link_shared` acknowledged before `chat.unfurl`).
 
 use crate::domain::{EventReceipt, Job, JobKind};
-use crate::slack::payloads::{Event, EventCallback, SharedLink};
+use crate::slack::payloads::{Event, EventCallback, LinkLocation, SharedLink};
 use crate::store::{ReceiptOutcome, StoreError};
 
 use super::Services;
@@ -14,7 +14,8 @@ pub enum EventAck {
     Recorded,
     /// Seen before (a Slack retry): nothing done.
     Duplicate,
-    /// Nothing for us to do (an event we do not handle, links not ours).
+    /// Nothing for us to do (an event we do not handle, links not ours, links still in
+    /// the composer).
     Ignored,
 }
 
@@ -23,7 +24,7 @@ pub async fn handle_event_callback(
     services: &Services,
 ) -> Result<EventAck, StoreError> {
     let now = services.clock.now();
-    let team_id = callback.team_id.clone().unwrap_or_default();
+    let team_id = callback.team_id.clone();
     let kind = match &callback.event {
         Event::LinkShared {
             channel,
@@ -31,10 +32,17 @@ pub async fn handle_event_callback(
             links,
             user,
         } => {
+            // Slack sends the event again once the message is posted: unfurl it then.
+            let LinkLocation::Conversation(channel) = channel else {
+                return Ok(EventAck::Ignored);
+            };
             let ours = our_links(links, &services.config.unfurl_domains);
             if ours.is_empty() {
                 return Ok(EventAck::Ignored);
             }
+            let Some(team_id) = team_id else {
+                return Ok(without_team());
+            };
             JobKind::Unfurl {
                 team_id,
                 channel: channel.clone(),
@@ -55,10 +63,15 @@ pub async fn handle_event_callback(
             channel_id: channel_id.clone(),
             rejected_at: callback.event_time.unwrap_or(now),
         },
-        Event::AppUninstalled {} => JobKind::DisableInstallation {
-            team_id,
-            reason: "app_uninstalled".into(),
-        },
+        Event::AppUninstalled {} => {
+            let Some(team_id) = team_id else {
+                return Ok(without_team());
+            };
+            JobKind::DisableInstallation {
+                team_id,
+                reason: "app_uninstalled".into(),
+            }
+        }
         Event::TokensRevoked { tokens } => {
             // Only the bot token matters to us; user tokens are never used.
             let bot_revoked = tokens
@@ -68,6 +81,9 @@ pub async fn handle_event_callback(
             if !bot_revoked {
                 return Ok(EventAck::Ignored);
             }
+            let Some(team_id) = team_id else {
+                return Ok(without_team());
+            };
             JobKind::DisableInstallation {
                 team_id,
                 reason: "tokens_revoked".into(),
@@ -84,6 +100,13 @@ pub async fn handle_event_callback(
         ReceiptOutcome::New => Ok(EventAck::Recorded),
         ReceiptOutcome::Duplicate => Ok(EventAck::Duplicate),
     }
+}
+
+/// An event that needs its workspace arrived without one. The entry point refuses
+/// those ([`EventCallback::check`]), so this is for callers that skip the check.
+fn without_team() -> EventAck {
+    tracing::warn!("event without team_id; ignored");
+    EventAck::Ignored
 }
 
 /// Links whose host is one of our unfurl domains (or a subdomain of one), in order,

@@ -3,7 +3,7 @@
 //! Exactly one store request (the call and its `register_call` job, atomically) and
 //! no Slack call: Slack's 3-second budget belongs to the person who clicked.
 
-use crate::domain::{Call, CallKind, Job, JobKind, NewCall};
+use crate::domain::{Call, CallKind, ChannelId, ExternalId, Job, JobKind, NewCall, TeamId, UserId};
 use crate::meeting::{MeetingError, MeetingRequest};
 use crate::store::StoreError;
 
@@ -21,9 +21,9 @@ pub enum StartedFrom {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StartCall {
     pub started_from: StartedFrom,
-    pub team_id: String,
-    pub channel_id: String,
-    pub user_id: String,
+    pub team_id: TeamId,
+    pub channel_id: ChannelId,
+    pub user_id: UserId,
     pub user_name: String,
     pub title: Option<String>,
     pub kind: CallKind,
@@ -35,7 +35,7 @@ pub struct StartCall {
 pub enum StartOutcome {
     /// The call is written; the worker registers it and posts the call block.
     Started {
-        external_unique_id: String,
+        external_unique_id: ExternalId,
         join_url: String,
         desktop_join_url: Option<String>,
     },

@@ -14,7 +14,7 @@ use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 
 use super::{Meeting, MeetingError, MeetingProvider, MeetingRequest};
-use crate::domain::CallKind;
+use crate::domain::{CallKind, ExternalId};
 use crate::secrets::SecretSource;
 
 /// The provider shares Slack's 3-second budget with our own write: 0.8 s here plus the
@@ -102,10 +102,10 @@ impl MeetingProvider for HttpMeetingProvider {
             MeetingError::Unavailable("meeting_api_token is not configured".into())
         })?;
         let body = CreateMeeting {
-            team_id: &request.team_id,
-            user_id: &request.user_id,
+            team_id: request.team_id.as_str(),
+            user_id: request.user_id.as_str(),
             user_name: &request.user_name,
-            channel_id: &request.channel_id,
+            channel_id: request.channel_id.as_str(),
             title: request.title.as_deref(),
             kind: request.kind,
             phone_number: request.phone_number.as_deref(),
@@ -142,11 +142,16 @@ impl MeetingProvider for HttpMeetingProvider {
                         "the meeting's join_url is not an http(s) URL".into(),
                     ));
                 }
+                // The provider's id names the meeting in its events; without one, ours.
+                let id = created
+                    .id
+                    .filter(|id| !id.trim().is_empty())
+                    .unwrap_or_else(crate::domain::ids::new_id);
+                let external_unique_id = ExternalId::parse(&id).map_err(|error| {
+                    MeetingError::Unavailable(format!("the meeting's id is unusable: {error}"))
+                })?;
                 Ok(Meeting {
-                    external_unique_id: created
-                        .id
-                        .filter(|id| !id.trim().is_empty())
-                        .unwrap_or_else(crate::domain::ids::new_id),
+                    external_unique_id,
                     join_url: created.join_url,
                     desktop_join_url: created.desktop_join_url,
                     display_id: created.display_id,

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use crate::domain::CallKind;
+use crate::domain::{CallKind, ChannelId, ExternalId, TeamId, UserId};
 
 pub mod http_api;
 pub mod room;
@@ -11,10 +11,10 @@ pub mod url_template;
 /// What the provider is asked to set up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MeetingRequest {
-    pub team_id: String,
-    pub user_id: String,
+    pub team_id: TeamId,
+    pub user_id: UserId,
     pub user_name: String,
-    pub channel_id: String,
+    pub channel_id: ChannelId,
     pub title: Option<String>,
     pub kind: CallKind,
     pub phone_number: Option<String>,
@@ -24,7 +24,7 @@ pub struct MeetingRequest {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Meeting {
     /// Unique across all the provider's meetings: Slack's `external_unique_id`.
-    pub external_unique_id: String,
+    pub external_unique_id: ExternalId,
     pub join_url: String,
     pub desktop_join_url: Option<String>,
     /// Short, human-readable id shown in the call object.

@@ -7,7 +7,7 @@ use base64::Engine;
 use rand::RngCore;
 
 use super::{Meeting, MeetingError, MeetingProvider, MeetingRequest};
-use crate::domain::CallKind;
+use crate::domain::{CallKind, ExternalId};
 
 /// Room names carry 128 random bits: nobody can guess their way into a call.
 const ROOM_BYTES: usize = 16;
@@ -82,6 +82,10 @@ impl MeetingProvider for UrlTemplateProvider {
     async fn allocate(&self, request: &MeetingRequest) -> Result<Meeting, MeetingError> {
         let room = new_room_name();
         let display_id = Some(display_id(&room));
+        // An invariant, not an input check: the room name is 22 URL-safe characters.
+        #[allow(clippy::expect_used)]
+        let external_unique_id =
+            ExternalId::parse(&room).expect("a room name makes an external id");
         match request.kind {
             CallKind::Video => Ok(Meeting {
                 join_url: fill(&self.join_url_template, &room, None),
@@ -89,7 +93,7 @@ impl MeetingProvider for UrlTemplateProvider {
                     .desktop_join_url_template
                     .as_deref()
                     .map(|t| fill(t, &room, None)),
-                external_unique_id: room,
+                external_unique_id,
                 display_id,
             }),
             CallKind::Audio => {
@@ -115,7 +119,7 @@ impl MeetingProvider for UrlTemplateProvider {
                         t.replace("{room}", &room)
                             .replace("{phone}", &phone.replace(' ', "%20"))
                     }),
-                    external_unique_id: room,
+                    external_unique_id,
                     display_id,
                 })
             }
@@ -126,13 +130,14 @@ impl MeetingProvider for UrlTemplateProvider {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::ids::id;
 
     fn request(kind: CallKind, phone: Option<&str>) -> MeetingRequest {
         MeetingRequest {
-            team_id: "T1".into(),
-            user_id: "U1".into(),
+            team_id: id("T1"),
+            user_id: id("U1"),
             user_name: "ann".into(),
-            channel_id: "C1".into(),
+            channel_id: id("C1"),
             title: None,
             kind,
             phone_number: phone.map(str::to_owned),
@@ -161,12 +166,13 @@ mod tests {
             .expect("video works");
         assert_ne!(a.external_unique_id, b.external_unique_id);
         assert_eq!(
-            a.external_unique_id.len(),
+            a.external_unique_id.as_str().len(),
             22,
             "128 bits in URL-safe base64"
         );
         assert!(a
             .external_unique_id
+            .as_str()
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
         assert_eq!(

@@ -6,29 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
 
 use crate::clock::Clock;
-use crate::domain::UnixSeconds;
+use crate::domain::ProviderNotice;
 use crate::secrets::SecretSource;
-
-/// A callback's body: `{"type": "call.rejected", ...}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type")]
-pub enum ProviderNotice {
-    /// The callee declined a DM call (Slack's `call_rejected`).
-    #[serde(rename = "call.rejected")]
-    CallRejected {
-        external_unique_id: String,
-        /// `null` if the call never got its Slack id.
-        slack_call_id: Option<String>,
-        user_id: String,
-        channel_id: String,
-        rejected_at: UnixSeconds,
-        /// Whether the rejection ended the call (nobody had joined).
-        call_ended: bool,
-    },
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum CallbackError {
@@ -113,51 +94,5 @@ impl ProviderCallback for HttpProviderCallback {
         } else {
             Err(CallbackError::Refused(format!("HTTP {status}")))
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The body the provider has always received (it was a `json!` literal before).
-    #[test]
-    fn a_rejection_notice_is_the_documented_json() {
-        let notice = ProviderNotice::CallRejected {
-            external_unique_id: "c1".into(),
-            slack_call_id: Some("R1".into()),
-            user_id: "U2".into(),
-            channel_id: "D3".into(),
-            rejected_at: 1_700_000_000,
-            call_ended: true,
-        };
-        let json = serde_json::to_value(&notice).expect("serialises");
-        assert_eq!(
-            json,
-            serde_json::json!({
-                "type": "call.rejected",
-                "external_unique_id": "c1",
-                "slack_call_id": "R1",
-                "user_id": "U2",
-                "channel_id": "D3",
-                "rejected_at": 1_700_000_000,
-                "call_ended": true,
-            })
-        );
-        assert_eq!(
-            serde_json::from_value::<ProviderNotice>(json).expect("reads back"),
-            notice
-        );
-        let unregistered = ProviderNotice::CallRejected {
-            external_unique_id: "c1".into(),
-            slack_call_id: None,
-            user_id: "U2".into(),
-            channel_id: "D3".into(),
-            rejected_at: 1,
-            call_ended: false,
-        };
-        let json = serde_json::to_value(&unregistered).expect("serialises");
-        assert_eq!(json["slack_call_id"], serde_json::Value::Null);
-        assert_eq!(json["call_ended"], false);
     }
 }

@@ -1,17 +1,15 @@
 //! What the provider's backend sends to `POST /provider/events`: one event object or an
 //! array of them, each about one call of ours (by `external_unique_id`). A batch is
 //! validated whole, here, before any of it is applied: [`parse_batch`] gives events
-//! whose participants are already users Slack will accept.
+//! whose ids are parsed and whose participants are already users Slack will accept.
 
 use serde::Deserialize;
 
-use crate::domain::{CallUser, UnixSeconds};
+use crate::domain::ids::parse_field;
+use crate::domain::{CallUser, ExternalId, UnixSeconds, UserId};
 
 /// Most events one request may carry.
 pub const MAX_EVENTS_PER_REQUEST: usize = 100;
-/// Longest `external_unique_id` accepted: generous for any provider's ids, and well
-/// inside the store's key size limit (a longer one could never name a call of ours).
-pub const MAX_EXTERNAL_ID_BYTES: usize = 1024;
 /// Longest `event_id` accepted: the call remembers the latest ones for deduplication.
 pub const MAX_EVENT_ID_BYTES: usize = 200;
 /// Longest call title accepted, in characters.
@@ -78,7 +76,7 @@ pub enum ProviderEvent {
 /// An event that passed validation, ready to apply to its call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ValidEvent {
-    pub external_unique_id: String,
+    pub external_unique_id: ExternalId,
     /// The provider's id for the event, so a resent event is applied once.
     pub event_id: Option<String>,
     pub change: CallChange,
@@ -173,15 +171,9 @@ impl ProviderEvent {
 
     /// Checks the event, common fields first; the reason names the first problem.
     pub fn validate(self) -> Result<ValidEvent, String> {
-        let id = self.external_unique_id();
-        if id.trim().is_empty() {
-            return Err("external_unique_id is empty".into());
-        }
-        if id.len() > MAX_EXTERNAL_ID_BYTES {
-            return Err(format!(
-                "external_unique_id is longer than {MAX_EXTERNAL_ID_BYTES} bytes"
-            ));
-        }
+        let external_unique_id: ExternalId =
+            parse_field("external_unique_id", self.external_unique_id())
+                .map_err(|error| error.to_string())?;
         if self
             .event_id()
             .is_some_and(|id| id.trim().is_empty() || id.len() > MAX_EVENT_ID_BYTES)
@@ -190,32 +182,32 @@ impl ProviderEvent {
                 "event_id must be 1 to {MAX_EVENT_ID_BYTES} characters"
             ));
         }
-        let (external_unique_id, event_id, change) = match self {
+        let (event_id, change) = match self {
             ProviderEvent::ParticipantJoined {
-                external_unique_id,
                 participant,
                 occurred_at,
                 event_id,
+                ..
             } => {
                 let user = call_user(&participant)?;
                 let change = CallChange::ParticipantJoined { user, occurred_at };
-                (external_unique_id, event_id, change)
+                (event_id, change)
             }
             ProviderEvent::ParticipantLeft {
-                external_unique_id,
                 participant,
                 occurred_at,
                 event_id,
+                ..
             } => {
                 let user = call_user(&participant)?;
                 let change = CallChange::ParticipantLeft { user, occurred_at };
-                (external_unique_id, event_id, change)
+                (event_id, change)
             }
             ProviderEvent::CallEnded {
-                external_unique_id,
                 duration,
                 occurred_at,
                 event_id,
+                ..
             } => {
                 if duration.is_some_and(|d| d < 0) {
                     return Err("duration must not be negative".into());
@@ -224,14 +216,14 @@ impl ProviderEvent {
                     duration,
                     occurred_at,
                 };
-                (external_unique_id, event_id, change)
+                (event_id, change)
             }
             ProviderEvent::CallUpdated {
-                external_unique_id,
                 title,
                 join_url,
                 desktop_app_join_url,
                 event_id,
+                ..
             } => {
                 if title.is_none() && join_url.is_none() && desktop_app_join_url.is_none() {
                     return Err("call.updated needs title, join_url or desktop_app_join_url".into());
@@ -250,7 +242,7 @@ impl ProviderEvent {
                     join_url,
                     desktop_app_join_url,
                 };
-                (external_unique_id, event_id, change)
+                (event_id, change)
             }
         };
         Ok(ValidEvent {
@@ -276,9 +268,8 @@ fn call_user(participant: &ProviderParticipant) -> Result<CallUser, String> {
         }
     }
     if let Some(slack_id) = non_empty(&participant.slack_id) {
-        if !slack_id.chars().all(|c| c.is_ascii_alphanumeric()) {
-            return Err("participant.slack_id is not a Slack user id".into());
-        }
+        let slack_id: UserId =
+            parse_field("participant.slack_id", slack_id).map_err(|error| error.to_string())?;
         return Ok(CallUser::Slack { slack_id });
     }
     let Some(external_id) = non_empty(&participant.external_id) else {
@@ -305,6 +296,7 @@ fn is_web_url(value: &str, https_only: bool) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::ids::{id, MAX_EXTERNAL_ID_BYTES};
 
     #[test]
     fn batch_errors_name_the_index() {
@@ -324,10 +316,14 @@ mod tests {
             r#"{{"type":"call.ended","external_unique_id":"{}"}}"#,
             "x".repeat(MAX_EXTERNAL_ID_BYTES + 1)
         );
-        assert!(matches!(
+        assert_eq!(
             parse_batch(long_id.as_bytes()),
-            Err(BatchError::BadEvent { index: 0, .. })
-        ));
+            Err(BatchError::BadEvent {
+                index: 0,
+                reason: "external_unique_id is invalid: external id is longer than 1024 bytes"
+                    .into()
+            })
+        );
         assert_eq!(parse_batch(b"[]"), Err(BatchError::BadShape));
         assert_eq!(parse_batch(b"42"), Err(BatchError::BadShape));
         assert!(matches!(parse_batch(b"{"), Err(BatchError::NotJson(_))));
@@ -360,17 +356,15 @@ mod tests {
             events,
             [
                 ValidEvent {
-                    external_unique_id: "a".into(),
+                    external_unique_id: id("a"),
                     event_id: Some("e2".into()),
                     change: CallChange::ParticipantLeft {
-                        user: CallUser::Slack {
-                            slack_id: "U1".into()
-                        },
+                        user: CallUser::Slack { slack_id: id("U1") },
                         occurred_at: None,
                     },
                 },
                 ValidEvent {
-                    external_unique_id: "b".into(),
+                    external_unique_id: id("b"),
                     event_id: None,
                     change: CallChange::ParticipantJoined {
                         user: CallUser::External {
@@ -394,7 +388,11 @@ mod tests {
         for (event, expected) in [
             (
                 r#"{"type":"call.ended","external_unique_id":" "}"#,
-                "external_unique_id is empty",
+                "external_unique_id is invalid: external id is empty",
+            ),
+            (
+                r#"{"type":"call.ended","external_unique_id":"a\u0000b"}"#,
+                "external_unique_id is invalid: external id contains a control character",
             ),
             (
                 r#"{"type":"call.ended","external_unique_id":"a","event_id":""}"#,
@@ -422,7 +420,11 @@ mod tests {
             ),
             (
                 r#"{"type":"participant.joined","external_unique_id":"a","participant":{"slack_id":"U-1"}}"#,
-                "participant.slack_id is not a Slack user id",
+                "participant.slack_id is invalid: Slack user id must continue with uppercase letters and digits only",
+            ),
+            (
+                r#"{"type":"participant.joined","external_unique_id":"a","participant":{"slack_id":"u0user01"}}"#,
+                "participant.slack_id is invalid: Slack user id must start with U or W",
             ),
             (
                 r#"{"type":"participant.left","external_unique_id":"a","participant":{}}"#,

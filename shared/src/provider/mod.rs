@@ -2,7 +2,7 @@
 //!
 //! - in: its backend POSTs [`events::ProviderEvent`]s (participants joined / left, call
 //!   renamed or moved, call ended) to `/provider/events`, one event or a batch;
-//! - out: we POST [`callback::ProviderNotice`]s (a declined DM call) to
+//! - out: we POST [`ProviderNotice`](crate::domain::ProviderNotice)s (a declined DM call) to
 //!   `PROVIDER_CALLBACK_URL`.
 //!
 //! Both directions are signed with the provider webhook secret, in [`SIGNATURE`].

@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::api::SlackCall;
 use super::error::{ApiErrorCode, SlackError};
 use super::retry::retry_after;
-use crate::domain::CallUser;
+use crate::domain::{CallUser, ExternalId, SlackCallId};
 
 /// The label `response_url` posts carry in errors and logs (the URL itself is secret).
 pub(super) const RESPONSE_URL: &str = "response_url";
@@ -101,11 +101,11 @@ pub(super) fn call_of(method: &'static str, answer: &Value) -> Result<SlackCall,
     let Some(id) = call
         .get("id")
         .and_then(Value::as_str)
-        .filter(|id| !id.is_empty())
+        .and_then(|id| SlackCallId::parse(id).ok())
     else {
         return Err(SlackError::InvalidResponse {
             method,
-            reason: "the answer has no call.id".into(),
+            reason: "the answer has no valid call.id".into(),
         });
     };
     let text = |name: &str| call.get(name).and_then(Value::as_str).map(str::to_owned);
@@ -118,10 +118,10 @@ pub(super) fn call_of(method: &'static str, answer: &Value) -> Result<SlackCall,
         .filter_map(|user| CallUser::deserialize(user).ok())
         .collect();
     Ok(SlackCall {
-        id: id.to_owned(),
+        id,
         date_start: number("date_start"),
         date_end: number("date_end").filter(|end| *end > 0),
-        external_unique_id: text("external_unique_id"),
+        external_unique_id: text("external_unique_id").and_then(|id| ExternalId::try_from(id).ok()),
         join_url: text("join_url"),
         desktop_app_join_url: text("desktop_app_join_url"),
         external_display_id: text("external_display_id"),
@@ -256,7 +256,10 @@ mod tests {
         )
         .expect("a call Slack created is kept");
         assert_eq!(
-            call_of("calls.add", &added).map(|c| c.id).ok().as_deref(),
+            call_of("calls.add", &added)
+                .map(|c| c.id.to_string())
+                .ok()
+                .as_deref(),
             Some("R1")
         );
         let error = interpret_api(
@@ -312,12 +315,15 @@ mod tests {
             (call.date_start, call.date_end, call.title),
             (None, None, None)
         );
-        assert_eq!(call.external_unique_id.as_deref(), Some("e1"));
+        assert_eq!(
+            call.external_unique_id.map(String::from).as_deref(),
+            Some("e1")
+        );
         assert_eq!(
             call.users,
             [
                 CallUser::Slack {
-                    slack_id: "U1".into()
+                    slack_id: crate::domain::ids::id("U1")
                 },
                 CallUser::External {
                     external_id: "g".into(),
@@ -330,6 +336,7 @@ mod tests {
             serde_json::json!({"ok": true}),
             serde_json::json!({"ok": true, "call": {"id": ""}}),
             serde_json::json!({"ok": true, "call": {"id": 5}}),
+            serde_json::json!({"ok": true, "call": {"id": "not an R id"}}),
         ] {
             assert!(matches!(
                 call_of("calls.add", &answer),

@@ -9,16 +9,16 @@ use serde::{Deserialize, Serialize};
 
 use super::error::SlackError;
 use super::payloads::ResponseMessage;
-use crate::domain::CallUser;
+use crate::domain::{CallUser, ChannelId, ExternalId, SlackCallId, UserId};
 
 /// `calls.add`
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CallsAdd {
-    pub external_unique_id: String,
+    pub external_unique_id: ExternalId,
     pub join_url: String,
     /// Required with a bot token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created_by: Option<String>,
+    pub created_by: Option<UserId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_start: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -34,7 +34,7 @@ pub struct CallsAdd {
 /// `calls.update`
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CallsUpdate {
-    pub id: String,
+    pub id: SlackCallId,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -46,7 +46,7 @@ pub struct CallsUpdate {
 /// `calls.end`
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CallsEnd {
-    pub id: String,
+    pub id: SlackCallId,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<i64>,
 }
@@ -54,14 +54,14 @@ pub struct CallsEnd {
 /// `calls.participants.add` and `calls.participants.remove`
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CallsParticipants {
-    pub id: String,
+    pub id: SlackCallId,
     pub users: Vec<CallUser>,
 }
 
 /// `chat.unfurl`: `unfurls` maps each URL to `{"blocks": [...]}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChatUnfurl {
-    pub channel: String,
+    pub channel: ChannelId,
     pub ts: String,
     pub unfurls: serde_json::Map<String, serde_json::Value>,
 }
@@ -69,8 +69,8 @@ pub struct ChatUnfurl {
 /// `chat.postEphemeral`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChatPostEphemeral {
-    pub channel: String,
-    pub user: String,
+    pub channel: ChannelId,
+    pub user: UserId,
     pub text: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blocks: Option<Vec<serde_json::Value>>,
@@ -79,7 +79,7 @@ pub struct ChatPostEphemeral {
 /// `chat.postMessage`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChatPostMessage {
-    pub channel: String,
+    pub channel: ChannelId,
     pub text: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blocks: Option<Vec<serde_json::Value>>,
@@ -88,13 +88,13 @@ pub struct ChatPostMessage {
 /// The call object Slack answers with (`calls.add`, `calls.info`, `calls.update`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SlackCall {
-    pub id: String,
+    pub id: SlackCallId,
     #[serde(default)]
     pub date_start: Option<i64>,
     #[serde(default)]
     pub date_end: Option<i64>,
     #[serde(default)]
-    pub external_unique_id: Option<String>,
+    pub external_unique_id: Option<ExternalId>,
     #[serde(default)]
     pub join_url: Option<String>,
     #[serde(default)]
@@ -123,7 +123,11 @@ pub trait SlackApi: Send + Sync {
         token: &SecretString,
         request: &CallsUpdate,
     ) -> Result<SlackCall, SlackError>;
-    async fn calls_info(&self, token: &SecretString, id: &str) -> Result<SlackCall, SlackError>;
+    async fn calls_info(
+        &self,
+        token: &SecretString,
+        id: &SlackCallId,
+    ) -> Result<SlackCall, SlackError>;
     async fn calls_end(&self, token: &SecretString, request: &CallsEnd) -> Result<(), SlackError>;
     async fn calls_participants_add(
         &self,

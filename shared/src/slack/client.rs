@@ -23,6 +23,7 @@ use super::error::SlackError;
 use super::payloads::ResponseMessage;
 use super::retry::RetryPolicy;
 use crate::config::Config;
+use crate::domain::SlackCallId;
 
 const JSON_UTF8: &str = "application/json; charset=utf-8";
 /// No charset: Slack warns `superfluous_charset` about one on a form.
@@ -357,7 +358,11 @@ impl SlackApi for SlackClient {
         )
     }
 
-    async fn calls_info(&self, token: &SecretString, id: &str) -> Result<SlackCall, SlackError> {
+    async fn calls_info(
+        &self,
+        token: &SecretString,
+        id: &SlackCallId,
+    ) -> Result<SlackCall, SlackError> {
         let answer = self
             .call("calls.info", token, &serde_json::json!({ "id": id }))
             .await?;

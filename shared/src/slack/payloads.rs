@@ -2,9 +2,13 @@
 //! Events API envelope and events, call blocks and slash-command responses.
 //!
 //! Every incoming type tolerates unknown fields; an event type we do not handle parses
-//! to [`Event::Other`], never to an error.
+//! to [`Event::Other`], never to an error. The ids in events are parsed with the event:
+//! a malformed one makes the event malformed. The command form keeps Slack's strings;
+//! its ids are parsed when it becomes a command (`entry::commands`).
 
 use serde::{Deserialize, Serialize};
+
+use crate::domain::{ChannelId, ExternalId, IdError, SlackCallId, TeamId, UserId};
 
 /// The `application/x-www-form-urlencoded` body of a slash command or call-button press.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -92,7 +96,7 @@ pub struct EventCallback {
     #[serde(default)]
     pub event_time: Option<i64>,
     #[serde(default)]
-    pub team_id: Option<String>,
+    pub team_id: Option<TeamId>,
     #[serde(default)]
     pub api_app_id: Option<String>,
     #[serde(default)]
@@ -106,7 +110,8 @@ pub const MAX_EVENT_ID_BYTES: usize = 255;
 
 impl EventCallback {
     /// What the shape alone does not say: the `event_id` can be recorded (not blank,
-    /// bounded). A callback failing this is malformed, not worth a retry.
+    /// bounded), and an event about the workspace names it. A callback failing this is
+    /// malformed, not worth a retry.
     pub fn check(&self) -> Result<(), String> {
         if self.event_id.trim().is_empty() {
             return Err("event_id is empty".into());
@@ -115,6 +120,9 @@ impl EventCallback {
             return Err(format!(
                 "event_id is longer than {MAX_EVENT_ID_BYTES} bytes"
             ));
+        }
+        if self.team_id.is_none() && self.event.needs_team() {
+            return Err("team_id is missing".into());
         }
         Ok(())
     }
@@ -127,22 +135,46 @@ pub struct SharedLink {
     pub url: String,
 }
 
+/// Where a link was shared: in a conversation, or in someone's message composer before
+/// the message is sent (Slack's `"channel": "COMPOSER"`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub enum LinkLocation {
+    Conversation(ChannelId),
+    Composer,
+}
+
+/// What `link_shared` names the composer by, in place of a channel id.
+pub const COMPOSER: &str = "COMPOSER";
+
+impl TryFrom<String> for LinkLocation {
+    type Error = IdError;
+
+    fn try_from(channel: String) -> Result<Self, IdError> {
+        if channel == COMPOSER {
+            Ok(LinkLocation::Composer)
+        } else {
+            ChannelId::try_from(channel).map(LinkLocation::Conversation)
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
     LinkShared {
-        channel: String,
+        channel: LinkLocation,
         message_ts: String,
         #[serde(default)]
         links: Vec<SharedLink>,
-        user: String,
+        user: UserId,
     },
     CallRejected {
-        call_id: String,
-        user_id: String,
-        channel_id: String,
+        call_id: SlackCallId,
+        user_id: UserId,
+        channel_id: ChannelId,
         #[serde(default)]
-        external_unique_id: Option<String>,
+        external_unique_id: Option<ExternalId>,
     },
     AppUninstalled {},
     TokensRevoked {
@@ -154,8 +186,19 @@ pub enum Event {
     Other,
 }
 
+impl Event {
+    /// Events whose work is done with the workspace's token, so the callback must say
+    /// which workspace (`team_id`).
+    pub fn needs_team(&self) -> bool {
+        matches!(
+            self,
+            Event::LinkShared { .. } | Event::AppUninstalled {} | Event::TokensRevoked { .. }
+        )
+    }
+}
+
 /// `{"type":"call","call_id":"R…"}`
-pub fn call_block(slack_call_id: &str) -> serde_json::Value {
+pub fn call_block(slack_call_id: &SlackCallId) -> serde_json::Value {
     serde_json::json!({"type": "call", "call_id": slack_call_id})
 }
 
@@ -186,7 +229,7 @@ impl ResponseMessage {
 
     /// The call block for the channel; `text` is the notification fallback, since call
     /// blocks do not show in notifications.
-    pub fn call_in_channel(slack_call_id: &str, text: impl Into<String>) -> Self {
+    pub fn call_in_channel(slack_call_id: &SlackCallId, text: impl Into<String>) -> Self {
         ResponseMessage {
             response_type: ResponseType::InChannel,
             text: text.into(),
@@ -208,6 +251,7 @@ pub struct CallInitiation {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::ids::id;
 
     #[test]
     fn command_form_reports_the_missing_field() {
@@ -259,9 +303,96 @@ mod tests {
         );
     }
 
+    fn callback(event: serde_json::Value) -> Result<EventCallback, serde_json::Error> {
+        let envelope: Envelope = serde_json::from_value(serde_json::json!({
+            "type": "event_callback", "event_id": "Ev1", "team_id": "T0TEAM0001",
+            "event": event,
+        }))?;
+        match envelope {
+            Envelope::EventCallback(callback) => Ok(*callback),
+            other => panic!("not a callback: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn link_shared_names_its_conversation_or_the_composer() {
+        let shared = |channel: &str| {
+            callback(serde_json::json!({
+                "type": "link_shared", "channel": channel, "user": "U0USER0001",
+                "message_ts": "1.2", "links": [{"url": "https://meet.example/r"}],
+            }))
+            .map(|callback| callback.event)
+        };
+        assert!(matches!(
+            shared("C0CHAN0001"),
+            Ok(Event::LinkShared { channel: LinkLocation::Conversation(channel), .. })
+                if channel == "C0CHAN0001"
+        ));
+        assert!(matches!(
+            shared(COMPOSER),
+            Ok(Event::LinkShared {
+                channel: LinkLocation::Composer,
+                ..
+            })
+        ));
+        let error = shared("U0USER0001").expect_err("a user is no channel");
+        assert!(
+            error
+                .to_string()
+                .contains("Slack channel id must start with C, G or D"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn events_with_malformed_ids_do_not_parse() {
+        for (event, reason) in [
+            (
+                serde_json::json!({"type": "link_shared", "channel": "C0CHAN0001",
+                    "user": "B0BOT0001", "message_ts": "1.2", "links": []}),
+                "Slack user id must start with U or W",
+            ),
+            (
+                serde_json::json!({"type": "call_rejected", "call_id": "C0CHAN0001",
+                    "user_id": "U0USER0001", "channel_id": "D0DM0001"}),
+                "Slack call id must start with R",
+            ),
+            (
+                serde_json::json!({"type": "call_rejected", "call_id": "R0CALL0001",
+                    "user_id": "U0USER0001", "channel_id": "D0DM0001",
+                    "external_unique_id": ""}),
+                "external id is empty",
+            ),
+        ] {
+            let error = callback(event).expect_err(reason);
+            assert!(error.to_string().contains(reason), "{error}");
+        }
+        // Events we do not handle are not looked into.
+        let other = callback(serde_json::json!({"type": "reaction_added", "user": "nobody"}));
+        assert!(matches!(other.map(|c| c.event), Ok(Event::Other)));
+    }
+
+    #[test]
+    fn events_about_the_workspace_must_name_it() {
+        let mut uninstalled =
+            callback(serde_json::json!({"type": "app_uninstalled"})).expect("parses");
+        assert_eq!(uninstalled.check(), Ok(()));
+        uninstalled.team_id = None;
+        assert_eq!(uninstalled.check(), Err("team_id is missing".into()));
+        let mut rejected = callback(serde_json::json!({"type": "call_rejected",
+            "call_id": "R0CALL0001", "user_id": "U0USER0001", "channel_id": "D0DM0001"}))
+        .expect("parses");
+        rejected.team_id = None;
+        assert_eq!(
+            rejected.check(),
+            Ok(()),
+            "a rejection names its call, not its team"
+        );
+    }
+
     #[test]
     fn call_block_message_has_the_documented_shape() {
-        let message = ResponseMessage::call_in_channel("R123", "A call was started");
+        let message = ResponseMessage::call_in_channel(&id("R123"), "A call was started");
         assert_eq!(
             serde_json::to_value(&message).unwrap_or_default(),
             serde_json::json!({

@@ -15,17 +15,17 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
 use super::{preferred_call, CallStore, ReceiptOutcome, StoreError};
-use crate::domain::{Call, EventReceipt, Installation, Job};
+use crate::domain::{Call, EventReceipt, ExternalId, Installation, Job, SlackCallId, TeamId};
 
 /// Everything the store holds; also the file's format.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
 struct State {
     #[serde(default)]
-    calls: BTreeMap<String, Call>,
+    calls: BTreeMap<ExternalId, Call>,
     #[serde(default)]
     jobs: BTreeMap<String, Job>,
     #[serde(default)]
-    installations: BTreeMap<String, Installation>,
+    installations: BTreeMap<TeamId, Installation>,
     #[serde(default)]
     receipts: BTreeMap<String, EventReceipt>,
 }
@@ -213,17 +213,20 @@ impl CallStore for EmbeddedStore {
         })
     }
 
-    async fn get_call(&self, external_unique_id: &str) -> Result<Option<Call>, StoreError> {
+    async fn get_call(&self, external_unique_id: &ExternalId) -> Result<Option<Call>, StoreError> {
         Ok(self.read(|state| state.calls.get(external_unique_id).cloned()))
     }
 
-    async fn find_call_by_slack_id(&self, slack_call_id: &str) -> Result<Option<Call>, StoreError> {
+    async fn find_call_by_slack_id(
+        &self,
+        slack_call_id: &SlackCallId,
+    ) -> Result<Option<Call>, StoreError> {
         Ok(self.read(|state| {
             preferred_call(
                 state
                     .calls
                     .values()
-                    .filter(|call| call.slack_call_id.as_deref() == Some(slack_call_id))
+                    .filter(|call| call.slack_call_id.as_ref() == Some(slack_call_id))
                     .cloned(),
             )
         }))
@@ -321,7 +324,7 @@ impl CallStore for EmbeddedStore {
         Ok(())
     }
 
-    async fn get_installation(&self, team_id: &str) -> Result<Option<Installation>, StoreError> {
+    async fn get_installation(&self, team_id: &TeamId) -> Result<Option<Installation>, StoreError> {
         Ok(self.read(|state| state.installations.get(team_id).cloned()))
     }
 
@@ -350,19 +353,20 @@ impl CallStore for EmbeddedStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::ids::id;
     use crate::domain::{CallKind, JobKind, NewCall};
     use secrecy::{ExposeSecret, SecretString};
 
-    fn call(id: &str) -> Call {
+    fn call(external_id: &str) -> Call {
         Call::new(
             NewCall {
-                external_unique_id: id.into(),
-                team_id: "T1".into(),
-                channel_id: Some("C1".into()),
-                created_by: "U1".into(),
+                external_unique_id: id(external_id),
+                team_id: id("T1"),
+                channel_id: Some(id("C1")),
+                created_by: id("U1"),
                 kind: CallKind::Audio,
                 title: Some("Planning".into()),
-                join_url: format!("https://meet.example/{id}"),
+                join_url: format!("https://meet.example/{external_id}"),
                 desktop_join_url: None,
                 external_display_id: None,
                 response_url: None,
@@ -374,7 +378,7 @@ mod tests {
     fn job(call_id: &str) -> Job {
         Job::new(
             JobKind::SyncCall {
-                external_unique_id: call_id.into(),
+                external_unique_id: id(call_id),
             },
             1_000,
         )
@@ -382,7 +386,7 @@ mod tests {
 
     fn installation() -> Installation {
         Installation {
-            team_id: "T1".into(),
+            team_id: id("T1"),
             bot_token: Some(SecretString::from("xoxb-persisted")),
             scopes: vec!["calls:write".into()],
             disabled_at: None,
@@ -404,7 +408,7 @@ mod tests {
                 .create_call(&stored_call, std::slice::from_ref(&queued))
                 .await
                 .unwrap();
-            stored_call.mark_registered("R1".into());
+            stored_call.mark_registered(id("R1"));
             store.update_call(&mut stored_call, &[]).await.unwrap();
             store.put_installation(&mut installation()).await.unwrap();
             let receipt = EventReceipt::new("Ev1", 1_000);
@@ -412,9 +416,12 @@ mod tests {
         }
 
         let reopened = EmbeddedStore::open(&path).expect("reopened");
-        assert_eq!(reopened.get_call("c1").await.unwrap(), Some(stored_call));
+        assert_eq!(
+            reopened.get_call(&id("c1")).await.unwrap(),
+            Some(stored_call)
+        );
         assert_eq!(reopened.get_job(&queued.id).await.unwrap(), Some(queued));
-        let installation = reopened.get_installation("T1").await.unwrap().unwrap();
+        let installation = reopened.get_installation(&id("T1")).await.unwrap().unwrap();
         assert_eq!(
             installation.bot_token.as_ref().map(|t| t.expose_secret()),
             Some("xoxb-persisted")
@@ -458,7 +465,7 @@ mod tests {
             matches!(failure, Err(StoreError::Unavailable(_))),
             "{failure:?}"
         );
-        assert_eq!(store.get_call("c1").await.unwrap(), None);
+        assert_eq!(store.get_call(&id("c1")).await.unwrap(), None);
         assert!(receiver.try_recv().is_err(), "no job announced");
     }
 
@@ -526,9 +533,10 @@ mod tests {
         let store = EmbeddedStore::in_memory();
         store.create_call(&call("c1"), &[]).await.unwrap();
         let mut runs = 0;
-        let result = crate::store::modify_call(&store, "c1", |draft| {
+        let c1 = id("c1");
+        let result = crate::store::modify_call(&store, &c1, |draft| {
             runs += 1;
-            if let Some(stored) = store.lock().state.calls.get_mut("c1") {
+            if let Some(stored) = store.lock().state.calls.get_mut(&c1) {
                 stored.version += 1;
             }
             draft.title = Some(format!("try {runs}"));
@@ -537,7 +545,7 @@ mod tests {
         .await;
         assert!(matches!(result, Err(StoreError::Conflict)), "{result:?}");
         assert_eq!(runs, crate::store::MODIFY_CALL_ATTEMPTS);
-        let stored = store.get_call("c1").await.unwrap().unwrap();
+        let stored = store.get_call(&id("c1")).await.unwrap().unwrap();
         assert_eq!(
             stored.title.as_deref(),
             Some("Planning"),

@@ -6,7 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rand::Rng;
 
-use crate::domain::{Call, EventReceipt, Installation, Job};
+use crate::domain::{Call, EventReceipt, ExternalId, Installation, Job, SlackCallId, TeamId};
 
 pub mod dynamodb;
 pub mod embedded;
@@ -24,7 +24,8 @@ pub enum StoreError {
     /// have been written.
     #[error("store unavailable: {0}")]
     Unavailable(String),
-    /// An item could not be read back into the domain (written by a newer version?).
+    /// An item could not be read back into the domain (written by a newer version?
+    /// an id that does not parse?).
     #[error("stored item is malformed: {0}")]
     Malformed(String),
 }
@@ -46,10 +47,13 @@ pub trait CallStore: Send + Sync {
     /// `AlreadyExists` when a call with that `external_unique_id` exists.
     async fn create_call(&self, call: &Call, jobs: &[Job]) -> Result<(), StoreError>;
 
-    async fn get_call(&self, external_unique_id: &str) -> Result<Option<Call>, StoreError>;
+    async fn get_call(&self, external_unique_id: &ExternalId) -> Result<Option<Call>, StoreError>;
 
     /// Finds a call by Slack's `R…` id.
-    async fn find_call_by_slack_id(&self, slack_call_id: &str) -> Result<Option<Call>, StoreError>;
+    async fn find_call_by_slack_id(
+        &self,
+        slack_call_id: &SlackCallId,
+    ) -> Result<Option<Call>, StoreError>;
 
     /// Finds a call by its current join URL (exact match). When several calls share the
     /// URL (a reused personal room), the live one, else the most recently created.
@@ -82,7 +86,7 @@ pub trait CallStore: Send + Sync {
     /// success. Updating a job never re-triggers the worker (only inserts do).
     async fn update_job(&self, job: &mut Job) -> Result<(), StoreError>;
 
-    async fn get_installation(&self, team_id: &str) -> Result<Option<Installation>, StoreError>;
+    async fn get_installation(&self, team_id: &TeamId) -> Result<Option<Installation>, StoreError>;
 
     /// Creates or replaces the installation if its stored version is still
     /// `installation.version` (0 = must not exist); increments it on success.
@@ -108,7 +112,7 @@ const MODIFY_CALL_MAX_BACKOFF: Duration = Duration::from_millis(400);
 /// Returns the call as it is now stored.
 pub async fn modify_call<F>(
     store: &dyn CallStore,
-    external_unique_id: &str,
+    external_unique_id: &ExternalId,
     mut change: F,
 ) -> Result<Option<Call>, StoreError>
 where
@@ -129,7 +133,7 @@ where
                 attempt += 1;
                 let pause = conflict_backoff(attempt);
                 tracing::debug!(
-                    external_unique_id,
+                    %external_unique_id,
                     attempt,
                     ?pause,
                     "call changed concurrently; reading it again"

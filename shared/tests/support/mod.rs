@@ -5,25 +5,31 @@
 
 use secrecy::SecretString;
 use slack_calls::domain::{
-    Call, CallKind, CallState, CallUser, EndReason, Installation, Job, JobKind, JobStatus, NewCall,
-    Participant, Rejection,
+    Call, CallKind, CallState, CallUser, EndReason, IdError, Installation, Job, JobKind, JobStatus,
+    NewCall, Participant, ProviderNotice, Rejection,
 };
-use slack_calls::provider::callback::ProviderNotice;
 
 pub const NOW: i64 = 1_700_000_000;
 
+/// `value` as the id type wanted; panics if it is not one.
+pub fn id<T: std::str::FromStr<Err = IdError>>(value: &str) -> T {
+    value
+        .parse()
+        .unwrap_or_else(|error| panic!("test id {value:?}: {error}"))
+}
+
 /// A fresh call (`Registering`, version 0) with a unique id and join URL.
 pub fn new_call(created_at: i64) -> Call {
-    let id = slack_calls::domain::ids::new_id();
+    let external_id = slack_calls::domain::ids::new_id();
     Call::new(
         NewCall {
-            external_unique_id: id.clone(),
-            team_id: "T0001".into(),
-            channel_id: Some("C0001".into()),
-            created_by: "U0001".into(),
+            external_unique_id: id(&external_id),
+            team_id: id("T0001"),
+            channel_id: Some(id("C0001")),
+            created_by: id("U0001"),
             kind: CallKind::Video,
             title: Some("Standup".into()),
-            join_url: format!("https://meet.example/{id}"),
+            join_url: format!("https://meet.example/{external_id}"),
             desktop_join_url: None,
             external_display_id: None,
             response_url: Some("https://hooks.slack.com/commands/T0001/1/abc".into()),
@@ -35,7 +41,9 @@ pub fn new_call(created_at: i64) -> Call {
 /// A call with every optional field set and every list non-empty.
 pub fn full_call() -> Call {
     let mut call = new_call(NOW);
-    call.slack_call_id = Some(format!("R{}", &call.external_unique_id[..10]));
+    // Unique like the call: Slack's ids are uppercase.
+    let slack_call_id = format!("R{}", &call.external_unique_id.as_str()[..10]).to_uppercase();
+    call.slack_call_id = Some(id(&slack_call_id));
     call.kind = CallKind::Audio;
     call.desktop_join_url = Some(format!("meet://join/{}", call.external_unique_id));
     call.external_display_id = Some("123-456-789".into());
@@ -49,7 +57,7 @@ pub fn full_call() -> Call {
     call.participants = vec![
         Participant {
             user: CallUser::Slack {
-                slack_id: "U0002".into(),
+                slack_id: id("U0002"),
             },
             present: true,
             last_joined_at: Some(NOW + 1),
@@ -77,13 +85,13 @@ pub fn full_call() -> Call {
         },
     ];
     call.rejections = vec![Rejection {
-        user_id: "U0003".into(),
-        channel_id: "D0003".into(),
+        user_id: id("U0003"),
+        channel_id: id("D0003"),
         at: NOW + 10,
     }];
     call.block_posted = true;
     call.slack_participants = vec![CallUser::Slack {
-        slack_id: "U0002".into(),
+        slack_id: id("U0002"),
     }];
     call.slack_title = Some("Old standup".into());
     call.slack_join_url = Some("https://meet.example/old".into());
@@ -106,35 +114,35 @@ pub fn sync_job(call: &Call, created_at: i64) -> Job {
 pub fn jobs_of_every_kind() -> Vec<Job> {
     let kinds = vec![
         JobKind::RegisterCall {
-            external_unique_id: "call-1".into(),
+            external_unique_id: id("call-1"),
         },
         JobKind::SyncCall {
-            external_unique_id: "call-2".into(),
+            external_unique_id: id("call-2"),
         },
         JobKind::Unfurl {
-            team_id: "T0001".into(),
-            channel: "C0001".into(),
+            team_id: id("T0001"),
+            channel: id("C0001"),
             message_ts: "1700000000.000100".into(),
-            user_id: "U0001".into(),
+            user_id: id("U0001"),
             links: vec![
                 "https://meet.example/a".into(),
                 "https://meet.example/b".into(),
             ],
         },
         JobKind::NotifyProvider {
-            external_unique_id: "call-3".into(),
+            external_unique_id: id("call-3"),
             // Rejected before Slack gave the call an id.
             payload: ProviderNotice::CallRejected {
-                external_unique_id: "call-3".into(),
+                external_unique_id: id("call-3"),
                 slack_call_id: None,
-                user_id: "U0002".into(),
-                channel_id: "D0001".into(),
+                user_id: id("U0002"),
+                channel_id: id("D0001"),
                 rejected_at: NOW - 1,
                 call_ended: true,
             },
         },
         JobKind::DisableInstallation {
-            team_id: "T0001".into(),
+            team_id: id("T0001"),
             reason: "tokens_revoked".into(),
         },
     ];
@@ -155,7 +163,7 @@ pub fn jobs_of_every_kind() -> Vec<Job> {
 
 pub fn installation(team_id: &str, token: &str) -> Installation {
     Installation {
-        team_id: team_id.into(),
+        team_id: id(team_id),
         bot_token: Some(SecretString::from(token.to_owned())),
         scopes: vec![
             "calls:write".into(),

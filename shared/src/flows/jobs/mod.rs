@@ -139,7 +139,7 @@ async fn execute(kind: &JobKind, services: &Services) -> Result<(), StepError> {
             };
             reject::reject_call(
                 slack_call_id,
-                external_unique_id.as_deref(),
+                external_unique_id.as_ref(),
                 rejection,
                 services,
             )

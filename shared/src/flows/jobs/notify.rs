@@ -1,8 +1,9 @@
 //! `notify_provider`: tell the provider's backend (`PROVIDER_CALLBACK_URL`) about
 //! something Slack saw.
 
+use crate::domain::ProviderNotice;
 use crate::flows::Services;
-use crate::provider::callback::{CallbackError, ProviderNotice};
+use crate::provider::callback::CallbackError;
 
 use super::outcome::StepError;
 

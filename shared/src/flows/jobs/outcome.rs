@@ -2,7 +2,7 @@
 
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::domain::{Job, JobKind};
+use crate::domain::{Job, JobKind, TeamId};
 use crate::flows::installation::{self, TokenError};
 use crate::flows::Services;
 use crate::slack::SlackError;
@@ -39,7 +39,7 @@ impl From<TokenError> for StepError {
 /// What a failed Slack call means for the job: retry, give up, or deal with a dead token.
 pub(super) async fn slack_failure(
     error: SlackError,
-    team_id: &str,
+    team_id: &TeamId,
     token: &SecretString,
     services: &Services,
 ) -> StepError {
@@ -55,7 +55,7 @@ pub(super) async fn slack_failure(
 /// Slack rejected the token. A rotated secret may already hold a working one; else the
 /// installation is disabled so nobody waits on a dead token.
 pub(super) async fn on_dead_token(
-    team_id: &str,
+    team_id: &TeamId,
     used: &SecretString,
     error: &SlackError,
     services: &Services,

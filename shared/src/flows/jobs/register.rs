@@ -4,7 +4,7 @@
 
 use secrecy::SecretString;
 
-use crate::domain::{Call, CallKind, CallState};
+use crate::domain::{Call, CallKind, CallState, ExternalId};
 use crate::flows::installation::{self, TokenError, REINSTALL_MESSAGE};
 use crate::flows::Services;
 use crate::slack::api::CallsAdd;
@@ -16,7 +16,7 @@ use super::outcome::{self, StepError};
 use super::sync::sync_call;
 
 pub(super) async fn register_call(
-    external_unique_id: &str,
+    external_unique_id: &ExternalId,
     services: &Services,
 ) -> Result<(), StepError> {
     let Some(call) = services.store.get_call(external_unique_id).await? else {
@@ -212,6 +212,7 @@ fn notification_text(call: &Call) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::ids::id;
     use crate::domain::NewCall;
 
     fn refused(code: &str) -> SlackError {
@@ -243,10 +244,10 @@ mod tests {
     fn the_notification_names_the_starter_the_kind_and_the_title() {
         let mut call = Call::new(
             NewCall {
-                external_unique_id: "c1".into(),
-                team_id: "T1".into(),
-                channel_id: Some("C1".into()),
-                created_by: "U1".into(),
+                external_unique_id: id("c1"),
+                team_id: id("T1"),
+                channel_id: Some(id("C1")),
+                created_by: id("U1"),
                 kind: CallKind::Video,
                 title: Some("Standup".into()),
                 join_url: "https://meet.example/c1".into(),

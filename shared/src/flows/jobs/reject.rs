@@ -1,16 +1,17 @@
 //! `reject_call`: a DM call was declined. Record it, end the call if nobody joined, and
 //! tell the provider's backend when one is configured.
 
-use crate::domain::{CallState, EndReason, Job, JobKind, Rejection};
+use crate::domain::{
+    CallState, EndReason, ExternalId, Job, JobKind, ProviderNotice, Rejection, SlackCallId,
+};
 use crate::flows::Services;
-use crate::provider::callback::ProviderNotice;
 use crate::store::modify_call;
 
 use super::outcome::StepError;
 
 pub(super) async fn reject_call(
-    slack_call_id: &str,
-    external_unique_id: Option<&str>,
+    slack_call_id: &SlackCallId,
+    external_unique_id: Option<&ExternalId>,
     rejection: Rejection,
     services: &Services,
 ) -> Result<(), StepError> {
@@ -23,7 +24,7 @@ pub(super) async fn reject_call(
         None => services.store.find_call_by_slack_id(slack_call_id).await?,
     };
     let Some(call) = call else {
-        tracing::info!(slack_call_id, "rejected call is not one of ours");
+        tracing::info!(%slack_call_id, "rejected call is not one of ours");
         return Ok(());
     };
     let now = services.clock.now();

@@ -3,7 +3,7 @@
 
 use secrecy::SecretString;
 
-use crate::domain::CallUser;
+use crate::domain::{CallUser, ExternalId, SlackCallId};
 use crate::flows::installation;
 use crate::flows::Services;
 use crate::slack::api::{CallsEnd, CallsParticipants, CallsUpdate};
@@ -14,7 +14,7 @@ use super::outcome::{slack_failure, StepError};
 
 /// Makes Slack's call object match the call: joins, leaves, details, end, in that order.
 pub(super) async fn sync_call(
-    external_unique_id: &str,
+    external_unique_id: &ExternalId,
     services: &Services,
 ) -> Result<(), StepError> {
     let Some(call) = services.store.get_call(external_unique_id).await? else {
@@ -29,7 +29,7 @@ pub(super) async fn sync_call(
     };
     let token = installation::bot_token(services, &call.team_id).await?;
     let store = services.store.as_ref();
-    let team_id = call.team_id.as_str();
+    let team_id = &call.team_id;
 
     if !plan.add.is_empty() {
         if let Err(error) =
@@ -113,13 +113,13 @@ enum Change {
 async fn change_participants(
     services: &Services,
     token: &SecretString,
-    slack_call_id: &str,
+    slack_call_id: &SlackCallId,
     users: &[CallUser],
     change: Change,
 ) -> Result<(), SlackError> {
     let send = |users: Vec<CallUser>| {
         let request = CallsParticipants {
-            id: slack_call_id.to_owned(),
+            id: slack_call_id.clone(),
             users,
         };
         async move {

@@ -3,7 +3,7 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::domain::{Call, CallKind, CallState, NewCall};
+use crate::domain::{Call, CallKind, CallState, ChannelId, ExternalId, NewCall, TeamId, UserId};
 use crate::flows::installation;
 use crate::flows::Services;
 use crate::meeting::url_template::display_id;
@@ -16,16 +16,19 @@ use super::register::add_to_slack;
 
 /// Our id for a room first seen as a pasted link: the same link always maps to the
 /// same call, so two unfurls of it never register it twice.
-pub fn external_id_for_link(url: &str) -> String {
+pub fn external_id_for_link(url: &str) -> ExternalId {
     let digest = Sha256::digest(url.as_bytes());
-    format!("link-{}", hex::encode(&digest[..16]))
+    // An invariant, not an input check: `link-` and 32 hex digits, whatever the URL.
+    #[allow(clippy::expect_used)]
+    ExternalId::parse(&format!("link-{}", hex::encode(&digest[..16])))
+        .expect("link- and hex digits make an external id")
 }
 
 pub(super) async fn unfurl(
-    team_id: &str,
-    channel: &str,
+    team_id: &TeamId,
+    channel: &ChannelId,
     message_ts: &str,
-    user_id: &str,
+    user_id: &UserId,
     links: &[String],
     services: &Services,
 ) -> Result<(), StepError> {
@@ -70,7 +73,7 @@ pub(super) async fn unfurl(
         return Ok(());
     }
     let request = ChatUnfurl {
-        channel: channel.to_owned(),
+        channel: channel.clone(),
         ts: message_ts.to_owned(),
         unfurls,
     };
@@ -83,9 +86,9 @@ pub(super) async fn unfurl(
 /// A link to a room of ours that was never registered (made outside Slack): it becomes
 /// a call created by whoever shared it.
 async fn call_for_unknown_room(
-    team_id: &str,
-    channel: &str,
-    user_id: &str,
+    team_id: &TeamId,
+    channel: &ChannelId,
+    user_id: &UserId,
     url: &str,
     services: &Services,
 ) -> Result<Call, StepError> {
@@ -93,9 +96,9 @@ async fn call_for_unknown_room(
     let call = Call::new(
         NewCall {
             external_unique_id: external_unique_id.clone(),
-            team_id: team_id.to_owned(),
-            channel_id: Some(channel.to_owned()),
-            created_by: user_id.to_owned(),
+            team_id: team_id.clone(),
+            channel_id: Some(channel.clone()),
+            created_by: user_id.clone(),
             kind: CallKind::Video,
             title: None,
             join_url: url.to_owned(),
@@ -123,13 +126,14 @@ mod tests {
     #[test]
     fn a_link_always_maps_to_the_same_call_and_links_differ() {
         let room = "https://meet.example/room-1";
-        assert_eq!(external_id_for_link(room), external_id_for_link(room));
-        assert_ne!(
-            external_id_for_link(room),
-            external_id_for_link("https://meet.example/room-2")
-        );
         let id = external_id_for_link(room);
-        assert!(id.starts_with("link-"));
-        assert_eq!(id.len(), "link-".len() + 32, "16 bytes of hex: {id}");
+        assert_eq!(external_id_for_link(room), id);
+        assert_ne!(external_id_for_link("https://meet.example/room-2"), id);
+        assert!(id.as_str().starts_with("link-"));
+        assert_eq!(
+            id.as_str().len(),
+            "link-".len() + 32,
+            "16 bytes of hex: {id}"
+        );
     }
 }

@@ -1,12 +1,13 @@
 //! `disable_installation`: the app was uninstalled or its tokens revoked.
 
+use crate::domain::TeamId;
 use crate::flows::installation;
 use crate::flows::Services;
 
 use super::outcome::StepError;
 
 pub(super) async fn disable_installation(
-    team_id: &str,
+    team_id: &TeamId,
     reason: &str,
     services: &Services,
 ) -> Result<(), StepError> {

@@ -7,7 +7,9 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::domain::{Call, CallState, EventReceipt, Installation, Job, UnixSeconds};
+use crate::domain::{
+    Call, CallState, EventReceipt, ExternalId, Installation, Job, TeamId, UnixSeconds,
+};
 use crate::store::StoreError;
 
 pub(super) type Item = HashMap<String, AttributeValue>;
@@ -157,7 +159,7 @@ pub(super) fn item_pk(item: &Item) -> String {
     }
 }
 
-pub fn call_pk(external_unique_id: &str) -> String {
+pub fn call_pk(external_unique_id: &ExternalId) -> String {
     format!("CALL#{external_unique_id}")
 }
 
@@ -165,7 +167,7 @@ pub fn job_pk(id: &str) -> String {
     format!("{JOB_PK_PREFIX}{id}")
 }
 
-pub fn installation_pk(team_id: &str) -> String {
+pub fn installation_pk(team_id: &TeamId) -> String {
     format!("TEAM#{team_id}")
 }
 
@@ -183,7 +185,8 @@ pub fn call_expires_at(call: &Call) -> Option<UnixSeconds> {
 }
 
 pub(super) fn call_item(call: &Call) -> Result<Item, StoreError> {
-    let mut item = to_item(
+    // `slack_call_id` is an index key, which may not be empty: a `SlackCallId` never is.
+    to_item(
         call,
         ItemKeys {
             pk: call_pk(&call.external_unique_id),
@@ -191,12 +194,7 @@ pub(super) fn call_item(call: &Call) -> Result<Item, StoreError> {
             live: call.is_live().then_some(LIVE),
             expires_at: call_expires_at(call),
         },
-    )?;
-    // An empty string is not a valid index key: DynamoDB would refuse the whole write.
-    if matches!(item.get("slack_call_id"), Some(AttributeValue::S(id)) if id.is_empty()) {
-        item.remove("slack_call_id");
-    }
-    Ok(item)
+    )
 }
 
 pub(super) fn job_item(job: &Job) -> Result<Item, StoreError> {
@@ -239,16 +237,16 @@ pub(super) fn receipt_item(receipt: &EventReceipt) -> Result<Item, StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{CallKind, JobKind, JobStatus, NewCall};
-    use crate::provider::callback::ProviderNotice;
+    use crate::domain::ids::id;
+    use crate::domain::{CallKind, JobKind, JobStatus, NewCall, ProviderNotice};
 
     fn call(state: CallState) -> Call {
         let mut call = Call::new(
             NewCall {
-                external_unique_id: "c1".into(),
-                team_id: "T1".into(),
+                external_unique_id: id("c1"),
+                team_id: id("T1"),
                 channel_id: None,
-                created_by: "U1".into(),
+                created_by: id("U1"),
                 kind: CallKind::Video,
                 title: None,
                 join_url: "https://meet.example/c1".into(),
@@ -301,33 +299,33 @@ mod tests {
     fn job_items_round_trip_through_serde_dynamo() {
         let kinds = [
             JobKind::RegisterCall {
-                external_unique_id: "c1".into(),
+                external_unique_id: id("c1"),
             },
             JobKind::Unfurl {
-                team_id: "T1".into(),
-                channel: "C1".into(),
+                team_id: id("T1"),
+                channel: id("C1"),
                 message_ts: "1.2".into(),
-                user_id: "U1".into(),
+                user_id: id("U1"),
                 links: vec!["https://meet.example/c1".into()],
             },
             JobKind::NotifyProvider {
-                external_unique_id: "c1".into(),
+                external_unique_id: id("c1"),
                 payload: ProviderNotice::CallRejected {
-                    external_unique_id: "c1".into(),
-                    slack_call_id: Some("R1".into()),
-                    user_id: "U2".into(),
-                    channel_id: "D3".into(),
+                    external_unique_id: id("c1"),
+                    slack_call_id: Some(id("R1")),
+                    user_id: id("U2"),
+                    channel_id: id("D3"),
                     rejected_at: i64::MIN,
                     call_ended: true,
                 },
             },
             JobKind::NotifyProvider {
-                external_unique_id: "c1".into(),
+                external_unique_id: id("c1"),
                 payload: ProviderNotice::CallRejected {
-                    external_unique_id: "c1".into(),
+                    external_unique_id: id("c1"),
                     slack_call_id: None,
-                    user_id: "U2".into(),
-                    channel_id: "D3".into(),
+                    user_id: id("U2"),
+                    channel_id: id("D3"),
                     rejected_at: i64::MAX,
                     call_ended: false,
                 },
@@ -378,18 +376,54 @@ mod tests {
         assert_eq!(
             job.kind,
             JobKind::NotifyProvider {
-                external_unique_id: "c1".into(),
+                external_unique_id: id("c1"),
                 payload: ProviderNotice::CallRejected {
-                    external_unique_id: "c1".into(),
-                    slack_call_id: Some("R1".into()),
-                    user_id: "U2".into(),
-                    channel_id: "D3".into(),
+                    external_unique_id: id("c1"),
+                    slack_call_id: Some(id("R1")),
+                    user_id: id("U2"),
+                    channel_id: id("D3"),
                     rejected_at: 1_700_000_000,
                     call_ended: false,
                 },
             }
         );
     }
+    /// Ids are read back through their parsers: a stored id that is not one makes the
+    /// item malformed. Keys are the ids' text, byte for byte.
+    #[test]
+    fn a_stored_id_that_does_not_parse_is_malformed() {
+        assert_eq!(call_pk(&id("c1")), "CALL#c1");
+        assert_eq!(installation_pk(&id("T1")), "TEAM#T1");
+        let item = call_item(&call(CallState::Active)).expect("item");
+        assert_eq!(item.get("team_id"), Some(&AttributeValue::S("T1".into())));
+        for (attribute, value, reason) in [
+            ("team_id", "C1", "Slack team id must start with T"),
+            ("created_by", "u1", "Slack user id must start with U or W"),
+            ("external_unique_id", " ", "external id is empty"),
+        ] {
+            let mut item = item.clone();
+            item.insert(attribute.into(), AttributeValue::S(value.into()));
+            let error = from_item::<Call>(item, "CALL#c1", CALL_SK).expect_err("malformed");
+            assert!(
+                matches!(&error, StoreError::Malformed(text) if text.contains(reason)),
+                "{attribute}: {error}"
+            );
+        }
+        let mut job = job_item(&Job::new(
+            JobKind::RegisterCall {
+                external_unique_id: id("c1"),
+            },
+            1_000,
+        ))
+        .expect("item");
+        job.insert(
+            "external_unique_id".into(),
+            AttributeValue::S("c\u{0}1".into()),
+        );
+        let error = from_item::<Job>(job, "JOB#j1", JOB_SK).expect_err("malformed");
+        assert!(matches!(error, StoreError::Malformed(_)), "{error}");
+    }
+
     #[test]
     fn conditions_name_only_the_attributes_they_use() {
         let names = |put: ConditionalPut| {

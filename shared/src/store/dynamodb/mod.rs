@@ -29,7 +29,7 @@ use aws_sdk_dynamodb::Client;
 use serde::de::DeserializeOwned;
 
 use super::{preferred_call, CallStore, ReceiptOutcome, StoreError};
-use crate::domain::{Call, EventReceipt, Installation, Job};
+use crate::domain::{Call, EventReceipt, ExternalId, Installation, Job, SlackCallId, TeamId};
 
 mod items;
 pub mod stream;
@@ -254,16 +254,20 @@ impl CallStore for DynamoStore {
         }
     }
 
-    async fn get_call(&self, external_unique_id: &str) -> Result<Option<Call>, StoreError> {
+    async fn get_call(&self, external_unique_id: &ExternalId) -> Result<Option<Call>, StoreError> {
         self.get(call_pk(external_unique_id), CALL_SK).await
     }
 
-    async fn find_call_by_slack_id(&self, slack_call_id: &str) -> Result<Option<Call>, StoreError> {
-        if slack_call_id.is_empty() {
-            return Ok(None);
-        }
+    async fn find_call_by_slack_id(
+        &self,
+        slack_call_id: &SlackCallId,
+    ) -> Result<Option<Call>, StoreError> {
         let calls = self
-            .query_calls(BY_SLACK_CALL_ID_INDEX, "slack_call_id", slack_call_id)
+            .query_calls(
+                BY_SLACK_CALL_ID_INDEX,
+                "slack_call_id",
+                slack_call_id.as_str(),
+            )
             .await?;
         Ok(preferred_call(calls))
     }
@@ -329,7 +333,7 @@ impl CallStore for DynamoStore {
         }
     }
 
-    async fn get_installation(&self, team_id: &str) -> Result<Option<Installation>, StoreError> {
+    async fn get_installation(&self, team_id: &TeamId) -> Result<Option<Installation>, StoreError> {
         self.get(installation_pk(team_id), INSTALLATION_SK).await
     }
 
