@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use secrecy::SecretString;
 use serde_json::json;
-use slack_calls::domain::{CallUser, ExternalId, IdError, SlackCallId};
+use slack_calls::domain::{CallUser, ExternalId, IdError, SlackCallId, UnfurlSource, UnfurlTarget};
 use slack_calls::slack::api::{
     CallsAdd, CallsEnd, CallsParticipants, CallsUpdate, ChatPostEphemeral, ChatPostMessage,
     ChatUnfurl,
@@ -154,8 +154,10 @@ async fn every_method_works_end_to_end() {
     api.chat_unfurl(
         &token,
         &ChatUnfurl {
-            channel: id("C0GENERAL"),
-            ts: "1700000000.000200".into(),
+            target: UnfurlTarget::Message {
+                channel: id("C0GENERAL"),
+                ts: "1700000000.000200".into(),
+            },
             unfurls,
         },
     )
@@ -358,8 +360,10 @@ async fn a_json_array_slack_cannot_read_is_sent_again_as_a_form() {
     api.chat_unfurl(
         &token,
         &ChatUnfurl {
-            channel: id("C0GENERAL"),
-            ts: "1700000000.000300".into(),
+            target: UnfurlTarget::Message {
+                channel: id("C0GENERAL"),
+                ts: "1700000000.000300".into(),
+            },
             unfurls,
         },
     )
@@ -763,4 +767,90 @@ async fn tokens_never_appear_in_errors_debug_or_logs() {
         !logged.contains("ext-leak"),
         "request bodies are not logged"
     );
+}
+
+#[tokio::test]
+async fn chat_unfurl_reaches_the_composer_and_messages_by_unfurl_id() {
+    let slack = SlackStandin::start().await;
+    let api = client(&slack, quick());
+    let token = token(&slack);
+    let call = api
+        .calls_add(&token, &add_request("ext-composer"))
+        .await
+        .expect("calls.add");
+    let url = "https://meet.jit.si/ext-composer";
+    let unfurls = || {
+        let mut unfurls = serde_json::Map::new();
+        unfurls.insert(url.into(), json!({"blocks": [call_block(&call.id)]}));
+        unfurls
+    };
+
+    let draft = slack.new_composer_unfurl("C0GENERAL", "U0ALICE");
+    assert_eq!(draft.channel, "COMPOSER");
+    api.chat_unfurl(
+        &token,
+        &ChatUnfurl {
+            target: UnfurlTarget::Shared {
+                unfurl_id: draft.unfurl_id.clone(),
+                source: UnfurlSource::Composer,
+            },
+            unfurls: unfurls(),
+        },
+    )
+    .await
+    .expect("the composer is reached by unfurl_id");
+    let sent = &slack.requests_for("chat.unfurl")[0].body;
+    assert_eq!(sent["source"], "composer");
+    assert!(sent.get("channel").is_none(), "{sent}");
+    let composed = slack.composer_unfurls();
+    assert_eq!(
+        composed[0].unfurls[url]["blocks"][0]["call_id"],
+        json!(call.id)
+    );
+
+    // By `channel` + `ts`, the composer is not a conversation.
+    let error = api
+        .chat_unfurl(
+            &token,
+            &ChatUnfurl {
+                target: UnfurlTarget::Message {
+                    channel: id("C0GENERAL"),
+                    ts: draft.message_ts.clone(),
+                },
+                unfurls: unfurls(),
+            },
+        )
+        .await
+        .expect_err("no such message");
+    assert_eq!(error.code(), Some(&ApiErrorCode::CannotFindMessage));
+
+    // A posted message, by its unfurl id: only its own links.
+    let posted = slack.link_shared("C0GENERAL", "1700000000.000400", &[url]);
+    api.chat_unfurl(
+        &token,
+        &ChatUnfurl {
+            target: UnfurlTarget::Shared {
+                unfurl_id: posted.unfurl_id.clone(),
+                source: UnfurlSource::ConversationsHistory,
+            },
+            unfurls: unfurls(),
+        },
+    )
+    .await
+    .expect("the message's own link");
+    let other = slack.link_shared("C0GENERAL", "1700000000.000500", &["https://meet.jit.si/x"]);
+    let error = api
+        .chat_unfurl(
+            &token,
+            &ChatUnfurl {
+                target: UnfurlTarget::Shared {
+                    unfurl_id: other.unfurl_id,
+                    source: UnfurlSource::ConversationsHistory,
+                },
+                unfurls: unfurls(),
+            },
+        )
+        .await
+        .expect_err("a link the message does not hold");
+    assert_eq!(error.code(), Some(&ApiErrorCode::CannotUnfurlMessage));
 }
