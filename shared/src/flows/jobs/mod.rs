@@ -19,8 +19,6 @@ mod sync;
 mod unfurl;
 mod uninstall;
 
-pub use unfurl::room_call_ids;
-
 /// Runs of one job before it is given up (the stream retries failed records too, but
 /// the count on the job is what bounds the work).
 pub const MAX_JOB_ATTEMPTS: u32 = 5;

@@ -147,7 +147,7 @@ async fn call_for_room(
 /// provider calls the room, so its events reach the call), then, when an earlier call
 /// of the room holds that, the name and the time of this registration. A room name has
 /// no `.`, so neither can be another room's.
-pub fn room_call_ids(room: &str, now: UnixSeconds) -> Vec<ExternalId> {
+fn room_call_ids(room: &str, now: UnixSeconds) -> Vec<ExternalId> {
     [room.to_owned(), format!("{room}.{now}")]
         .into_iter()
         .filter_map(|id| ExternalId::try_from(id).ok())
