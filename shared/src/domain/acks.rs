@@ -2,7 +2,8 @@
 //! the worker records a run's last confirmations together with the job's end, in one
 //! write, instead of one write per Slack request.
 
-use super::call::{Call, CallUser};
+use super::call::Call;
+use super::participant::CallUser;
 
 /// Details Slack now shows (`calls.update`): title, join URL, desktop join URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,7 +17,11 @@ pub struct ShownDetails {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SlackAcks {
     pub block_posted: bool,
+    /// Slack refused the call block everywhere (its starter was told instead).
+    pub block_refused: bool,
     pub added: Vec<CallUser>,
+    /// Participants Slack refused to show, with its error code.
+    pub refused: Vec<(CallUser, String)>,
     pub removed: Vec<CallUser>,
     pub details: Option<ShownDetails>,
     pub ended: bool,
@@ -34,7 +39,13 @@ impl SlackAcks {
         if self.block_posted {
             changed |= call.acknowledge_block_posted();
         }
+        if self.block_refused {
+            changed |= call.acknowledge_block_refused();
+        }
         changed |= call.acknowledge_added(&self.added);
+        for (user, code) in &self.refused {
+            changed |= call.refuse_participant(user, code);
+        }
         changed |= call.acknowledge_removed(&self.removed);
         if let Some(details) = &self.details {
             changed |= call.acknowledge_details(
@@ -89,7 +100,9 @@ mod tests {
         let plan = call.pending_sync();
         let acks = SlackAcks {
             block_posted: true,
+            block_refused: false,
             added: plan.add.clone(),
+            refused: Vec::new(),
             removed: plan.remove.clone(),
             details: Some(ShownDetails {
                 title: call.title.clone(),
@@ -104,6 +117,14 @@ mod tests {
         assert!(copy.pending_sync().is_empty(), "{:?}", copy.pending_sync());
         assert!(copy.block_posted);
         assert!(!acks.apply(&mut copy), "a second time is no news");
+
+        let refusal = SlackAcks {
+            refused: vec![(slack("U9"), "user_not_found".into())],
+            ..SlackAcks::default()
+        };
+        assert!(refusal.apply(&mut copy));
+        assert!(copy.is_refused("U9"));
+        assert!(!refusal.apply(&mut copy), "refused once");
 
         copy.end(EndReason::Provider, 5, None);
         let end = SlackAcks {

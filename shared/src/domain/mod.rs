@@ -9,12 +9,11 @@ pub mod ids;
 pub mod installation;
 pub mod job;
 pub mod notice;
+pub mod participant;
+pub mod unfurl;
 
 pub use acks::{ShownDetails, SlackAcks};
-pub use call::{
-    Call, CallKind, CallState, CallUser, EndReason, NewCall, Participant, Rejection, SyncPlan,
-    UnixSeconds,
-};
+pub use call::{Call, CallKind, CallState, EndReason, NewCall, Rejection, SyncPlan, UnixSeconds};
 pub use event_receipt::EventReceipt;
 pub use ids::{
     ChannelId, EnterpriseId, ExternalId, IdError, InvalidField, SlackCallId, TeamId, UserId,
@@ -22,3 +21,5 @@ pub use ids::{
 pub use installation::Installation;
 pub use job::{Job, JobKind, JobStatus, Lease};
 pub use notice::ProviderNotice;
+pub use participant::{CallUser, Participant, RefusedParticipant};
+pub use unfurl::{UnfurlSource, UnfurlTarget};

@@ -34,7 +34,8 @@ pub struct StartCall {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StartOutcome {
-    /// The call is written; the worker registers it and posts the call block.
+    /// The call is written; the worker registers it and posts the call block. The URLs
+    /// are the caller's: for a phone call, the dial URLs, which only the caller sees.
     Started {
         external_unique_id: ExternalId,
         join_url: String,
@@ -104,10 +105,15 @@ pub async fn start_call(command: StartCall, services: &Services) -> StartOutcome
         Ok(()) => {
             tracing::info!(call = %call.external_unique_id, team = %call.team_id, "call started");
             metrics::emit(metrics::call_started(&call.team_id));
+            // The caller's own URLs (a phone call's dial URL) go to the caller only.
+            let (join_url, desktop_join_url) = match meeting.caller {
+                Some(caller) => (caller.url, caller.desktop_url),
+                None => (meeting.join_url, meeting.desktop_join_url),
+            };
             StartOutcome::Started {
                 external_unique_id: meeting.external_unique_id,
-                join_url: meeting.join_url,
-                desktop_join_url: meeting.desktop_join_url,
+                join_url,
+                desktop_join_url,
             }
         }
         Err(StoreError::AlreadyExists) => {

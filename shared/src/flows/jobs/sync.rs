@@ -39,15 +39,18 @@ pub(super) async fn sync_call(
     let team_id = &call.team_id;
 
     if !plan.add.is_empty() {
-        if let Err(error) =
-            change_participants(services, &token, &slack_call_id, &plan.add, Change::Add).await
-        {
-            return Err(slack_failure(error, team_id, &token, services).await);
-        }
-        progress.acks.added.extend(plan.add.iter().cloned());
+        let applied =
+            match change_participants(services, &token, &slack_call_id, &plan.add, Change::Add)
+                .await
+            {
+                Ok(applied) => applied,
+                Err(error) => return Err(slack_failure(error, team_id, &token, services).await),
+            };
+        progress.acks.added.extend(applied.done);
+        progress.acks.refused.extend(applied.refused);
     }
     if !plan.remove.is_empty() {
-        if let Err(error) = change_participants(
+        let applied = match change_participants(
             services,
             &token,
             &slack_call_id,
@@ -56,9 +59,16 @@ pub(super) async fn sync_call(
         )
         .await
         {
-            return Err(slack_failure(error, team_id, &token, services).await);
-        }
-        progress.acks.removed.extend(plan.remove.iter().cloned());
+            Ok(applied) => applied,
+            Err(error) => return Err(slack_failure(error, team_id, &token, services).await),
+        };
+        // Someone Slack no longer knows is not shown either.
+        progress.acks.removed.extend(
+            applied
+                .done
+                .into_iter()
+                .chain(applied.refused.into_iter().map(|(user, _)| user)),
+        );
     }
     if plan.update {
         let request = CallsUpdate {
@@ -101,16 +111,26 @@ enum Change {
     Remove,
 }
 
-/// `calls.participants.add`/`.remove` for several users in one request. Slack answers
-/// `bad_users` when a user is already in (or already out); then each user is sent on
-/// their own so one already-applied change does not block the others.
+/// What Slack made of a change, user by user.
+#[derive(Debug, Default)]
+struct Applied {
+    /// Slack shows the change (made now, or made before: `bad_users`).
+    done: Vec<CallUser>,
+    /// Slack refused the user (`user_not_found`), with its code.
+    refused: Vec<(CallUser, String)>,
+}
+
+/// `calls.participants.add`/`.remove` for several users in one request. Slack refuses
+/// the whole request over one user (`bad_users` for someone already in or already out,
+/// `user_not_found` for someone it does not know) and applies none of it; then each
+/// user is sent on their own, so only that user is left out.
 async fn change_participants(
     services: &Services,
     token: &SecretString,
     slack_call_id: &SlackCallId,
     users: &[CallUser],
     change: Change,
-) -> Result<(), SlackError> {
+) -> Result<Applied, SlackError> {
     let send = |users: Vec<CallUser>| {
         let request = CallsParticipants {
             id: slack_call_id.clone(),
@@ -128,19 +148,34 @@ async fn change_participants(
             }
         }
     };
-    match send(users.to_vec()).await {
-        Ok(()) => Ok(()),
-        Err(error) if error.is_bad_users() && users.len() > 1 => {
-            for user in users {
-                match send(vec![user.clone()]).await {
-                    Ok(()) => {}
-                    Err(error) if error.is_bad_users() => {}
-                    Err(error) => return Err(error),
-                }
+    let mut applied = Applied::default();
+    if users.len() > 1 {
+        match send(users.to_vec()).await {
+            Ok(()) => {
+                applied.done = users.to_vec();
+                return Ok(applied);
             }
-            Ok(())
+            Err(error) if error.is_about_one_user() => {
+                tracing::info!(%error, "one of the participants was refused; sending them one by one");
+            }
+            Err(error) => return Err(error),
         }
-        Err(error) if error.is_bad_users() => Ok(()),
-        Err(error) => Err(error),
     }
+    for user in users {
+        match send(vec![user.clone()]).await {
+            Ok(()) => applied.done.push(user.clone()),
+            // Already in (or already out): what Slack shows is what we wanted.
+            Err(error) if error.is_bad_users() => applied.done.push(user.clone()),
+            Err(error) if error.is_about_one_user() => {
+                let code = error
+                    .code()
+                    .map(|c| c.as_str().to_owned())
+                    .unwrap_or_default();
+                tracing::warn!(user = user.identity(), %code, ?change, "slack refused a participant; the others go on");
+                applied.refused.push((user.clone(), code));
+            }
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(applied)
 }
