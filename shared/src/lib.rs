@@ -14,4 +14,5 @@ pub mod secrets;
 pub mod slack;
 pub mod store;
 pub mod telemetry;
+pub mod tls;
 pub mod wiring;
