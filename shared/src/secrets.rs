@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use secrecy::SecretString;
 use serde::Deserialize;
 use tokio::sync::Mutex;
+use tracing::Instrument as _;
 
 /// How long a fetched secret is trusted before it is fetched again.
 pub const DEFAULT_SECRET_TTL: Duration = Duration::from_secs(300);
@@ -151,6 +152,14 @@ impl SecretsManagerSource {
             .get_secret_value()
             .secret_id(&self.secret_id)
             .send()
+            .instrument(tracing::info_span!(
+                "secrets_manager",
+                otel.name = "SecretsManager.GetSecretValue",
+                otel.kind = "client",
+                rpc.system = "aws-api",
+                rpc.service = "SecretsManager",
+                rpc.method = "GetSecretValue",
+            ))
             .await
             .map_err(|error| SecretsError::Fetch {
                 secret_id: self.secret_id.clone(),

@@ -157,7 +157,16 @@ impl SlackClient {
         authorization: Option<&HeaderValue>,
         body: Body,
     ) -> Result<Value, SlackError> {
-        let span = tracing::info_span!("slack_request", method, encoding = body.label());
+        // Named for an OpenTelemetry exporter too (see `telemetry`).
+        let span = tracing::info_span!(
+            "slack_request",
+            method,
+            encoding = body.label(),
+            otel.name = %format_args!("Slack.{method}"),
+            otel.kind = "client",
+            rpc.service = "Slack",
+            rpc.method = method,
+        );
         async {
             let started = Instant::now();
             let mut attempt = 0u32;

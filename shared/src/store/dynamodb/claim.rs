@@ -8,11 +8,13 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use aws_sdk_dynamodb::Client;
+use tracing::Instrument as _;
 
 use super::items::{from_item, job_pk, key, Item, JOB_SK};
 use super::unavailable;
 use crate::domain::{Job, JobStatus, Lease, UnixSeconds};
 use crate::store::{JobClaim, StoreError};
+use crate::telemetry::dynamodb_span;
 
 /// [`Job::begin_attempt`], done by DynamoDB.
 const BEGIN_ATTEMPT: &str =
@@ -61,6 +63,7 @@ pub(super) async fn claim_job(
         .return_values(ReturnValue::AllNew)
         .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
         .send()
+        .instrument(dynamodb_span("UpdateItem", table))
         .await;
     let error = match result {
         Ok(output) => {

@@ -30,6 +30,9 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use aws_sdk_dynamodb::Client;
 use serde::de::DeserializeOwned;
+use tracing::Instrument as _;
+
+use crate::telemetry::dynamodb_span;
 
 use super::{preferred_call, CallStore, JobClaim, ReceiptOutcome, StoreError};
 use crate::domain::{
@@ -122,6 +125,7 @@ impl DynamoStore {
             .set_key(Some(key(pk.clone(), sk)))
             .consistent_read(true)
             .send()
+            .instrument(dynamodb_span("GetItem", &self.table))
             .await
             .map_err(|error| unavailable("GetItem", error))?;
         output.item.map(|item| from_item(item, &pk, sk)).transpose()
@@ -146,6 +150,7 @@ impl DynamoStore {
             .items()
             .send()
             .try_collect()
+            .instrument(dynamodb_span("Query", &self.table))
             .await
             .map_err(|error| unavailable("Query", error))?;
         items
@@ -187,6 +192,7 @@ impl DynamoStore {
             .transact_write_items()
             .set_transact_items(Some(items))
             .send()
+            .instrument(dynamodb_span("TransactWriteItems", &self.table))
             .await
         {
             Ok(_) => return Ok(WriteOutcome::Written),
@@ -221,6 +227,7 @@ impl DynamoStore {
             .into_put_item(&self.client, &self.table)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
+            .instrument(dynamodb_span("PutItem", &self.table))
             .await
         {
             Ok(_) => return Ok(WriteOutcome::Written),
