@@ -14,7 +14,8 @@
 //! `GET /runtime/invocation/next` (Lambda's init phase); "first answer" is spawn to the
 //! response of the first event, the way Slack pays for a cold start: a signed request
 //! whose secret comes from Secrets Manager (moto) and whose data is in DynamoDB Local.
-//! Runs interleave the binaries, so load from elsewhere on the machine hits them alike.
+//! Runs interleave the binaries in a rotating order, so load from elsewhere on the
+//! machine hits them alike; min, p50 and max are printed, ratios are of the p50s.
 //! Loopback emulators are faster than the real services: the numbers compare builds and
 //! changes with each other, not with production.
 //!
@@ -38,6 +39,9 @@ const BASELINE: &str = "hello-lambda";
 const COLD_RUNS: usize = 20;
 const WARM_RUNS: usize = 200;
 const INVOKE_TIMEOUT: Duration = Duration::from_secs(30);
+/// A pause before each fresh process, for the previous one's exit and the emulators'
+/// work on its requests to finish.
+const SETTLE: Duration = Duration::from_millis(50);
 
 /// One binary under test: the event its first invocation gets (run `i`), and the
 /// status its answer must have.
@@ -271,10 +275,14 @@ async fn main() {
 
     let mut cold: Vec<ColdStarts> = subjects.iter().map(|_| ColdStarts::default()).collect();
     for run in 0..COLD_RUNS {
-        for (subject, samples) in subjects.iter().zip(cold.iter_mut()) {
-            let (init, first_answer) = cold_start(subject, run, &env).await;
-            samples.init.push(init);
-            samples.first_answer.push(first_answer);
+        // Each round starts with another binary, and each start waits for the emulators
+        // to finish with the one before: no binary always follows the busiest.
+        for offset in 0..subjects.len() {
+            let index = (run + offset) % subjects.len();
+            tokio::time::sleep(SETTLE).await;
+            let (init, first_answer) = cold_start(&subjects[index], run, &env).await;
+            cold[index].init.push(init);
+            cold[index].first_answer.push(first_answer);
         }
     }
 
