@@ -76,9 +76,12 @@ mod tests {
     use tracing_subscriber::layer::{Context, Layer};
     use tracing_subscriber::prelude::*;
 
+    /// Each new span's name and fields, in order.
+    type Recorded = Vec<(String, Vec<(String, String)>)>;
+
     /// Records every new span's name and fields.
     #[derive(Clone, Default)]
-    struct Spans(Arc<Mutex<Vec<(String, Vec<(String, String)>)>>>);
+    struct Spans(Arc<Mutex<Recorded>>);
 
     struct Fields(Vec<(String, String)>);
 
