@@ -54,6 +54,11 @@ const PROVIDER_SECRET: &str = "bench-provider-secret-0123456789";
 const CHANNEL: &str = "C0BENCH001";
 const USER: &str = "U0BENCH001";
 
+/// The same life before the store work (main at 512cec6, this bench): 26 GetItem, 1
+/// Query, 21 TransactWriteItems; 26.5 read and 114 write units.
+const BEFORE_REQUESTS: f64 = 48.0;
+const BEFORE_CAPACITY: f64 = 140.5;
+
 /// On-demand list prices, us-east-1, as found on 2026-11-28 (see README).
 const PRICE_PER_MILLION_WRU: f64 = 0.625;
 const PRICE_PER_MILLION_RRU: f64 = 0.125;
@@ -445,7 +450,20 @@ async fn main() {
             (runs - 1) as f64,
         );
     }
-    println!("\nSlack requests per life: {first_slack}");
+    let lives_after_first = (runs.max(2) - 1) as f64;
+    let (warm, warm_lives) = if runs > 1 {
+        (&steady, lives_after_first)
+    } else {
+        (&first, 1.0)
+    };
+    println!(
+        "\nvs. before: requests x{:.2} ({:.1} of {BEFORE_REQUESTS}), capacity units x{:.2} ({:.1} of {BEFORE_CAPACITY})",
+        warm.requests() as f64 / warm_lives / BEFORE_REQUESTS,
+        warm.requests() as f64 / warm_lives,
+        (warm.units(true) + warm.units(false)) / warm_lives / BEFORE_CAPACITY,
+        (warm.units(true) + warm.units(false)) / warm_lives,
+    );
+    println!("Slack requests per life: {first_slack}");
 
     let lives = runs as f64;
     let memory = memory_sizes();
