@@ -1,6 +1,6 @@
 //! `POST /slack/commands`: the slash command and the call button.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use http::{HeaderMap, Response, StatusCode};
 
@@ -17,23 +17,28 @@ use super::{authenticate, error_response, json_response};
 /// Slack's forms are small; anything bigger is not Slack.
 pub const MAX_COMMAND_BODY_BYTES: usize = 16 * 1024;
 /// Slack gives up after 3 s; the answer must leave in time even if a dependency hangs.
+/// Counted from the request's arrival: authentication (a cold secret fetch) included.
 pub const ANSWER_DEADLINE: Duration = Duration::from_millis(2_500);
+/// The answer to a request sent again: the first one started the call.
+pub const ALREADY_HANDLED: &str = "This request was already handled.";
 
 pub async fn handle_command(
     services: &Services,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Response<String> {
+    let deadline = Instant::now() + ANSWER_DEADLINE;
     if body.len() > MAX_COMMAND_BODY_BYTES {
         return error_response(StatusCode::PAYLOAD_TOO_LARGE, "the body is too large");
     }
-    if let Err(refusal) = authenticate(services, headers, body, &slack::SIGNATURE, |s| {
+    let signed = match authenticate(services, headers, body, &slack::SIGNATURE, |s| {
         &s.signing_secret
     })
     .await
     {
-        return refusal;
-    }
+        Ok(signed) => signed,
+        Err(refusal) => return refusal,
+    };
     let form = match CommandForm::parse(body) {
         Ok(form) => form,
         Err(error) => return error_response(StatusCode::BAD_REQUEST, &error.to_string()),
@@ -48,7 +53,9 @@ pub async fn handle_command(
         Err(error) => return error_response(StatusCode::BAD_REQUEST, &error.to_string()),
     };
     let (started_from, kind) = (command.started_from, command.kind);
-    let outcome = tokio::time::timeout(ANSWER_DEADLINE, start_call(command, services))
+    // The same signed request sent again (a replay) has the same digest.
+    let started = start_call(command, &signed.digest, services);
+    let outcome = tokio::time::timeout_at(deadline.into(), started)
         .await
         .unwrap_or_else(|_| {
             tracing::error!("starting the call took too long");
@@ -130,6 +137,7 @@ fn answer(started_from: StartedFrom, kind: CallKind, outcome: StartOutcome) -> R
             "Please <{login_url}|sign in to your meeting account> first, then start the call again."
         )),
         StartOutcome::Refused(reason) => ResponseMessage::ephemeral(reason),
+        StartOutcome::AlreadyHandled => ResponseMessage::ephemeral(ALREADY_HANDLED),
     };
     json_response(
         StatusCode::OK,
