@@ -456,4 +456,25 @@ mod tests {
             assert_eq!(reason(event), expected, "{event}");
         }
     }
+
+    #[test]
+    fn events_without_a_time_take_the_signed_timestamp() {
+        let events = parse_batch(
+            br#"[{"type": "participant.left", "external_unique_id": "c1", "participant": {"slack_id": "U1"}},
+                 {"type": "participant.joined", "external_unique_id": "c1", "participant": {"slack_id": "U1"}, "occurred_at": 5},
+                 {"type": "call.updated", "external_unique_id": "c1", "title": "T"},
+                 {"type": "call.ended", "external_unique_id": "c1"}]"#,
+        )
+        .expect("valid");
+        let times: Vec<Option<UnixSeconds>> = events
+            .into_iter()
+            .map(|event| match event.timed(100).change {
+                CallChange::Ended { occurred_at, .. }
+                | CallChange::ParticipantJoined { occurred_at, .. }
+                | CallChange::ParticipantLeft { occurred_at, .. }
+                | CallChange::DetailsUpdated { occurred_at, .. } => occurred_at,
+            })
+            .collect();
+        assert_eq!(times, [Some(100), Some(5), Some(100), Some(100)]);
+    }
 }
