@@ -180,6 +180,13 @@ struct Inner {
     fetching: Mutex<()>,
 }
 
+/// Whether a failed fetch holds off the next one for `failure_backoff`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Failure {
+    Cache,
+    Forget,
+}
+
 #[derive(Default)]
 struct CacheState {
     good: Option<(UnixSeconds, Arc<Secrets>)>,
@@ -241,11 +248,14 @@ impl SecretsManagerSource {
 
     /// Starts fetching in the background (at init), so the first request usually finds
     /// the secret ready; a request that comes sooner waits for this fetch, not another.
+    /// A failure here is logged, not cached: the first request tries once more.
     pub fn prefetch(&self) {
         let inner = self.inner.clone();
         tokio::spawn(async move {
-            // A failure is cached and logged; the first request sees it.
-            let _ = inner.current().await;
+            let _fetching = inner.fetching.lock().await;
+            if inner.state().good.is_none() {
+                let _ = inner.fetch_and_record(Failure::Forget).await;
+            }
         });
     }
 }
@@ -287,7 +297,7 @@ impl Inner {
                 return Err(error.clone());
             }
         }
-        self.fetch_and_record().await
+        self.fetch_and_record(Failure::Cache).await
     }
 
     async fn refresh(self: &Arc<Self>) -> Result<Arc<Secrets>, SecretsError> {
@@ -308,7 +318,7 @@ impl Inner {
             return self.current().await;
         }
         let _fetching = self.fetching.lock().await;
-        self.fetch_and_record().await
+        self.fetch_and_record(Failure::Cache).await
     }
 
     fn refresh_in_background(self: &Arc<Self>) {
@@ -324,14 +334,15 @@ impl Inner {
             let inner = flag.0.clone();
             let _fetching = inner.fetching.lock().await;
             // The outcome is cached (and a failure logged) by `fetch_and_record`.
-            let _ = inner.fetch_and_record().await;
+            let _ = inner.fetch_and_record(Failure::Cache).await;
             drop(flag);
         });
     }
 
     /// Fetches (the caller holds `fetching`) and caches the outcome: a new secret
-    /// replaces the old; a failure keeps the old one, to serve within its grace.
-    async fn fetch_and_record(&self) -> Result<Arc<Secrets>, SecretsError> {
+    /// replaces the old; a failure keeps the old one, to serve within its grace, and is
+    /// remembered for `failure_backoff` unless told to forget it.
+    async fn fetch_and_record(&self, failure: Failure) -> Result<Arc<Secrets>, SecretsError> {
         let result = self.fetch().await;
         let now = self.clock.now();
         let mut state = self.state();
@@ -343,7 +354,9 @@ impl Inner {
             Err(error) => {
                 let serving_stale = state.servable(now, &self.policy).is_some();
                 tracing::warn!(%error, serving_stale, "secret could not be fetched");
-                state.failure = Some((now, error.clone()));
+                if failure == Failure::Cache {
+                    state.failure = Some((now, error.clone()));
+                }
             }
         }
         result

@@ -471,3 +471,48 @@ async fn a_rotated_signing_secret_is_accepted_at_once() {
     assert_eq!(status("newer").await, 200);
     assert_eq!(switch.requests(), 4);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fetch_started_at_init_serves_the_first_request() {
+    let clock = Arc::new(ManualClock::new(T0));
+    let emulator = testkit::secretsmanager::client().await;
+    let secret_id = testkit::secretsmanager::create_secret(&emulator, &secret_json("v1")).await;
+    let switch = Switch::start().await;
+    let source = SecretsManagerSource::with_policy(
+        switch.client(&emulator),
+        secret_id,
+        CachePolicy::default(),
+        clock,
+    );
+    source.prefetch();
+    // However soon the first request comes, it shares the fetch init started.
+    assert_eq!(signing_secret(&source).await, "v1");
+    assert_eq!(switch.requests(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_fetch_at_init_is_tried_again_by_the_first_request() {
+    let clock = Arc::new(ManualClock::new(T0));
+    let emulator = testkit::secretsmanager::client().await;
+    let secret_id = testkit::secretsmanager::create_secret(&emulator, &secret_json("v1")).await;
+    let switch = Switch::start().await;
+    switch.set(false);
+    let source = SecretsManagerSource::with_policy(
+        switch.client(&emulator),
+        secret_id,
+        CachePolicy::default(),
+        clock,
+    );
+    source.prefetch();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while switch.dropped() == 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(switch.dropped(), 1, "init tried");
+    switch.set(true);
+    assert_eq!(
+        signing_secret(&source).await,
+        "v1",
+        "not the failure at init"
+    );
+}
