@@ -51,7 +51,7 @@ ENV_CONTRACT = {
 PARAM_DEFAULTS = {
     "SlackApiUrl": "https://slack.com/api/",
     "JoinUrlTemplate": "https://meet.jit.si/{room}",
-    "ResponseUrlHosts": "hooks.slack.com",
+    "ResponseUrlHosts": "hooks.slack.com,slack.com",
     "StaleCallMinutes": 30,
     "MaxCallHours": 12,
     "DesktopJoinUrlTemplate": "",
@@ -485,7 +485,7 @@ def manifest() -> None:
     p.check(subs.get("request_url", "").endswith("/slack/events"), "events request_url must end in /slack/events")
     p.check(set(bot_events) == {"link_shared", "call_rejected", "app_uninstalled", "tokens_revoked"},
             f"bot_events {sorted(bot_events)}")
-    p.check(set(scopes.get("bot", [])) == {"calls:read", "calls:write", "commands", "chat:write",
+    p.check(set(scopes.get("bot", [])) == {"calls:write", "commands", "chat:write",
                                            "links:read", "links:write"}, f"bot scopes {scopes.get('bot')}")
     join_default = load_template()["Parameters"]["JoinUrlTemplate"]["Default"]
     join_host = re.match(r"^https?://([^/:]+)", join_default).group(1).lower()

@@ -8,8 +8,8 @@ use std::collections::HashMap;
 pub const DEFAULT_SLACK_API_URL: &str = "https://slack.com/api/";
 /// Default meeting URL: any Jitsi Meet server opens a room on first join.
 pub const DEFAULT_JOIN_URL_TEMPLATE: &str = "https://meet.jit.si/{room}";
-/// Default hosts a `response_url` may point at.
-pub const DEFAULT_RESPONSE_URL_HOSTS: &str = "hooks.slack.com";
+/// Default hosts a `response_url` may point at: Slack issues them on both.
+pub const DEFAULT_RESPONSE_URL_HOSTS: &str = "hooks.slack.com,slack.com";
 pub const DEFAULT_STALE_CALL_MINUTES: i64 = 30;
 pub const DEFAULT_MAX_CALL_HOURS: i64 = 12;
 
@@ -229,7 +229,7 @@ mod tests {
         assert_eq!(config.unfurl_domains, vec!["meet.jit.si".to_string()]);
         assert_eq!(
             config.response_url_hosts,
-            vec!["hooks.slack.com".to_string()]
+            vec!["hooks.slack.com".to_string(), "slack.com".to_string()]
         );
         assert_eq!(config.stale_call_minutes, 30);
         assert_eq!(config.max_call_hours, 12);

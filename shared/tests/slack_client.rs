@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use secrecy::SecretString;
 use serde_json::json;
-use slack_calls::domain::{CallUser, ExternalId, IdError, SlackCallId};
+use slack_calls::domain::{CallUser, ExternalId, IdError, SlackCallId, UnfurlSource, UnfurlTarget};
 use slack_calls::slack::api::{
     CallsAdd, CallsEnd, CallsParticipants, CallsUpdate, ChatPostEphemeral, ChatPostMessage,
     ChatUnfurl,
@@ -154,8 +154,10 @@ async fn every_method_works_end_to_end() {
     api.chat_unfurl(
         &token,
         &ChatUnfurl {
-            channel: id("C0GENERAL"),
-            ts: "1700000000.000200".into(),
+            target: UnfurlTarget::Message {
+                channel: id("C0GENERAL"),
+                ts: "1700000000.000200".into(),
+            },
             unfurls,
         },
     )
@@ -233,11 +235,200 @@ async fn adding_a_present_participant_is_recognisably_bad_users() {
             slack_id: id("U0ALICE"),
         }],
     );
+    // Slack documents this answer as `{"ok":true,"error":"bad_users"}`.
     let error = api
         .calls_participants_add(&token, &alice)
         .await
         .expect_err("already in the call");
-    assert!(error.is_bad_users());
+    assert!(error.is_bad_users(), "{error}");
+    assert!(error.is_about_one_user());
+    let sent = slack.requests_for("calls.participants.add");
+    assert_eq!(sent.len(), 1, "not retried");
+    assert_eq!(sent[0].error.as_deref(), Some("bad_users"));
+
+    // Removing someone who is not there is the same answer; nothing was applied.
+    let absent_and_present = participants(
+        &call.id,
+        vec![
+            guest(),
+            CallUser::Slack {
+                slack_id: id("U0ALICE"),
+            },
+        ],
+    );
+    let error = api
+        .calls_participants_remove(&token, &absent_and_present)
+        .await
+        .expect_err("the guest is not in the call");
+    assert!(error.is_bad_users(), "{error}");
+    assert_eq!(
+        slack
+            .call(call.id.as_str())
+            .expect("known")
+            .participant_ids(),
+        ["U0ALICE"]
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_user_is_recognisably_about_one_user() {
+    let slack = SlackStandin::start().await;
+    let api = client(&slack, quick());
+    let token = token(&slack);
+    let call = api
+        .calls_add(&token, &add_request("ext-gone"))
+        .await
+        .expect("calls.add");
+    slack.forget_user("U0GONE");
+    let gone = participants(
+        &call.id,
+        vec![CallUser::Slack {
+            slack_id: id("U0GONE"),
+        }],
+    );
+    let error = api
+        .calls_participants_add(&token, &gone)
+        .await
+        .expect_err("the workspace does not know U0GONE");
+    assert_eq!(error.code(), Some(&ApiErrorCode::UserNotFound));
+    assert!(error.is_about_one_user());
+    assert_eq!(error.class(), RetryClass::BadRequest);
+}
+
+#[tokio::test]
+async fn a_json_array_slack_cannot_read_is_sent_again_as_a_form() {
+    let slack = SlackStandin::start().await;
+    let api = client(&slack, quick());
+    let token = token(&slack);
+    slack.inject(
+        Fault::on("calls.add")
+            .slack_error("invalid_array_arg")
+            .json_bodies_only(),
+    );
+    let call = api
+        .calls_add(&token, &add_request("ext-form"))
+        .await
+        .expect("the form is read");
+    assert_eq!(slack.calls_with_external_id("ext-form").len(), 1);
+    let sent = slack.requests_for("calls.add");
+    assert_eq!(sent.len(), 2, "one JSON request, one form");
+    assert_eq!(sent[0].error.as_deref(), Some("invalid_array_arg"));
+    assert_eq!(
+        sent[1].content_type.as_deref(),
+        Some("application/x-www-form-urlencoded")
+    );
+    assert_eq!(sent[1].token.as_deref(), Some(slack.bot_token()));
+    // As the official SDKs send it: `users` is a JSON string in a form.
+    let users: serde_json::Value = serde_json::from_str(
+        sent[1].body["users"]
+            .as_str()
+            .expect("users is a string in the form"),
+    )
+    .expect("holding JSON");
+    assert_eq!(users, json!([{"slack_id": "U0ALICE"}]));
+    assert_eq!(sent[1].body["date_start"], json!("1700000000"));
+
+    slack.inject(
+        Fault::on("calls.participants.add")
+            .slack_error("invalid_form_data")
+            .json_bodies_only()
+            .times(1),
+    );
+    api.calls_participants_add(&token, &participants(&call.id, vec![guest()]))
+        .await
+        .expect("the form is read");
+    assert_eq!(
+        slack
+            .call(call.id.as_str())
+            .expect("known")
+            .participant_ids(),
+        ["U0ALICE", "guest-7"]
+    );
+
+    slack.add_message("C0GENERAL", "1700000000.000300");
+    slack.inject(
+        Fault::on("chat.unfurl")
+            .slack_error("invalid_array_arg")
+            .json_bodies_only()
+            .times(1),
+    );
+    let mut unfurls = serde_json::Map::new();
+    unfurls.insert(
+        "https://meet.jit.si/ext-form".into(),
+        json!({"blocks": [call_block(&call.id)]}),
+    );
+    api.chat_unfurl(
+        &token,
+        &ChatUnfurl {
+            target: UnfurlTarget::Message {
+                channel: id("C0GENERAL"),
+                ts: "1700000000.000300".into(),
+            },
+            unfurls,
+        },
+    )
+    .await
+    .expect("the form is read");
+    assert_eq!(slack.requests_for("chat.unfurl").len(), 2);
+    assert_eq!(slack.messages()[0].unfurls.len(), 1);
+}
+
+#[tokio::test]
+async fn a_form_refused_too_is_not_sent_a_third_time() {
+    let slack = SlackStandin::start().await;
+    let api = client(&slack, quick());
+    slack.inject(Fault::on("calls.add").slack_error("invalid_array_arg"));
+    let error = api
+        .calls_add(&token(&slack), &add_request("ext-noform"))
+        .await
+        .expect_err("refused both ways");
+    assert_eq!(error.code(), Some(&ApiErrorCode::InvalidArrayArg));
+    let sent = slack.requests_for("calls.add");
+    assert_eq!(
+        sent.iter()
+            .map(|r| r.content_type.as_deref().unwrap_or_default())
+            .collect::<Vec<_>>(),
+        [
+            "application/json; charset=utf-8",
+            "application/x-www-form-urlencoded"
+        ]
+    );
+    assert!(slack.calls().is_empty());
+}
+
+#[tokio::test]
+async fn richer_call_answers_are_read_for_what_we_use() {
+    let slack = SlackStandin::start().await;
+    let api = client(&slack, quick());
+    let token = token(&slack);
+    let call = api
+        .calls_add(&token, &add_request("ext-rich"))
+        .await
+        .expect("calls.add");
+    api.chat_post_message(
+        &token,
+        &ChatPostMessage {
+            channel: id("C0GENERAL"),
+            text: "A call was started".into(),
+            blocks: Some(vec![call_block(&call.id)]),
+        },
+    )
+    .await
+    .expect("chat.postMessage");
+    api.calls_end(
+        &token,
+        &CallsEnd {
+            id: call.id.clone(),
+            duration: None,
+        },
+    )
+    .await
+    .expect("calls.end");
+    // The answer now carries `channels` and `date_end` too.
+    let info = api.calls_info(&token, &call.id).await.expect("calls.info");
+    assert_eq!(info.id, call.id);
+    assert!(info.date_end.is_some(), "{info:?}");
+    assert_eq!(info.external_unique_id, Some(id::<ExternalId>("ext-rich")));
 }
 
 #[tokio::test]
@@ -576,4 +767,90 @@ async fn tokens_never_appear_in_errors_debug_or_logs() {
         !logged.contains("ext-leak"),
         "request bodies are not logged"
     );
+}
+
+#[tokio::test]
+async fn chat_unfurl_reaches_the_composer_and_messages_by_unfurl_id() {
+    let slack = SlackStandin::start().await;
+    let api = client(&slack, quick());
+    let token = token(&slack);
+    let call = api
+        .calls_add(&token, &add_request("ext-composer"))
+        .await
+        .expect("calls.add");
+    let url = "https://meet.jit.si/ext-composer";
+    let unfurls = || {
+        let mut unfurls = serde_json::Map::new();
+        unfurls.insert(url.into(), json!({"blocks": [call_block(&call.id)]}));
+        unfurls
+    };
+
+    let draft = slack.new_composer_unfurl("C0GENERAL", "U0ALICE");
+    assert_eq!(draft.channel, "COMPOSER");
+    api.chat_unfurl(
+        &token,
+        &ChatUnfurl {
+            target: UnfurlTarget::Shared {
+                unfurl_id: draft.unfurl_id.clone(),
+                source: UnfurlSource::Composer,
+            },
+            unfurls: unfurls(),
+        },
+    )
+    .await
+    .expect("the composer is reached by unfurl_id");
+    let sent = &slack.requests_for("chat.unfurl")[0].body;
+    assert_eq!(sent["source"], "composer");
+    assert!(sent.get("channel").is_none(), "{sent}");
+    let composed = slack.composer_unfurls();
+    assert_eq!(
+        composed[0].unfurls[url]["blocks"][0]["call_id"],
+        json!(call.id)
+    );
+
+    // By `channel` + `ts`, the composer is not a conversation.
+    let error = api
+        .chat_unfurl(
+            &token,
+            &ChatUnfurl {
+                target: UnfurlTarget::Message {
+                    channel: id("C0GENERAL"),
+                    ts: draft.message_ts.clone(),
+                },
+                unfurls: unfurls(),
+            },
+        )
+        .await
+        .expect_err("no such message");
+    assert_eq!(error.code(), Some(&ApiErrorCode::CannotFindMessage));
+
+    // A posted message, by its unfurl id: only its own links.
+    let posted = slack.link_shared("C0GENERAL", "1700000000.000400", &[url]);
+    api.chat_unfurl(
+        &token,
+        &ChatUnfurl {
+            target: UnfurlTarget::Shared {
+                unfurl_id: posted.unfurl_id.clone(),
+                source: UnfurlSource::ConversationsHistory,
+            },
+            unfurls: unfurls(),
+        },
+    )
+    .await
+    .expect("the message's own link");
+    let other = slack.link_shared("C0GENERAL", "1700000000.000500", &["https://meet.jit.si/x"]);
+    let error = api
+        .chat_unfurl(
+            &token,
+            &ChatUnfurl {
+                target: UnfurlTarget::Shared {
+                    unfurl_id: other.unfurl_id,
+                    source: UnfurlSource::ConversationsHistory,
+                },
+                unfurls: unfurls(),
+            },
+        )
+        .await
+        .expect_err("a link the message does not hold");
+    assert_eq!(error.code(), Some(&ApiErrorCode::CannotUnfurlMessage));
 }

@@ -12,8 +12,9 @@ use serde_json::{json, Value};
 use slack_calls::clock::{Clock, SystemClock};
 use slack_calls::domain::{CallState, EndReason, TeamId};
 use slack_calls::flows::installation::REINSTALL_MESSAGE;
-use slack_calls::flows::jobs::{external_id_for_link, MAX_JOB_ATTEMPTS};
+use slack_calls::flows::jobs::MAX_JOB_ATTEMPTS;
 use slack_calls::slack;
+use slack_standin::LinkShared;
 use support::{job_id, run_worker_keeping_failures, start_call, ScriptedServer};
 
 const CHANNEL: &str = "C0CHAN0001";
@@ -23,6 +24,8 @@ const SHARER: &str = "U0USER0002";
 const CALLEE: &str = "U0CALLEE01";
 const TS: &str = "1795320000.000100";
 
+/// A `link_shared` event without `unfurl_id` and `source` (as Slack sent them before
+/// it had those): `chat.unfurl` then names the message by `channel` + `ts`.
 fn link_shared(channel: &str, user: &str, ts: &str, urls: &[&str]) -> Value {
     let links: Vec<Value> = urls
         .iter()
@@ -36,8 +39,20 @@ fn link_shared(channel: &str, user: &str, ts: &str, urls: &[&str]) -> Value {
         })
         .collect();
     json!({"type": "link_shared", "channel": channel, "user": user, "message_ts": ts,
-           "unfurl_id": "C123456.7890.abcdef", "source": "conversations_history",
            "event_ts": ts, "links": links})
+}
+
+/// A message with `urls` posted in `channel`, and the `link_shared` event Slack sends
+/// for it (with its `unfurl_id`, `source: conversations_history`).
+fn posted(
+    world: &World,
+    channel: &str,
+    user: &str,
+    ts: &str,
+    urls: &[&str],
+) -> (Value, LinkShared) {
+    let shared = world.standin.link_shared(channel, ts, urls);
+    (shared.event(user, urls), shared)
 }
 
 fn call_rejected(call_id: &str, external_unique_id: &str) -> Value {
@@ -115,11 +130,8 @@ async fn url_verification_echoes_the_challenge_only_when_signed() {
 async fn a_link_shared_delivered_three_times_is_unfurled_once() {
     let mut world = World::start().await;
     let call = start_call(&mut world, CHANNEL, CREATOR, "Standup").await;
-    world.standin.add_message(CHANNEL, TS);
-    let event = world.event_callback(
-        "Ev0RETRY001",
-        link_shared(CHANNEL, SHARER, TS, &[&call.join_url]),
-    );
+    let (shared, _) = posted(&world, CHANNEL, SHARER, TS, &[&call.join_url]);
+    let event = world.event_callback("Ev0RETRY001", shared);
 
     let deliveries: [&[(&str, &str)]; 3] = [
         &[],
@@ -170,13 +182,10 @@ async fn a_link_shared_delivered_three_times_is_unfurled_once() {
 async fn a_link_to_a_registered_call_unfurls_its_call_block() {
     let mut world = World::start().await;
     let call = start_call(&mut world, CHANNEL, CREATOR, "Standup").await;
-    world.standin.add_message(CHANNEL, TS);
+    let (event, shared) = posted(&world, CHANNEL, SHARER, TS, &[&call.join_url]);
 
     let answer = world
-        .event(&world.event_callback(
-            "Ev0UNFURL01",
-            link_shared(CHANNEL, SHARER, TS, &[&call.join_url]),
-        ))
+        .event(&world.event_callback("Ev0UNFURL01", event))
         .await;
     assert_eq!(answer.status, 200);
     assert_eq!(world.run_worker().await, Vec::<String>::new());
@@ -188,8 +197,18 @@ async fn a_link_to_a_registered_call_unfurls_its_call_block() {
     );
     let unfurl = &world.standin.requests_for("chat.unfurl")[0];
     assert_eq!(unfurl.error, None, "accepted by Slack");
-    assert_eq!(unfurl.body["channel"], CHANNEL);
-    assert_eq!(unfurl.body["ts"], TS);
+    // Named as the event named it: by its unfurl_id.
+    assert_eq!(unfurl.body["unfurl_id"], shared.unfurl_id.as_str());
+    assert_eq!(unfurl.body["source"], "conversations_history");
+    let messages = world.standin.messages();
+    let message = messages
+        .iter()
+        .find(|m| m.channel == CHANNEL && m.ts == TS)
+        .expect("the shared message");
+    assert_eq!(
+        message.unfurls[&call.join_url]["blocks"][0]["call_id"],
+        call.call_id.as_str()
+    );
     let mut expected = serde_json::Map::new();
     expected.insert(
         call.join_url.clone(),
@@ -202,9 +221,9 @@ async fn a_link_to_a_registered_call_unfurls_its_call_block() {
 async fn a_link_to_an_unknown_room_of_ours_is_registered_once_then_unfurled() {
     let mut world = World::start().await;
     let url = "https://meet.example.com/never-registered";
-    world.standin.add_message(CHANNEL, TS);
+    let (event, _) = posted(&world, CHANNEL, SHARER, TS, &[url]);
     let answer = world
-        .event(&world.event_callback("Ev0ROOM0001", link_shared(CHANNEL, SHARER, TS, &[url])))
+        .event(&world.event_callback("Ev0ROOM0001", event))
         .await;
     assert_eq!(answer.status, 200);
     assert_eq!(world.run_worker().await, Vec::<String>::new());
@@ -221,7 +240,8 @@ async fn a_link_to_an_unknown_room_of_ours_is_registered_once_then_unfurled() {
         unfurl["unfurls"][url],
         json!({"blocks": [{"type": "call", "call_id": call_id}]})
     );
-    let stored = world.call(&external_id_for_link(url)).await;
+    // Keyed by the room's name: what the provider calls it.
+    let stored = world.call("never-registered").await;
     assert_eq!(
         stored.slack_call_id.as_ref().map(|id| id.as_str()),
         Some(call_id.as_str())
@@ -231,18 +251,25 @@ async fn a_link_to_an_unknown_room_of_ours_is_registered_once_then_unfurled() {
     // The same link in another message, by someone else: the same call, nothing new.
     world.standin.clear_requests();
     let other_ts = "1795320099.000200";
-    world.standin.add_message("C0CHAN0002", other_ts);
+    let (event, _) = posted(&world, "C0CHAN0002", CREATOR, other_ts, &[url]);
     let answer = world
-        .event(&world.event_callback(
-            "Ev0ROOM0002",
-            link_shared("C0CHAN0002", CREATOR, other_ts, &[url]),
-        ))
+        .event(&world.event_callback("Ev0ROOM0002", event))
         .await;
     assert_eq!(answer.status, 200);
     assert_eq!(world.run_worker().await, Vec::<String>::new());
     assert_eq!(world.slack_methods(), ["chat.unfurl"]);
     let unfurl = &world.standin.requests_for("chat.unfurl")[0].body;
-    assert_eq!(unfurl["channel"], "C0CHAN0002");
+    assert_eq!(unfurl["error"], Value::Null);
+    let messages = world.standin.messages();
+    let second = messages
+        .iter()
+        .find(|m| m.channel == "C0CHAN0002" && m.ts == other_ts)
+        .expect("the second message");
+    assert_eq!(
+        second.unfurls[url]["blocks"][0]["call_id"],
+        call_id.as_str(),
+        "unfurled into the second message"
+    );
     assert_eq!(unfurl["unfurls"][url]["blocks"][0]["call_id"], call_id);
     assert_eq!(world.standin.calls().len(), 1, "registered once");
 }
@@ -261,6 +288,9 @@ async fn a_foreign_link_makes_no_job_and_no_slack_call() {
                 &[
                     "https://elsewhere.example.org/meet.example.com",
                     "https://notmeet.example.com/room",
+                    // Our host, but no room: the provider's own pages.
+                    "https://meet.example.com/",
+                    "https://meet.example.com/settings/profile",
                 ],
             ),
         ))
@@ -279,20 +309,19 @@ async fn several_links_of_ours_are_unfurled_in_one_request() {
     })
     .await;
     let call = start_call(&mut world, CHANNEL, CREATOR, "Standup").await;
-    world.standin.add_message(CHANNEL, TS);
     let unknown = "https://meet.example.com/made-outside-slack";
-    let other_domain = "https://video.example.org/r/abc123";
+    // The join template's path shape, on another of our domains.
+    let other_domain = "https://video.example.org/abc123";
     let foreign = "https://elsewhere.example.org/x";
+    let (event, _) = posted(
+        &world,
+        CHANNEL,
+        SHARER,
+        TS,
+        &[&call.join_url, unknown, foreign, other_domain, unknown],
+    );
     let answer = world
-        .event(&world.event_callback(
-            "Ev0SEVERAL1",
-            link_shared(
-                CHANNEL,
-                SHARER,
-                TS,
-                &[&call.join_url, unknown, foreign, other_domain, unknown],
-            ),
-        ))
+        .event(&world.event_callback("Ev0SEVERAL1", event))
         .await;
     assert_eq!(answer.status, 200);
     assert_eq!(world.run_worker().await, Vec::<String>::new());
@@ -313,12 +342,8 @@ async fn several_links_of_ours_are_unfurled_in_one_request() {
         unfurls[&call.join_url]["blocks"][0]["call_id"],
         call.call_id
     );
-    for url in [unknown, other_domain] {
-        let id = world
-            .call(&external_id_for_link(url))
-            .await
-            .slack_call_id
-            .expect("registered");
+    for (url, room) in [(unknown, "made-outside-slack"), (other_domain, "abc123")] {
+        let id = world.call(room).await.slack_call_id.expect("registered");
         assert_eq!(unfurls[url]["blocks"][0]["call_id"], id.as_str());
     }
     assert!(unfurls.get(foreign).is_none());
@@ -850,35 +875,89 @@ async fn events_with_malformed_ids_are_refused_without_retry() {
 }
 
 /// Slack sends `link_shared` for a link typed into the composer (`"channel":
-/// "COMPOSER"`), and again once the message is posted: the posted one is unfurled.
+/// "COMPOSER"`, an `unfurl_id`, `source: composer`): the preview goes to the composer by
+/// its `unfurl_id`. Posted, the message gets its own event and its own unfurl.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn links_in_the_composer_are_unfurled_once_posted() {
+async fn links_in_the_composer_are_unfurled_in_the_composer_then_in_the_message() {
     let mut world = World::start().await;
     let call = start_call(&mut world, CHANNEL, CREATOR, "Standup").await;
+    let draft = world.standin.new_composer_unfurl(CHANNEL, SHARER);
+    let answer = world
+        .event(&world.event_callback("Ev0COMPOSE1", draft.event(SHARER, &[&call.join_url])))
+        .await;
+    assert_eq!(answer.status, 200, "{:?}", answer.json);
+    assert_eq!(world.run_worker().await, Vec::<String>::new());
+    assert_eq!(world.slack_methods(), ["chat.unfurl"]);
+    let unfurl = &world.standin.requests_for("chat.unfurl")[0];
+    assert_eq!(unfurl.error, None, "accepted: {:?}", unfurl.body);
+    assert_eq!(unfurl.body["unfurl_id"], draft.unfurl_id.as_str());
+    assert_eq!(unfurl.body["source"], "composer");
+    assert!(unfurl.body.get("channel").is_none(), "{}", unfurl.body);
+    let composed = world.standin.composer_unfurls();
+    assert_eq!(
+        composed[0].unfurls[&call.join_url]["blocks"][0]["call_id"],
+        call.call_id.as_str()
+    );
+
+    world.standin.clear_requests();
+    let (event, shared) = posted(&world, CHANNEL, SHARER, TS, &[&call.join_url]);
+    let answer = world
+        .event(&world.event_callback("Ev0COMPOSE2", event))
+        .await;
+    assert_eq!(answer.status, 200, "{:?}", answer.json);
+    assert_eq!(world.run_worker().await, Vec::<String>::new());
+    assert_eq!(
+        world.slack_methods(),
+        ["chat.unfurl"],
+        "no second calls.add"
+    );
+    let unfurl = &world.standin.requests_for("chat.unfurl")[0];
+    assert_eq!(unfurl.error, None);
+    assert_eq!(unfurl.body["unfurl_id"], shared.unfurl_id.as_str());
+}
+
+/// A composer link without an `unfurl_id` cannot be reached by `chat.unfurl`: nothing is
+/// recorded, and no room is registered for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_composer_link_without_an_unfurl_id_is_left_alone() {
+    let mut world = World::start().await;
     let draft_ts = "U0USER0002-909b5454-75f8-4ac4-b325-1b40e230bbd8";
     let answer = world
         .event(&world.event_callback(
-            "Ev0COMPOSE1",
-            link_shared("COMPOSER", SHARER, draft_ts, &[&call.join_url]),
+            "Ev0COMPOSE3",
+            link_shared(
+                "COMPOSER",
+                SHARER,
+                draft_ts,
+                &["https://meet.example.com/never-registered"],
+            ),
         ))
         .await;
     assert_eq!(answer.status, 200, "{:?}", answer.json);
     assert_eq!(world.store_requests.total(), 0, "nothing recorded");
     assert_eq!(world.run_worker().await, Vec::<String>::new());
     assert!(world.standin.requests().is_empty(), "nothing sent to Slack");
+}
 
-    world.standin.add_message(CHANNEL, TS);
+/// Events without `unfurl_id` name the message by `channel` + `ts`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_an_unfurl_id_the_message_is_named_by_channel_and_ts() {
+    let mut world = World::start().await;
+    let call = start_call(&mut world, CHANNEL, CREATOR, "Standup").await;
+    world
+        .standin
+        .link_shared(CHANNEL, TS, &[call.join_url.as_str()]);
     let answer = world
         .event(&world.event_callback(
-            "Ev0COMPOSE2",
+            "Ev0NOUNFID1",
             link_shared(CHANNEL, SHARER, TS, &[&call.join_url]),
         ))
         .await;
     assert_eq!(answer.status, 200, "{:?}", answer.json);
     assert_eq!(world.run_worker().await, Vec::<String>::new());
-    assert_eq!(world.slack_methods(), ["chat.unfurl"]);
-    assert_eq!(
-        world.standin.requests_for("chat.unfurl")[0].body["channel"],
-        CHANNEL
-    );
+    let unfurl = &world.standin.requests_for("chat.unfurl")[0];
+    assert_eq!(unfurl.error, None);
+    assert_eq!(unfurl.body["channel"], CHANNEL);
+    assert_eq!(unfurl.body["ts"], TS);
+    assert!(unfurl.body.get("unfurl_id").is_none());
 }

@@ -125,7 +125,10 @@ impl Driver<'_> {
         // 3. Someone pastes the join link; Slack sends link_shared; we unfurl it.
         let started = Instant::now();
         let message_ts = "1700000000.000200";
-        self.standin.add_message(CHANNEL, message_ts);
+        // The stand-in knows the message and its link, and names it by an unfurl_id.
+        let shared = self
+            .standin
+            .link_shared(CHANNEL, message_ts, &[join_url.as_str()]);
         let event = serde_json::json!({
             "token": "unused-legacy-token",
             "team_id": self.standin.team_id(),
@@ -134,13 +137,7 @@ impl Driver<'_> {
             "event_id": "Ev0DEMO0001",
             "event_time": unix_now(),
             "authed_users": [STARTER],
-            "event": {
-                "type": "link_shared",
-                "channel": CHANNEL,
-                "user": JOINER,
-                "message_ts": message_ts,
-                "links": [{"domain": url_host(&join_url), "url": join_url}],
-            }
+            "event": shared.event(JOINER, &[join_url.as_str()]),
         });
         self.post_signed(
             "/slack/events",
@@ -335,13 +332,6 @@ fn describe_users(users: &serde_json::Value) -> String {
                 .collect::<Vec<_>>()
                 .join(", ")
         })
-        .unwrap_or_default()
-}
-
-fn url_host(url: &str) -> String {
-    url::Url::parse(url)
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_owned))
         .unwrap_or_default()
 }
 

@@ -44,12 +44,21 @@ enum Limit {
     },
 }
 
+/// Which request bodies a fault hits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Bodies {
+    Any,
+    Json,
+    Form,
+}
+
 /// A fault to inject with [`crate::SlackStandin::inject`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Fault {
     method: Option<String>,
     action: FaultAction,
     limit: Limit,
+    bodies: Bodies,
 }
 
 /// The first half of [`Fault`]'s builder: which methods, then what happens.
@@ -90,6 +99,19 @@ impl Fault {
         self
     }
 
+    /// Only requests with a JSON body, e.g. to have Slack refuse a JSON array
+    /// (`slack_error("invalid_array_arg").json_bodies_only()`) while forms still work.
+    pub fn json_bodies_only(mut self) -> Self {
+        self.bodies = Bodies::Json;
+        self
+    }
+
+    /// Only requests with a form body.
+    pub fn form_bodies_only(mut self) -> Self {
+        self.bodies = Bodies::Form;
+        self
+    }
+
     pub fn action(&self) -> &FaultAction {
         &self.action
     }
@@ -101,6 +123,7 @@ impl FaultBuilder {
             method: self.method,
             action,
             limit: Limit::Always,
+            bodies: Bodies::Any,
         }
     }
 
@@ -147,11 +170,16 @@ impl ActiveFault {
     }
 
     /// Counts the request if it matches, and says whether the fault fires on it.
-    pub(crate) fn hits(&mut self, method: &str) -> Option<&FaultAction> {
+    /// `json` says whether the request came with a JSON body.
+    pub(crate) fn hits(&mut self, method: &str, json: bool) -> Option<&FaultAction> {
         if let Some(only) = &self.fault.method {
             if only != method {
                 return None;
             }
+        }
+        match (self.fault.bodies, json) {
+            (Bodies::Json, false) | (Bodies::Form, true) => return None,
+            _ => {}
         }
         let (times, share) = match self.fault.limit {
             Limit::Always => (None, None),
@@ -182,7 +210,7 @@ mod tests {
     fn fires(fault: Fault, method: &str, requests: usize) -> Vec<bool> {
         let mut active = ActiveFault::new(fault);
         (0..requests)
-            .map(|_| active.hits(method).is_some())
+            .map(|_| active.hits(method, true).is_some())
             .collect()
     }
 
@@ -224,6 +252,25 @@ mod tests {
         );
         assert_eq!(hits.iter().filter(|hit| **hit).count(), 25);
         assert_eq!(fires(Fault::all().hang().share(0.0), "x", 5), [false; 5]);
+    }
+
+    #[test]
+    fn body_filters_pick_json_or_form() {
+        let mut json_only = ActiveFault::new(
+            Fault::on("calls.participants.add")
+                .slack_error("invalid_array_arg")
+                .json_bodies_only()
+                .times(1),
+        );
+        assert!(json_only.hits("calls.participants.add", false).is_none());
+        assert!(json_only.hits("calls.participants.add", true).is_some());
+        assert!(
+            json_only.hits("calls.participants.add", true).is_none(),
+            "once"
+        );
+        let mut form_only = ActiveFault::new(Fault::all().hang().form_bodies_only());
+        assert!(form_only.hits("calls.add", true).is_none());
+        assert!(form_only.hits("calls.add", false).is_some());
     }
 
     #[test]

@@ -41,7 +41,7 @@ async fn main() {
     println!("SLACK_BOT_TOKEN={}", standin.bot_token());
     println!("team: {}", standin.team_id());
     println!(
-        "control: POST {0}_standin/response_urls {{\"channel\":\"C…\"}}, POST {0}_standin/messages {{\"channel\",\"ts\"}}, GET {0}_standin/calls | requests | response_posts | messages",
+        "control: POST {0}_standin/response_urls | messages | link_shared | composer_unfurls | channels | unknown_users | clock | tokens, GET {0}_standin/calls | requests | response_posts | messages | composer_unfurls (see the crate README)",
         standin.base_url()
     );
     if tokio::signal::ctrl_c().await.is_err() {

@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::ids::{ChannelId, ExternalId, SlackCallId, TeamId, UserId};
+pub use super::participant::{CallUser, Participant, RefusedParticipant};
 
 /// Seconds since the Unix epoch, UTC: the unit Slack uses everywhere.
 pub type UnixSeconds = i64;
@@ -53,44 +54,6 @@ pub enum EndReason {
     Abandoned,
     /// Older than `MAX_CALL_HOURS`.
     TooOld,
-}
-
-/// A participant as Slack's `users` arrays take it: a Slack user, or an external one
-/// with a display name. Serialises to exactly Slack's shape.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum CallUser {
-    Slack {
-        slack_id: UserId,
-    },
-    External {
-        external_id: String,
-        display_name: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        avatar_url: Option<String>,
-    },
-}
-
-impl CallUser {
-    /// The participant's identity: the Slack id when known, else the provider's id.
-    /// A person who leaves and rejoins keeps it, so they stay one participant.
-    pub fn identity(&self) -> &str {
-        match self {
-            CallUser::Slack { slack_id } => slack_id.as_str(),
-            CallUser::External { external_id, .. } => external_id,
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Participant {
-    pub user: CallUser,
-    /// In the call right now, as far as the provider has told us.
-    pub present: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_joined_at: Option<UnixSeconds>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_left_at: Option<UnixSeconds>,
 }
 
 /// A DM call declined by its callee (`call_rejected`).
@@ -151,9 +114,16 @@ pub struct Call {
     pub details_updated_at: Option<UnixSeconds>,
 
     // What Slack has acknowledged so far (progress markers for idempotent jobs).
-    /// The call block was posted through `response_url`.
+    /// The call block was posted (through `response_url`, else `chat.postMessage`).
     #[serde(default)]
     pub block_posted: bool,
+    /// Slack refused the call block wherever it could go; the starter was told with the
+    /// join link. Not tried again.
+    #[serde(default)]
+    pub block_refused: bool,
+    /// Participants Slack refused to show; never sent again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refused_participants: Vec<RefusedParticipant>,
     /// Participants Slack currently shows (after our last successful add/remove).
     #[serde(default)]
     pub slack_participants: Vec<CallUser>,
@@ -214,6 +184,8 @@ impl Call {
             provider_event_ids: Vec::new(),
             details_updated_at: None,
             block_posted: false,
+            block_refused: false,
+            refused_participants: Vec::new(),
             slack_participants: Vec::new(),
             slack_title: None,
             slack_join_url: None,
@@ -409,6 +381,30 @@ impl Call {
             .map(|p| &p.user)
     }
 
+    /// Present participants Slack has not refused: the ones to show.
+    pub fn showable_participants(&self) -> impl Iterator<Item = &CallUser> {
+        self.present_participants()
+            .filter(|u| !self.is_refused(u.identity()))
+    }
+
+    /// Slack refused to show `user` (`code`). Returns whether that is news.
+    pub fn refuse_participant(&mut self, user: &CallUser, code: &str) -> bool {
+        if self.is_refused(user.identity()) {
+            return false;
+        }
+        self.refused_participants.push(RefusedParticipant {
+            identity: user.identity().to_owned(),
+            code: code.to_owned(),
+        });
+        true
+    }
+
+    pub fn is_refused(&self, identity: &str) -> bool {
+        self.refused_participants
+            .iter()
+            .any(|refused| refused.identity == identity)
+    }
+
     /// What the worker still has to tell Slack to make the call object true.
     pub fn pending_sync(&self) -> SyncPlan {
         if self.slack_call_id.is_none() || self.slack_ended {
@@ -422,7 +418,7 @@ impl Call {
             };
         }
         let add: Vec<CallUser> = self
-            .present_participants()
+            .showable_participants()
             .filter(|u| !self.is_shown(u.identity()))
             .cloned()
             .collect();
@@ -490,9 +486,14 @@ impl Call {
         !std::mem::replace(&mut self.slack_ended, true)
     }
 
-    /// The call block was posted through `response_url`. Returns whether that is news.
+    /// The call block was posted. Returns whether that is news.
     pub fn acknowledge_block_posted(&mut self) -> bool {
         !std::mem::replace(&mut self.block_posted, true)
+    }
+
+    /// The call block could not be posted anywhere. Returns whether that is news.
+    pub fn acknowledge_block_refused(&mut self) -> bool {
+        !std::mem::replace(&mut self.block_refused, true)
     }
 
     fn is_shown(&self, identity: &str) -> bool {

@@ -236,6 +236,13 @@ id_type!(
     |value| check_slack_id(value, IdKind::Channel, &['C', 'G', 'D'], "C, G or D")
 );
 
+impl ChannelId {
+    /// A direct message between two people (`D…`). Group DMs and channels are not.
+    pub fn is_direct_message(&self) -> bool {
+        self.0.starts_with('D')
+    }
+}
+
 id_type!(
     /// A Slack user: `U`, or `W` for Enterprise Grid users. Bot users have `U` ids
     /// too; the `B…` ids Slack has are bot ids, never in the user fields we read.
@@ -544,5 +551,12 @@ mod tests {
         assert_eq!("U1".parse::<UserId>(), Ok(user.clone()));
         assert_eq!(UserId::try_from("U1".to_owned()), Ok(user.clone()));
         assert!(UserId::parse("U2").is_ok_and(|u2| user < u2));
+    }
+
+    #[test]
+    fn only_d_conversations_are_direct_messages() {
+        assert!(id::<ChannelId>("D0DM00001").is_direct_message());
+        assert!(!id::<ChannelId>("G0GROUP01").is_direct_message());
+        assert!(!id::<ChannelId>("C0CHAN001").is_direct_message());
     }
 }

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use super::call::UnixSeconds;
 use super::ids::{ChannelId, ExternalId, SlackCallId, TeamId, UserId};
 use super::notice::ProviderNotice;
+use super::unfurl::UnfurlSource;
 
 /// What the worker has to do. Each kind is idempotent: running it twice (stream
 /// redelivery) has the effect of running it once.
@@ -24,11 +25,20 @@ pub enum JobKind {
         channel_id: ChannelId,
         rejected_at: UnixSeconds,
     },
-    /// `chat.unfurl` the links of ours in one shared message, registering unknown rooms.
+    /// `chat.unfurl` the links of ours in one shared message (or message composer),
+    /// registering rooms that have no live call.
     Unfurl {
         team_id: TeamId,
-        channel: ChannelId,
+        /// The conversation; unset for a link still in the message composer.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        channel: Option<ChannelId>,
         message_ts: String,
+        /// `link_shared`'s `unfurl_id` and `source`, which `chat.unfurl` takes in place
+        /// of `channel` + `ts` (older jobs have neither).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        unfurl_id: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        source: Option<UnfurlSource>,
         user_id: UserId,
         links: Vec<String>,
     },
@@ -228,8 +238,10 @@ mod tests {
             },
             JobKind::Unfurl {
                 team_id: id("T1"),
-                channel: id("C1"),
+                channel: Some(id("C1")),
                 message_ts: "1.2".into(),
+                unfurl_id: None,
+                source: None,
                 user_id: id("U1"),
                 links: Vec::new(),
             },
@@ -242,5 +254,19 @@ mod tests {
             let tagged = serde_json::to_value(&kind).unwrap_or_default();
             assert_eq!(tagged["kind"], kind.name(), "{kind:?}");
         }
+    }
+
+    #[test]
+    fn unfurl_jobs_written_before_unfurl_ids_still_read() {
+        let old = serde_json::json!({
+            "id": "j1", "kind": "unfurl", "status": "pending", "created_at": 1,
+            "team_id": "T1", "channel": "C1", "message_ts": "1.2", "user_id": "U1",
+            "links": ["https://meet.example/r"],
+        });
+        let job: Job = serde_json::from_value(old).expect("an older unfurl job reads");
+        assert!(matches!(
+            job.kind,
+            JobKind::Unfurl { channel: Some(ref c), unfurl_id: None, source: None, .. } if c == "C1"
+        ));
     }
 }

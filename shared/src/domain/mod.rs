@@ -8,11 +8,10 @@ pub mod ids;
 pub mod installation;
 pub mod job;
 pub mod notice;
+pub mod participant;
+pub mod unfurl;
 
-pub use call::{
-    Call, CallKind, CallState, CallUser, EndReason, NewCall, Participant, Rejection, SyncPlan,
-    UnixSeconds,
-};
+pub use call::{Call, CallKind, CallState, EndReason, NewCall, Rejection, SyncPlan, UnixSeconds};
 pub use event_receipt::EventReceipt;
 pub use ids::{
     ChannelId, EnterpriseId, ExternalId, IdError, InvalidField, SlackCallId, TeamId, UserId,
@@ -20,3 +19,5 @@ pub use ids::{
 pub use installation::Installation;
 pub use job::{Job, JobKind, JobStatus};
 pub use notice::ProviderNotice;
+pub use participant::{CallUser, Participant, RefusedParticipant};
+pub use unfurl::{UnfurlSource, UnfurlTarget};

@@ -6,6 +6,7 @@
 use serde::Serialize;
 
 use crate::domain::{Call, EndReason, ExternalId, Job, JobKind, UnixSeconds};
+use crate::meeting::room::{is_room_name, RoomPattern};
 use crate::provider::events::{CallChange, ValidEvent};
 use crate::store::{modify_call, StoreError};
 
@@ -49,28 +50,13 @@ pub async fn apply_provider_events(events: &[ValidEvent], services: &Services) -
         let indexes: Vec<usize> = (0..events.len())
             .filter(|&i| events[i].external_unique_id == *call_id)
             .collect();
-        let mut statuses: Vec<(EventStatus, Option<&'static str>)> = Vec::new();
-        let outcome = modify_call(services.store.as_ref(), call_id, |call| {
-            let now = services.clock.now();
-            statuses.clear();
-            let mut changed = false;
-            for &index in &indexes {
-                let status = apply_one(call, &events[index], now);
-                changed |= status.0 == EventStatus::Applied;
-                statuses.push(status);
-            }
-            changed.then(|| {
-                vec![Job::new(
-                    JobKind::SyncCall {
-                        external_unique_id: call.external_unique_id.clone(),
-                    },
-                    now,
-                )]
-            })
-        })
-        .await;
+        let mut applied = apply_to_call(call_id, &indexes, events, services).await;
+        if let Some(live) = live_call_of_room(call_id, &applied.0, services).await {
+            applied = apply_to_call(&live, &indexes, events, services).await;
+        }
+        let (outcome, statuses) = applied;
         let per_event: Vec<(EventStatus, Option<&'static str>)> = match outcome {
-            Ok(Some(_)) => statuses.clone(),
+            Ok(Some(_)) => statuses,
             Ok(None) => {
                 vec![(EventStatus::NotFound, Some("unknown external_unique_id")); indexes.len()]
             }
@@ -89,6 +75,68 @@ pub async fn apply_provider_events(events: &[ValidEvent], services: &Services) -
         }
     }
     results.into_iter().flatten().collect()
+}
+
+type Statuses = Vec<(EventStatus, Option<&'static str>)>;
+
+/// The events at `indexes` applied to one call in one write; the call as stored, and a
+/// status per event.
+async fn apply_to_call(
+    call_id: &ExternalId,
+    indexes: &[usize],
+    events: &[ValidEvent],
+    services: &Services,
+) -> (Result<Option<Call>, StoreError>, Statuses) {
+    let mut statuses: Statuses = Vec::new();
+    let outcome = modify_call(services.store.as_ref(), call_id, |call| {
+        let now = services.clock.now();
+        statuses.clear();
+        let mut changed = false;
+        for &index in indexes {
+            let status = apply_one(call, &events[index], now);
+            changed |= status.0 == EventStatus::Applied;
+            statuses.push(status);
+        }
+        changed.then(|| {
+            vec![Job::new(
+                JobKind::SyncCall {
+                    external_unique_id: call.external_unique_id.clone(),
+                },
+                now,
+            )]
+        })
+    })
+    .await;
+    (outcome, statuses)
+}
+
+/// Rooms are reused (a daily stand-up, a personal room) and the provider names the
+/// room, not the call: events naming a room whose call has ended, or a room we only
+/// know from a pasted link, belong to the room's live call, if it has one.
+async fn live_call_of_room(
+    call_id: &ExternalId,
+    outcome: &Result<Option<Call>, StoreError>,
+    services: &Services,
+) -> Option<ExternalId> {
+    let join_url = match outcome {
+        Ok(Some(call)) if !call.is_live() => call.join_url.clone(),
+        Ok(None) if is_room_name(call_id.as_str()) => {
+            RoomPattern::from_template(&services.config.join_url_template)?
+                .join_url(call_id.as_str())
+        }
+        _ => return None,
+    };
+    match services.store.find_call_by_join_url(&join_url).await {
+        Ok(Some(live)) if live.is_live() && live.external_unique_id != *call_id => {
+            tracing::info!(room = %call_id, call = %live.external_unique_id, "events for the room go to its live call");
+            Some(live.external_unique_id)
+        }
+        Ok(_) => None,
+        Err(error) => {
+            log_store_error(&error);
+            None
+        }
+    }
 }
 
 fn log_store_error(error: &StoreError) {

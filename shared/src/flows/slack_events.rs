@@ -2,11 +2,16 @@
 //! `event_id` count once, together with the job that does the work after the ack
 //! (Slack wants `link_shared` acknowledged before `chat.unfurl`).
 
-use crate::domain::{EventReceipt, Job, JobKind};
+use crate::config::Config;
+use crate::domain::{EventReceipt, Job, JobKind, UnfurlSource, UnfurlTarget};
+use crate::meeting::room::RoomPattern;
 use crate::slack::payloads::{Event, EventCallback, LinkLocation, SharedLink};
 use crate::store::{ReceiptOutcome, StoreError};
 
 use super::Services;
+
+/// Room links one `link_shared` event may unfurl.
+pub const MAX_LINKS_PER_EVENT: usize = 5;
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum EventAck {
@@ -31,12 +36,21 @@ pub async fn handle_event_callback(
             message_ts,
             links,
             user,
+            unfurl_id,
+            source,
         } => {
-            // Slack sends the event again once the message is posted: unfurl it then.
-            let LinkLocation::Conversation(channel) = channel else {
-                return Ok(EventAck::Ignored);
+            let channel = match channel {
+                LinkLocation::Conversation(channel) => Some(channel.clone()),
+                LinkLocation::Composer => None,
             };
-            let ours = our_links(links, &services.config.unfurl_domains);
+            let source = source.as_deref().and_then(UnfurlSource::parse);
+            // Nothing is registered for a share `chat.unfurl` could not reach.
+            if UnfurlTarget::of_event(channel.as_ref(), message_ts, unfurl_id.as_deref(), source)
+                .is_none()
+            {
+                return Ok(EventAck::Ignored);
+            }
+            let ours = room_links(links, &services.config);
             if ours.is_empty() {
                 return Ok(EventAck::Ignored);
             }
@@ -45,8 +59,10 @@ pub async fn handle_event_callback(
             };
             JobKind::Unfurl {
                 team_id,
-                channel: channel.clone(),
+                channel,
                 message_ts: message_ts.clone(),
+                unfurl_id: unfurl_id.clone(),
+                source,
                 user_id: user.clone(),
                 links: ours,
             }
@@ -109,22 +125,27 @@ fn without_team() -> EventAck {
     EventAck::Ignored
 }
 
-/// Links whose host is one of our unfurl domains (or a subdomain of one), in order,
-/// without repeats.
-pub fn our_links(links: &[SharedLink], unfurl_domains: &[String]) -> Vec<String> {
+/// Links to rooms of ours (see [`RoomPattern`]), in order, without repeats, at most
+/// [`MAX_LINKS_PER_EVENT`]: each may cost a `calls.add`, so one message cannot make
+/// the worker register rooms without end.
+pub fn room_links(links: &[SharedLink], config: &Config) -> Vec<String> {
+    let Some(pattern) = RoomPattern::from_template(&config.join_url_template) else {
+        return Vec::new();
+    };
     let mut ours: Vec<String> = Vec::new();
     for link in links {
-        let Some(host) = url::Url::parse(&link.url)
-            .ok()
-            .filter(|u| matches!(u.scheme(), "https" | "http"))
-            .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
-        else {
-            continue;
-        };
-        let is_ours = unfurl_domains
-            .iter()
-            .any(|domain| host == *domain || host.ends_with(&format!(".{domain}")));
-        if is_ours && !ours.contains(&link.url) {
+        if ours.len() == MAX_LINKS_PER_EVENT {
+            tracing::info!(
+                links = links.len(),
+                "more room links than one event may unfurl; the rest are left"
+            );
+            break;
+        }
+        if !ours.contains(&link.url)
+            && pattern
+                .room_link(&link.url, &config.unfurl_domains)
+                .is_some()
+        {
             ours.push(link.url.clone());
         }
     }
@@ -142,9 +163,16 @@ mod tests {
         }
     }
 
+    fn config() -> Config {
+        Config::from_lookup(|name| match name {
+            "JOIN_URL_TEMPLATE" => Some("https://meet.example.com/{room}".into()),
+            _ => None,
+        })
+        .unwrap_or_else(|error| panic!("test config: {error}"))
+    }
+
     #[test]
-    fn only_our_domains_are_kept() {
-        let domains = vec!["meet.example.com".to_string()];
+    fn only_rooms_on_our_domains_are_kept() {
         let links = [
             link("https://meet.example.com/abc"),
             link("https://evil.example.com/meet.example.com"),
@@ -152,13 +180,27 @@ mod tests {
             link("https://notmeet.example.com/x"),
             link("https://meet.example.com/abc"),
             link("javascript:alert(1)"),
+            link("https://meet.example.com/"),
+            link("https://meet.example.com/settings/profile"),
+            link("https://meet.example.com/abc?lang=en#top"),
         ];
         assert_eq!(
-            our_links(&links, &domains),
+            room_links(&links, &config()),
             vec![
                 "https://meet.example.com/abc".to_string(),
-                "https://eu.meet.example.com/x".to_string()
+                "https://eu.meet.example.com/x".to_string(),
+                "https://meet.example.com/abc?lang=en#top".to_string(),
             ]
         );
+    }
+
+    #[test]
+    fn one_event_unfurls_a_bounded_number_of_rooms() {
+        let links: Vec<SharedLink> = (0..MAX_LINKS_PER_EVENT + 3)
+            .map(|n| link(&format!("https://meet.example.com/room-{n}")))
+            .collect();
+        let kept = room_links(&links, &config());
+        assert_eq!(kept.len(), MAX_LINKS_PER_EVENT);
+        assert_eq!(kept[0], "https://meet.example.com/room-0");
     }
 }

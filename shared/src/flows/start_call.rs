@@ -37,7 +37,8 @@ pub struct StartCall {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StartOutcome {
-    /// The call is written; the worker registers it and posts the call block.
+    /// The call is written; the worker registers it and posts the call block. The URLs
+    /// are the caller's: for a phone call, the dial URLs, which only the caller sees.
     Started {
         external_unique_id: ExternalId,
         join_url: String,
@@ -111,10 +112,15 @@ pub async fn start_call(command: StartCall, request_id: &str, services: &Service
     match services.store.create_call(&call, &[job]).await {
         Ok(()) => {
             tracing::info!(call = %call.external_unique_id, team = %call.team_id, "call started");
+            // The caller's own URLs (a phone call's dial URL) go to the caller only.
+            let (join_url, desktop_join_url) = match meeting.caller {
+                Some(caller) => (caller.url, caller.desktop_url),
+                None => (meeting.join_url, meeting.desktop_join_url),
+            };
             StartOutcome::Started {
                 external_unique_id: meeting.external_unique_id,
-                join_url: meeting.join_url,
-                desktop_join_url: meeting.desktop_join_url,
+                join_url,
+                desktop_join_url,
             }
         }
         Err(StoreError::AlreadyExists) if is_replay(&job_id, services).await => {

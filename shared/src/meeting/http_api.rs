@@ -155,6 +155,8 @@ impl MeetingProvider for HttpMeetingProvider {
                     join_url: created.join_url,
                     desktop_join_url: created.desktop_join_url,
                     display_id: created.display_id,
+                    // The provider's `join_url` is the room shown in the conversation.
+                    caller: None,
                 })
             }
             401 | 403 => match serde_json::from_slice::<LoginNeeded>(&bytes) {

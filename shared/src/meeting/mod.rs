@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use crate::domain::{CallKind, ChannelId, ExternalId, TeamId, UserId};
 
 pub mod http_api;
+pub mod room;
 pub mod url_template;
 
 /// What the provider is asked to set up.
@@ -24,10 +25,21 @@ pub struct MeetingRequest {
 pub struct Meeting {
     /// Unique across all the provider's meetings: Slack's `external_unique_id`.
     pub external_unique_id: ExternalId,
+    /// The room everyone joins: what the call object in the conversation shows.
     pub join_url: String,
     pub desktop_join_url: Option<String>,
     /// Short, human-readable id shown in the call object.
     pub display_id: Option<String>,
+    /// What the caller's Slack opens instead of the room, for a phone call: the dial
+    /// URL holds the number, which the conversation must never see.
+    pub caller: Option<CallerUrls>,
+}
+
+/// The URLs only the caller is given (the call button's answer).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallerUrls {
+    pub url: String,
+    pub desktop_url: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use base64::Engine;
 use rand::RngCore;
 
-use super::{Meeting, MeetingError, MeetingProvider, MeetingRequest};
+use super::{CallerUrls, Meeting, MeetingError, MeetingProvider, MeetingRequest};
 use crate::domain::{CallKind, ExternalId};
 
 /// Room names carry 128 random bits: nobody can guess their way into a call.
@@ -86,44 +86,49 @@ impl MeetingProvider for UrlTemplateProvider {
         #[allow(clippy::expect_used)]
         let external_unique_id =
             ExternalId::parse(&room).expect("a room name makes an external id");
-        match request.kind {
-            CallKind::Video => Ok(Meeting {
-                join_url: fill(&self.join_url_template, &room, None),
-                desktop_join_url: self
-                    .desktop_join_url_template
-                    .as_deref()
-                    .map(|t| fill(t, &room, None)),
-                external_unique_id,
-                display_id,
-            }),
-            CallKind::Audio => {
-                let template = self
-                    .phone_call_url_template
-                    .as_deref()
-                    .ok_or(MeetingError::PhoneCallsUnsupported)?;
-                let phone = request
-                    .phone_number
-                    .as_deref()
-                    .and_then(normalize_phone_number)
-                    .ok_or_else(|| {
-                        MeetingError::InvalidRequest(
-                            "the phone number is missing or not dialable".into(),
-                        )
-                    })?;
-                Ok(Meeting {
-                    join_url: fill(template, &room, Some(&phone)),
-                    // Desktop protocols take the number as is (`app://+1-202-555-0145`),
-                    // but a URL cannot hold a space: of what a dialable number may
-                    // contain, only the space needs escaping.
-                    desktop_join_url: self.desktop_phone_call_url_template.as_deref().map(|t| {
-                        t.replace("{room}", &room)
-                            .replace("{phone}", &phone.replace(' ', "%20"))
-                    }),
-                    external_unique_id,
-                    display_id,
-                })
-            }
+        let room_meeting = Meeting {
+            join_url: fill(&self.join_url_template, &room, None),
+            desktop_join_url: self
+                .desktop_join_url_template
+                .as_deref()
+                .map(|t| fill(t, &room, None)),
+            external_unique_id,
+            display_id,
+            caller: None,
+        };
+        if request.kind == CallKind::Video {
+            return Ok(room_meeting);
         }
+        // `phone_number` is optional for audio: without one, a call in the room.
+        let Some(raw) = request
+            .phone_number
+            .as_deref()
+            .filter(|phone| !phone.trim().is_empty())
+        else {
+            return Ok(room_meeting);
+        };
+        let template = self
+            .phone_call_url_template
+            .as_deref()
+            .ok_or(MeetingError::PhoneCallsUnsupported)?;
+        let phone = normalize_phone_number(raw).ok_or_else(|| {
+            MeetingError::InvalidRequest("the phone number is not dialable".into())
+        })?;
+        // Only the caller gets the number; the conversation sees the room.
+        let caller = CallerUrls {
+            url: fill(template, &room, Some(&phone)),
+            // Desktop protocols take the number as is (`app://+1-202-555-0145`), but a
+            // URL cannot hold a space: of what a dialable number may contain, only the
+            // space needs escaping.
+            desktop_url: self.desktop_phone_call_url_template.as_deref().map(|t| {
+                t.replace("{room}", &room)
+                    .replace("{phone}", &phone.replace(' ', "%20"))
+            }),
+        };
+        Ok(Meeting {
+            caller: Some(caller),
+            ..room_meeting
+        })
     }
 }
 
@@ -198,14 +203,46 @@ mod tests {
             .allocate(&request(CallKind::Audio, Some("+1-202-555-0145")))
             .await
             .expect("phone template configured");
+        let caller = meeting.caller.expect("the caller dials");
+        assert_eq!(caller.url, "https://meet.example/dial?to=%2B1-202-555-0145");
         assert_eq!(
-            meeting.join_url,
-            "https://meet.example/dial?to=%2B1-202-555-0145"
-        );
-        assert_eq!(
-            meeting.desktop_join_url.as_deref(),
+            caller.desktop_url.as_deref(),
             Some("meetapp://+1-202-555-0145")
         );
+    }
+
+    #[tokio::test]
+    async fn the_room_of_a_phone_call_never_holds_the_number() {
+        let meeting = provider(true)
+            .allocate(&request(CallKind::Audio, Some("+1-202-555-0145")))
+            .await
+            .expect("phone template configured");
+        let room = meeting.external_unique_id.as_str();
+        assert_eq!(meeting.join_url, format!("https://meet.example/{room}"));
+        assert_eq!(
+            meeting.desktop_join_url,
+            Some(format!("meetapp://join/{room}"))
+        );
+        for shown in [Some(&meeting.join_url), meeting.desktop_join_url.as_ref()]
+            .into_iter()
+            .flatten()
+        {
+            assert!(!shown.contains("555"), "{shown}");
+        }
+    }
+
+    #[tokio::test]
+    async fn audio_without_a_number_is_a_call_in_the_room() {
+        for phone in [None, Some(""), Some("  ")] {
+            for templates in [false, true] {
+                let meeting = provider(templates)
+                    .allocate(&request(CallKind::Audio, phone))
+                    .await
+                    .expect("phone_number is optional");
+                assert_eq!(meeting.caller, None);
+                assert!(meeting.join_url.starts_with("https://meet.example/"));
+            }
+        }
     }
 
     #[tokio::test]
@@ -218,12 +255,13 @@ mod tests {
             .allocate(&request(CallKind::Audio, Some("+44 20 (7946) 0958")))
             .await
             .expect("dialable");
+        let caller = meeting.caller.expect("the caller dials");
         assert_eq!(
-            meeting.join_url,
+            caller.url,
             "https://meet.example/dial/%2B44%2020%20%287946%29%200958?to=%2B44%2020%20%287946%29%200958"
         );
         assert_eq!(
-            meeting.desktop_join_url.as_deref(),
+            caller.desktop_url.as_deref(),
             Some("meetapp://+44%2020%20(7946)%200958")
         );
     }

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::SlackError;
 use super::payloads::ResponseMessage;
-use crate::domain::{CallUser, ChannelId, ExternalId, SlackCallId, UserId};
+use crate::domain::{CallUser, ChannelId, ExternalId, SlackCallId, UnfurlTarget, UserId};
 
 /// `calls.add`
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,11 +58,12 @@ pub struct CallsParticipants {
     pub users: Vec<CallUser>,
 }
 
-/// `chat.unfurl`: `unfurls` maps each URL to `{"blocks": [...]}`.
+/// `chat.unfurl`: `unfurls` maps each URL to `{"blocks": [...]}`; the target is
+/// `unfurl_id` + `source`, or `channel` + `ts`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChatUnfurl {
-    pub channel: ChannelId,
-    pub ts: String,
+    #[serde(flatten)]
+    pub target: UnfurlTarget,
     pub unfurls: serde_json::Map<String, serde_json::Value>,
 }
 

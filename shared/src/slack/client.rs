@@ -10,11 +10,11 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use http::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use secrecy::{ExposeSecret, SecretString};
-use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+use serde_json::Value;
 use tracing::Instrument;
 
-use super::answer::{interpret_api, interpret_response_url, RESPONSE_URL};
+use super::answer::{call_of, interpret_api, interpret_response_url, RESPONSE_URL};
 use super::api::{
     CallsAdd, CallsEnd, CallsParticipants, CallsUpdate, ChatPostEphemeral, ChatPostMessage,
     ChatUnfurl, SlackApi, SlackCall,
@@ -26,6 +26,8 @@ use crate::config::Config;
 use crate::domain::SlackCallId;
 
 const JSON_UTF8: &str = "application/json; charset=utf-8";
+/// No charset: Slack warns `superfluous_charset` about one on a form.
+const FORM: &str = "application/x-www-form-urlencoded";
 
 /// Why a [`SlackClient`] could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -113,13 +115,18 @@ impl SlackClient {
         &self.api_url
     }
 
-    /// Calls a Web API method and decodes its `{"ok": true, ...}` answer.
-    async fn call<T: DeserializeOwned>(
+    /// Calls a Web API method; its `{"ok": true, ...}` answer, read leniently.
+    ///
+    /// Sent as JSON; when Slack cannot read a structured argument of it
+    /// (`invalid_array_arg`, `invalid_form_data`), sent once more as a form with those
+    /// arguments JSON-encoded, as the official SDKs send every request. Slack read
+    /// nothing of a request it refused that way, so the second send cannot repeat one.
+    async fn call(
         &self,
         method: &'static str,
         token: &SecretString,
         request: &impl Serialize,
-    ) -> Result<T, SlackError> {
+    ) -> Result<Value, SlackError> {
         let mut authorization = HeaderValue::from_str(&format!("Bearer {}", token.expose_secret()))
             .map_err(|_| SlackError::Transport {
                 method,
@@ -127,29 +134,29 @@ impl SlackClient {
             })?;
         authorization.set_sensitive(true);
         let url = format!("{}{method}", self.api_url);
-        let answer = self
-            .send_with_retries(method, &url, Some(authorization), request)
-            .await?;
-        serde_json::from_value(answer).map_err(|error| SlackError::InvalidResponse {
-            method,
-            reason: error.to_string(),
-        })
+        let json = encode_json(method, request)?;
+        match self
+            .send_with_retries(method, &url, Some(&authorization), json)
+            .await
+        {
+            Err(error) if error.wants_form_encoding() => {
+                tracing::info!(method, outcome = %error, "slack could not read the JSON body; sending it as a form");
+                let form = encode_form(method, request)?;
+                self.send_with_retries(method, &url, Some(&authorization), form)
+                    .await
+            }
+            answer => answer,
+        }
     }
 
     async fn send_with_retries(
         &self,
         method: &'static str,
         url: &str,
-        authorization: Option<HeaderValue>,
-        request: &impl Serialize,
-    ) -> Result<serde_json::Value, SlackError> {
-        let body = serde_json::to_vec(request)
-            .map(bytes::Bytes::from)
-            .map_err(|error| SlackError::Transport {
-                method,
-                reason: format!("the request could not be encoded: {error}"),
-            })?;
-        let span = tracing::info_span!("slack_request", method);
+        authorization: Option<&HeaderValue>,
+        body: Body,
+    ) -> Result<Value, SlackError> {
+        let span = tracing::info_span!("slack_request", method, encoding = body.label());
         async {
             let started = Instant::now();
             let mut attempt = 0u32;
@@ -161,7 +168,7 @@ impl SlackClient {
                 let result = if timeout.is_zero() {
                     Err(SlackError::Timeout { method })
                 } else {
-                    self.send_once(method, url, authorization.as_ref(), &body, timeout)
+                    self.send_once(method, url, authorization, &body, timeout)
                         .await
                 };
                 let latency_ms = attempt_started.elapsed().as_millis() as u64;
@@ -210,15 +217,15 @@ impl SlackClient {
         method: &'static str,
         url: &str,
         authorization: Option<&HeaderValue>,
-        body: &bytes::Bytes,
+        body: &Body,
         timeout: Duration,
-    ) -> Result<serde_json::Value, SlackError> {
+    ) -> Result<Value, SlackError> {
         let mut request = self
             .http
             .post(url)
-            .header(CONTENT_TYPE, JSON_UTF8)
+            .header(CONTENT_TYPE, body.content_type)
             // A cheap reference-counted clone: retries resend the same bytes.
-            .body(body.clone())
+            .body(body.bytes.clone())
             .timeout(timeout);
         if let Some(authorization) = authorization {
             request = request.header(AUTHORIZATION, authorization.clone());
@@ -242,9 +249,68 @@ impl SlackClient {
     }
 }
 
-#[derive(Deserialize)]
-struct CallAnswer {
-    call: SlackCall,
+/// An encoded request body.
+struct Body {
+    bytes: bytes::Bytes,
+    content_type: &'static str,
+}
+
+impl Body {
+    fn label(&self) -> &'static str {
+        if self.content_type == FORM {
+            "form"
+        } else {
+            "json"
+        }
+    }
+}
+
+fn encode_json(method: &'static str, request: &impl Serialize) -> Result<Body, SlackError> {
+    serde_json::to_vec(request)
+        .map(|bytes| Body {
+            bytes: bytes.into(),
+            content_type: JSON_UTF8,
+        })
+        .map_err(|error| encoding_error(method, &error))
+}
+
+/// The request as a form, the way the official SDKs send it: strings as they are,
+/// numbers and booleans as text, arrays and objects (`users`, `unfurls`, `blocks`) as
+/// JSON strings; unset fields left out.
+fn encode_form(method: &'static str, request: &impl Serialize) -> Result<Body, SlackError> {
+    let Value::Object(fields) =
+        serde_json::to_value(request).map_err(|error| encoding_error(method, &error))?
+    else {
+        return Err(SlackError::Transport {
+            method,
+            reason: "the request could not be encoded: not an object".into(),
+        });
+    };
+    let mut pairs: Vec<(String, String)> = Vec::with_capacity(fields.len());
+    for (name, value) in fields {
+        let text = match value {
+            Value::Null => continue,
+            Value::String(text) => text,
+            Value::Bool(_) | Value::Number(_) => value.to_string(),
+            Value::Array(_) | Value::Object(_) => {
+                serde_json::to_string(&value).map_err(|error| encoding_error(method, &error))?
+            }
+        };
+        pairs.push((name, text));
+    }
+    serde_urlencoded::to_string(&pairs)
+        .map(|form| Body {
+            bytes: form.into(),
+            content_type: FORM,
+        })
+        .map_err(|error| encoding_error(method, &error))
+}
+
+fn encoding_error(method: &'static str, error: &dyn std::error::Error) -> SlackError {
+    SlackError::Transport {
+        method,
+        reason: format!("the request could not be encoded: {error}"),
+    }
 }
 
 fn transport_error(method: &'static str, error: reqwest::Error) -> SlackError {
@@ -278,8 +344,7 @@ impl SlackApi for SlackClient {
         token: &SecretString,
         request: &CallsAdd,
     ) -> Result<SlackCall, SlackError> {
-        let answer: CallAnswer = self.call("calls.add", token, request).await?;
-        Ok(answer.call)
+        call_of("calls.add", &self.call("calls.add", token, request).await?)
     }
 
     async fn calls_update(
@@ -287,8 +352,10 @@ impl SlackApi for SlackClient {
         token: &SecretString,
         request: &CallsUpdate,
     ) -> Result<SlackCall, SlackError> {
-        let answer: CallAnswer = self.call("calls.update", token, request).await?;
-        Ok(answer.call)
+        call_of(
+            "calls.update",
+            &self.call("calls.update", token, request).await?,
+        )
     }
 
     async fn calls_info(
@@ -296,16 +363,14 @@ impl SlackApi for SlackClient {
         token: &SecretString,
         id: &SlackCallId,
     ) -> Result<SlackCall, SlackError> {
-        let answer: CallAnswer = self
+        let answer = self
             .call("calls.info", token, &serde_json::json!({ "id": id }))
             .await?;
-        Ok(answer.call)
+        call_of("calls.info", &answer)
     }
 
     async fn calls_end(&self, token: &SecretString, request: &CallsEnd) -> Result<(), SlackError> {
-        self.call::<serde::de::IgnoredAny>("calls.end", token, request)
-            .await
-            .map(drop)
+        self.call("calls.end", token, request).await.map(drop)
     }
 
     async fn calls_participants_add(
@@ -313,7 +378,7 @@ impl SlackApi for SlackClient {
         token: &SecretString,
         request: &CallsParticipants,
     ) -> Result<(), SlackError> {
-        self.call::<serde::de::IgnoredAny>("calls.participants.add", token, request)
+        self.call("calls.participants.add", token, request)
             .await
             .map(drop)
     }
@@ -323,7 +388,7 @@ impl SlackApi for SlackClient {
         token: &SecretString,
         request: &CallsParticipants,
     ) -> Result<(), SlackError> {
-        self.call::<serde::de::IgnoredAny>("calls.participants.remove", token, request)
+        self.call("calls.participants.remove", token, request)
             .await
             .map(drop)
     }
@@ -333,9 +398,7 @@ impl SlackApi for SlackClient {
         token: &SecretString,
         request: &ChatUnfurl,
     ) -> Result<(), SlackError> {
-        self.call::<serde::de::IgnoredAny>("chat.unfurl", token, request)
-            .await
-            .map(drop)
+        self.call("chat.unfurl", token, request).await.map(drop)
     }
 
     async fn chat_post_ephemeral(
@@ -343,7 +406,7 @@ impl SlackApi for SlackClient {
         token: &SecretString,
         request: &ChatPostEphemeral,
     ) -> Result<(), SlackError> {
-        self.call::<serde::de::IgnoredAny>("chat.postEphemeral", token, request)
+        self.call("chat.postEphemeral", token, request)
             .await
             .map(drop)
     }
@@ -353,7 +416,7 @@ impl SlackApi for SlackClient {
         token: &SecretString,
         request: &ChatPostMessage,
     ) -> Result<(), SlackError> {
-        self.call::<serde::de::IgnoredAny>("chat.postMessage", token, request)
+        self.call("chat.postMessage", token, request)
             .await
             .map(drop)
     }
@@ -363,8 +426,9 @@ impl SlackApi for SlackClient {
         response_url: &str,
         message: &ResponseMessage,
     ) -> Result<(), SlackError> {
-        // No token: the URL is the credential.
-        self.send_with_retries(RESPONSE_URL, response_url, None, message)
+        // No token: the URL is the credential. Response URLs take JSON only.
+        let body = encode_json(RESPONSE_URL, message)?;
+        self.send_with_retries(RESPONSE_URL, response_url, None, body)
             .await
             .map(drop)
     }
@@ -383,5 +447,31 @@ mod tests {
         assert!(shown.contains("127.0.0.1:9"));
         assert!(SlackClient::new("ftp://x/api/", RetryPolicy::worker()).is_err());
         assert!(SlackClient::new("not a url", RetryPolicy::worker()).is_err());
+    }
+
+    #[test]
+    fn forms_carry_structured_arguments_as_json_strings() {
+        let request = serde_json::json!({
+            "id": "R1", "duration": 65, "flag": true, "unset": null,
+            "users": [{"slack_id": "U1"}, {"external_id": "g", "display_name": "A & B"}],
+        });
+        let form = encode_form("calls.participants.add", &request).expect("encodable");
+        assert_eq!(form.content_type, "application/x-www-form-urlencoded");
+        let pairs: Vec<(String, String)> =
+            serde_urlencoded::from_bytes(&form.bytes).expect("a form");
+        let field = |name: &str| {
+            pairs
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(field("id"), Some("R1"));
+        assert_eq!(field("duration"), Some("65"));
+        assert_eq!(field("flag"), Some("true"));
+        assert_eq!(field("unset"), None);
+        let users: Value = serde_json::from_str(field("users").unwrap_or_default())
+            .expect("users is a JSON string");
+        assert_eq!(users, request["users"]);
+        assert!(encode_form("calls.info", &"just a string").is_err());
     }
 }

@@ -153,21 +153,33 @@ api_error_codes! {
     MissingPostType = "missing_post_type" => BadRequest,
     InvalidJson = "invalid_json" => BadRequest,
     JsonNotObject = "json_not_object" => BadRequest,
+    /// A required argument was not sent (`calls.participants.*`: `id` or `users`).
+    MissingArgument = "missing_argument" => BadRequest,
+    /// Sent as a warning, not an error: a JSON body without a charset.
+    MissingCharset = "missing_charset" => BadRequest,
+    /// Sent as a warning, not an error: a form body with a charset.
+    SuperfluousCharset = "superfluous_charset" => BadRequest,
 
     // --- calls.* ---
+    /// One of the `users` (or `created_by`) is not a user of the workspace: never
+    /// existed, or deleted.
     UserNotFound = "user_not_found" => BadRequest,
     InvalidCreatedBy = "invalid_created_by" => BadRequest,
     InvalidStartTime = "invalid_start_time" => BadRequest,
     InvalidCallId = "invalid_call_id" => BadRequest,
-    /// `calls.end` on a call that has already ended.
+    /// `calls.end` on a call that has already ended (Slack answers it with `ok: true`),
+    /// or `calls.participants.*` / `calls.update` on one.
     InactiveCall = "inactive_call" => BadRequest,
-    /// A participant added twice, or removed while not in the call.
+    /// A participant added twice, or removed while not in the call (Slack answers it
+    /// with `ok: true`, and may have applied none of the request).
     BadUsers = "bad_users" => BadRequest,
 
     // --- chat.unfurl ---
+    /// A composer link (`channel: "COMPOSER"`) unfurled by `channel` + `ts`, or a
+    /// conversation the token cannot see.
+    CannotFindChannel = "cannot_find_channel" => BadRequest,
     CannotUnfurlUrl = "cannot_unfurl_url" => BadRequest,
     CannotUnfurlMessage = "cannot_unfurl_message" => BadRequest,
-    CannotFindChannel = "cannot_find_channel" => BadRequest,
     CannotFindMessage = "cannot_find_message" => BadRequest,
     CannotParseAttachment = "cannot_parse_attachment" => BadRequest,
     InvalidUnfurlsFormat = "invalid_unfurls_format" => BadRequest,
@@ -180,7 +192,9 @@ api_error_codes! {
     MissingSource = "missing_source" => BadRequest,
 
     // --- chat.postMessage / chat.postEphemeral ---
+    /// A conversation the bot cannot see (a DM between other people, say).
     ChannelNotFound = "channel_not_found" => BadRequest,
+    /// `chat.postEphemeral` to someone who is not in the conversation (or not a user).
     UserNotInChannel = "user_not_in_channel" => BadRequest,
     IsArchived = "is_archived" => BadRequest,
     MsgTooLong = "msg_too_long" => BadRequest,
@@ -296,10 +310,29 @@ impl SlackError {
         self.code() == Some(&ApiErrorCode::InactiveCall)
     }
 
-    /// `bad_users`: the participant was already added (or already removed), so an
-    /// add/remove that is being repeated has in effect succeeded.
+    /// `bad_users`: a participant was already added (or already removed). Slack
+    /// sends it with `ok: true` or `ok: false`; either way it is this error.
     pub fn is_bad_users(&self) -> bool {
         self.code() == Some(&ApiErrorCode::BadUsers)
+    }
+
+    /// A refusal about one of the users in the request (`bad_users`, `user_not_found`):
+    /// the rest of the request would have been fine without that user.
+    pub fn is_about_one_user(&self) -> bool {
+        matches!(
+            self.code(),
+            Some(ApiErrorCode::BadUsers | ApiErrorCode::UserNotFound)
+        )
+    }
+
+    /// Slack could not read a structured argument of a JSON body (`invalid_array_arg`,
+    /// `invalid_form_data`): the same request sent as a form, as the official SDKs
+    /// send it, may be read.
+    pub fn wants_form_encoding(&self) -> bool {
+        matches!(
+            self.code(),
+            Some(ApiErrorCode::InvalidArrayArg | ApiErrorCode::InvalidFormData)
+        )
     }
 
     /// The token is dead: the installation needs to be disabled or refreshed.
@@ -367,6 +400,10 @@ mod tests {
         ("invalid_json", C::InvalidJson, BAD),
         ("json_not_object", C::JsonNotObject, BAD),
         ("upgrade_required", C::UpgradeRequired, BAD),
+        // calls.participants.* (api-ref), and the charset warnings Slack may send
+        ("missing_argument", C::MissingArgument, BAD),
+        ("missing_charset", C::MissingCharset, BAD),
+        ("superfluous_charset", C::SuperfluousCharset, BAD),
         // calls.*
         ("not_authorized", C::NotAuthorized, PERM),
         ("user_not_found", C::UserNotFound, BAD),
@@ -533,7 +570,25 @@ mod tests {
             code: ApiErrorCode::BadUsers,
         };
         assert!(bad_users.is_bad_users());
+        assert!(bad_users.is_about_one_user());
         assert!(!bad_users.is_already_ended());
+        assert!(SlackError::Api {
+            method: "calls.participants.add",
+            code: ApiErrorCode::UserNotFound,
+        }
+        .is_about_one_user());
+        assert!(!ended.is_about_one_user());
+        for (code, form) in [
+            (ApiErrorCode::InvalidArrayArg, true),
+            (ApiErrorCode::InvalidFormData, true),
+            (ApiErrorCode::InvalidArguments, false),
+        ] {
+            let error = SlackError::Api {
+                method: "calls.add",
+                code,
+            };
+            assert_eq!(error.wants_form_encoding(), form, "{error}");
+        }
         assert!(!SlackError::Timeout {
             method: "calls.end"
         }

@@ -168,6 +168,14 @@ pub enum Event {
         #[serde(default)]
         links: Vec<SharedLink>,
         user: UserId,
+        /// What `chat.unfurl` names this share by (with `source`); Slack sends it for
+        /// posted messages and for the composer.
+        #[serde(default)]
+        unfurl_id: Option<String>,
+        /// `composer` or `conversations_history`; kept as text so a new source is not
+        /// an error.
+        #[serde(default)]
+        source: Option<String>,
     },
     CallRejected {
         call_id: SlackCallId,

@@ -79,6 +79,27 @@ mod tests {
     }
 
     #[test]
+    fn the_default_hosts_are_slacks_two() {
+        let defaults: Vec<String> = crate::config::DEFAULT_RESPONSE_URL_HOSTS
+            .split(',')
+            .map(str::to_owned)
+            .collect();
+        for url in [
+            "https://hooks.slack.com/commands/T1/1/abc",
+            "https://slack.com/app/response/T1/1/abc",
+        ] {
+            assert_eq!(check_response_url(url, &defaults), Ok(()), "{url}");
+        }
+        for url in [
+            "http://slack.com/x",
+            "https://slack.com.evil.example/x",
+            "https://evil.example/slack.com",
+        ] {
+            assert!(check_response_url(url, &defaults).is_err(), "{url}");
+        }
+    }
+
+    #[test]
     fn exact_origins_are_allowed() {
         assert_eq!(
             check_response_url("http://127.0.0.1:8111/response/1", &allowed()),

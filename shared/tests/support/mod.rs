@@ -6,7 +6,7 @@
 use secrecy::SecretString;
 use slack_calls::domain::{
     Call, CallKind, CallState, CallUser, EndReason, IdError, Installation, Job, JobKind, JobStatus,
-    NewCall, Participant, ProviderNotice, Rejection,
+    NewCall, Participant, ProviderNotice, Rejection, UnfurlSource,
 };
 
 pub const NOW: i64 = 1_700_000_000;
@@ -122,8 +122,10 @@ pub fn jobs_of_every_kind() -> Vec<Job> {
         },
         JobKind::Unfurl {
             team_id: id("T0001"),
-            channel: id("C0001"),
+            channel: Some(id("C0001")),
             message_ts: "1700000000.000100".into(),
+            unfurl_id: Some("C0001.1700000000000100.abc".into()),
+            source: Some(UnfurlSource::ConversationsHistory),
             user_id: id("U0001"),
             links: vec![
                 "https://meet.example/a".into(),

@@ -10,6 +10,7 @@ use crate::domain::{Job, JobKind, JobStatus, Rejection};
 use super::Services;
 use outcome::StepError;
 
+mod call_block;
 mod notify;
 mod outcome;
 mod register;
@@ -17,8 +18,6 @@ mod reject;
 mod sync;
 mod unfurl;
 mod uninstall;
-
-pub use unfurl::external_id_for_link;
 
 /// Runs of one job before it is given up (the stream retries failed records too, but
 /// the count on the job is what bounds the work).
@@ -149,9 +148,22 @@ async fn execute(kind: &JobKind, services: &Services) -> Result<(), StepError> {
             team_id,
             channel,
             message_ts,
+            unfurl_id,
+            source,
             user_id,
             links,
-        } => unfurl::unfurl(team_id, channel, message_ts, user_id, links, services).await,
+        } => {
+            let share = unfurl::Share {
+                team_id,
+                channel: channel.as_ref(),
+                message_ts,
+                unfurl_id: unfurl_id.as_deref(),
+                source: *source,
+                user_id,
+                links,
+            };
+            unfurl::unfurl(share, services).await
+        }
         JobKind::NotifyProvider { payload, .. } => notify::notify_provider(payload, services).await,
         JobKind::DisableInstallation { team_id, reason } => {
             uninstall::disable_installation(team_id, reason, services).await

@@ -1,10 +1,10 @@
-//! `register_call`: `calls.add`, then the call block through the call's `response_url`,
-//! then whatever arrived meanwhile. When Slack refuses for good, the person who started
-//! the call is told why in plain words.
+//! `register_call`: `calls.add`, then the call block in the conversation, then whatever
+//! arrived meanwhile. When Slack refuses for good, the person who started the call is
+//! told why in plain words.
 
 use secrecy::SecretString;
 
-use crate::domain::{Call, CallKind, CallState, ExternalId};
+use crate::domain::{Call, CallState, CallUser, ExternalId};
 use crate::flows::installation::{self, TokenError, REINSTALL_MESSAGE};
 use crate::flows::Services;
 use crate::slack::api::CallsAdd;
@@ -12,6 +12,7 @@ use crate::slack::payloads::ResponseMessage;
 use crate::slack::{ApiErrorCode, SlackError};
 use crate::store::modify_call;
 
+use super::call_block::{post_call_block, usable_response_url};
 use super::outcome::{self, StepError};
 use super::sync::sync_call;
 
@@ -47,19 +48,23 @@ pub(super) async fn register_call(
     } else {
         call
     };
-    post_call_block(&call, services).await?;
+    post_call_block(&call, &token, services).await?;
     // Participants or an end may have arrived while the call was registering.
     sync_call(&call.external_unique_id, services).await
 }
 
 /// `calls.add`, then records Slack's id on the call.
+///
+/// Slack refuses the whole call when one of its `users` is refused (`user_not_found`
+/// for a deleted user, say): it is then added without them, and the sync that follows
+/// adds them one by one, leaving out only the one Slack refuses.
 pub(super) async fn add_to_slack(
     call: &Call,
     token: &SecretString,
     services: &Services,
 ) -> Result<Call, SlackError> {
-    let present: Vec<_> = call.present_participants().cloned().collect();
-    let request = CallsAdd {
+    let mut present: Vec<CallUser> = call.showable_participants().cloned().collect();
+    let mut request = CallsAdd {
         external_unique_id: call.external_unique_id.clone(),
         join_url: call.join_url.clone(),
         created_by: Some(call.created_by.clone()),
@@ -69,7 +74,17 @@ pub(super) async fn add_to_slack(
         title: call.title.clone(),
         users: (!present.is_empty()).then_some(present.clone()),
     };
-    let added = services.slack.calls_add(token, &request).await?;
+    let added = match services.slack.calls_add(token, &request).await {
+        // A definite refusal: Slack registered nothing, so adding it again cannot
+        // register it twice.
+        Err(error) if error.is_about_one_user() && request.users.is_some() => {
+            tracing::info!(%error, "calls.add refused a participant; adding the call without them");
+            request.users = None;
+            present.clear();
+            services.slack.calls_add(token, &request).await?
+        }
+        answer => answer?,
+    };
     tracing::info!(slack_call_id = %added.id, "call registered in Slack");
     let recorded = modify_call(services.store.as_ref(), &call.external_unique_id, |c| {
         if c.slack_call_id.is_some() {
@@ -94,38 +109,6 @@ pub(super) async fn add_to_slack(
             method: "calls.add",
             reason: format!("registered, but recording the id failed: {error}"),
         }),
-    }
-}
-
-/// Posts the call block where the call was started (once), if it was started from a
-/// command with a `response_url`.
-async fn post_call_block(call: &Call, services: &Services) -> Result<(), StepError> {
-    let (Some(response_url), Some(slack_call_id)) = (&call.response_url, &call.slack_call_id)
-    else {
-        return Ok(());
-    };
-    if call.block_posted {
-        return Ok(());
-    }
-    let message = ResponseMessage::call_in_channel(slack_call_id, notification_text(call));
-    match services
-        .slack
-        .post_response_url(response_url, &message)
-        .await
-    {
-        Ok(()) => {
-            modify_call(services.store.as_ref(), &call.external_unique_id, |c| {
-                c.acknowledge_block_posted().then(Vec::new)
-            })
-            .await?;
-            Ok(())
-        }
-        Err(error) if error.is_retryable() => Err(StepError::Retry(error.to_string())),
-        // An expired response_url cannot be fixed by retrying; the call itself is
-        // registered and can still be joined and unfurled.
-        Err(error) => Err(StepError::Fail(format!(
-            "the call block could not be posted: {error}"
-        ))),
     }
 }
 
@@ -186,7 +169,7 @@ pub(super) async fn fail_call(call: &Call, message: &str, reason: &str, services
     {
         tracing::warn!(%error, "could not mark the call failed");
     }
-    if let Some(response_url) = &call.response_url {
+    if let Some(response_url) = usable_response_url(call, services) {
         if let Err(error) = services
             .slack
             .post_response_url(response_url, &ResponseMessage::ephemeral(message))
@@ -197,23 +180,9 @@ pub(super) async fn fail_call(call: &Call, message: &str, reason: &str, services
     }
 }
 
-/// The text of the call block's message (what notifications show).
-fn notification_text(call: &Call) -> String {
-    let what = match call.kind {
-        CallKind::Video => "a call",
-        CallKind::Audio => "a phone call",
-    };
-    match &call.title {
-        Some(title) => format!("<@{}> started {what}: {title}", call.created_by),
-        None => format!("<@{}> started {what}", call.created_by),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::ids::id;
-    use crate::domain::NewCall;
 
     fn refused(code: &str) -> SlackError {
         SlackError::Api {
@@ -238,28 +207,5 @@ mod tests {
             status: 400,
         };
         assert!(plain_words(&not_an_api_error).ends_with("(unknown_error)"));
-    }
-
-    #[test]
-    fn the_notification_names_the_starter_the_kind_and_the_title() {
-        let mut call = Call::new(
-            NewCall {
-                external_unique_id: id("c1"),
-                team_id: id("T1"),
-                channel_id: Some(id("C1")),
-                created_by: id("U1"),
-                kind: CallKind::Video,
-                title: Some("Standup".into()),
-                join_url: "https://meet.example/c1".into(),
-                desktop_join_url: None,
-                external_display_id: None,
-                response_url: None,
-            },
-            1_000,
-        );
-        assert_eq!(notification_text(&call), "<@U1> started a call: Standup");
-        call.kind = CallKind::Audio;
-        call.title = None;
-        assert_eq!(notification_text(&call), "<@U1> started a phone call");
     }
 }

@@ -1,5 +1,6 @@
-//! `reject_call`: a DM call was declined. Record it, end the call if nobody joined, and
-//! tell the provider's backend when one is configured.
+//! `reject_call`: a call was declined. Record it and tell the provider's backend when
+//! one is configured; end the call only when it was a 1:1 DM nobody joined (in a group
+//! DM or a channel, others may still join).
 
 use crate::domain::{
     CallState, EndReason, ExternalId, Job, JobKind, ProviderNotice, Rejection, SlackCallId,
@@ -34,7 +35,8 @@ pub(super) async fn reject_call(
             return None;
         }
         let mut jobs = Vec::new();
-        if c.nobody_joined() && c.end(EndReason::Rejected, rejection.at.min(now), None) {
+        let lone_callee = rejection.channel_id.is_direct_message() && c.nobody_joined();
+        if lone_callee && c.end(EndReason::Rejected, rejection.at.min(now), None) {
             jobs.push(Job::new(
                 JobKind::SyncCall {
                     external_unique_id: c.external_unique_id.clone(),

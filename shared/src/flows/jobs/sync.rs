@@ -32,18 +32,24 @@ pub(super) async fn sync_call(
     let team_id = &call.team_id;
 
     if !plan.add.is_empty() {
-        if let Err(error) =
-            change_participants(services, &token, &slack_call_id, &plan.add, Change::Add).await
-        {
-            return Err(slack_failure(error, team_id, &token, services).await);
-        }
+        let applied =
+            match change_participants(services, &token, &slack_call_id, &plan.add, Change::Add)
+                .await
+            {
+                Ok(applied) => applied,
+                Err(error) => return Err(slack_failure(error, team_id, &token, services).await),
+            };
         modify_call(store, external_unique_id, |c| {
-            c.acknowledge_added(&plan.add).then(Vec::new)
+            let mut news = c.acknowledge_added(&applied.done);
+            for (user, code) in &applied.refused {
+                news |= c.refuse_participant(user, code);
+            }
+            news.then(Vec::new)
         })
         .await?;
     }
     if !plan.remove.is_empty() {
-        if let Err(error) = change_participants(
+        let applied = match change_participants(
             services,
             &token,
             &slack_call_id,
@@ -52,10 +58,17 @@ pub(super) async fn sync_call(
         )
         .await
         {
-            return Err(slack_failure(error, team_id, &token, services).await);
-        }
+            Ok(applied) => applied,
+            Err(error) => return Err(slack_failure(error, team_id, &token, services).await),
+        };
+        // Someone Slack no longer knows is not shown either.
+        let gone: Vec<CallUser> = applied
+            .done
+            .into_iter()
+            .chain(applied.refused.into_iter().map(|(user, _)| user))
+            .collect();
         modify_call(store, external_unique_id, |c| {
-            c.acknowledge_removed(&plan.remove).then(Vec::new)
+            c.acknowledge_removed(&gone).then(Vec::new)
         })
         .await?;
     }
@@ -107,16 +120,26 @@ enum Change {
     Remove,
 }
 
-/// `calls.participants.add`/`.remove` for several users in one request. Slack answers
-/// `bad_users` when a user is already in (or already out); then each user is sent on
-/// their own so one already-applied change does not block the others.
+/// What Slack made of a change, user by user.
+#[derive(Debug, Default)]
+struct Applied {
+    /// Slack shows the change (made now, or made before: `bad_users`).
+    done: Vec<CallUser>,
+    /// Slack refused the user (`user_not_found`), with its code.
+    refused: Vec<(CallUser, String)>,
+}
+
+/// `calls.participants.add`/`.remove` for several users in one request. Slack refuses
+/// the whole request over one user (`bad_users` for someone already in or already out,
+/// `user_not_found` for someone it does not know) and applies none of it; then each
+/// user is sent on their own, so only that user is left out.
 async fn change_participants(
     services: &Services,
     token: &SecretString,
     slack_call_id: &SlackCallId,
     users: &[CallUser],
     change: Change,
-) -> Result<(), SlackError> {
+) -> Result<Applied, SlackError> {
     let send = |users: Vec<CallUser>| {
         let request = CallsParticipants {
             id: slack_call_id.clone(),
@@ -134,19 +157,34 @@ async fn change_participants(
             }
         }
     };
-    match send(users.to_vec()).await {
-        Ok(()) => Ok(()),
-        Err(error) if error.is_bad_users() && users.len() > 1 => {
-            for user in users {
-                match send(vec![user.clone()]).await {
-                    Ok(()) => {}
-                    Err(error) if error.is_bad_users() => {}
-                    Err(error) => return Err(error),
-                }
+    let mut applied = Applied::default();
+    if users.len() > 1 {
+        match send(users.to_vec()).await {
+            Ok(()) => {
+                applied.done = users.to_vec();
+                return Ok(applied);
             }
-            Ok(())
+            Err(error) if error.is_about_one_user() => {
+                tracing::info!(%error, "one of the participants was refused; sending them one by one");
+            }
+            Err(error) => return Err(error),
         }
-        Err(error) if error.is_bad_users() => Ok(()),
-        Err(error) => Err(error),
     }
+    for user in users {
+        match send(vec![user.clone()]).await {
+            Ok(()) => applied.done.push(user.clone()),
+            // Already in (or already out): what Slack shows is what we wanted.
+            Err(error) if error.is_bad_users() => applied.done.push(user.clone()),
+            Err(error) if error.is_about_one_user() => {
+                let code = error
+                    .code()
+                    .map(|c| c.as_str().to_owned())
+                    .unwrap_or_default();
+                tracing::warn!(user = user.identity(), %code, ?change, "slack refused a participant; the others go on");
+                applied.refused.push((user.clone(), code));
+            }
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(applied)
 }

@@ -1,11 +1,15 @@
-//! `unfurl`: `chat.unfurl` the links of ours in one shared message, registering rooms
-//! that were never registered (made outside Slack) on the way.
+//! `unfurl`: `chat.unfurl` the room links of one share (a posted message, or a link in
+//! someone's message composer), registering a call for each room without a live one:
+//! a room made outside Slack, or a reused room whose last call has ended.
 
-use sha2::{Digest, Sha256};
-
-use crate::domain::{Call, CallKind, CallState, ChannelId, ExternalId, NewCall, TeamId, UserId};
+use crate::domain::{
+    Call, CallKind, CallState, ChannelId, ExternalId, NewCall, TeamId, UnfurlSource, UnfurlTarget,
+    UnixSeconds, UserId,
+};
 use crate::flows::installation;
+use crate::flows::slack_events::MAX_LINKS_PER_EVENT;
 use crate::flows::Services;
+use crate::meeting::room::{RoomLink, RoomPattern};
 use crate::meeting::url_template::display_id;
 use crate::slack::api::ChatUnfurl;
 use crate::slack::payloads::call_block;
@@ -14,37 +18,46 @@ use crate::store::StoreError;
 use super::outcome::{on_dead_token, slack_failure, StepError};
 use super::register::add_to_slack;
 
-/// Our id for a room first seen as a pasted link: the same link always maps to the
-/// same call, so two unfurls of it never register it twice.
-pub fn external_id_for_link(url: &str) -> ExternalId {
-    let digest = Sha256::digest(url.as_bytes());
-    // An invariant, not an input check: `link-` and 32 hex digits, whatever the URL.
-    #[allow(clippy::expect_used)]
-    ExternalId::parse(&format!("link-{}", hex::encode(&digest[..16])))
-        .expect("link- and hex digits make an external id")
+/// One `link_shared` event, as its job holds it.
+pub(super) struct Share<'a> {
+    pub team_id: &'a TeamId,
+    /// Unset for a link still in the message composer.
+    pub channel: Option<&'a ChannelId>,
+    pub message_ts: &'a str,
+    pub unfurl_id: Option<&'a str>,
+    pub source: Option<UnfurlSource>,
+    pub user_id: &'a UserId,
+    pub links: &'a [String],
 }
 
-pub(super) async fn unfurl(
-    team_id: &TeamId,
-    channel: &ChannelId,
-    message_ts: &str,
-    user_id: &UserId,
-    links: &[String],
-    services: &Services,
-) -> Result<(), StepError> {
+pub(super) async fn unfurl(share: Share<'_>, services: &Services) -> Result<(), StepError> {
+    let Some(target) = UnfurlTarget::of_event(
+        share.channel,
+        share.message_ts,
+        share.unfurl_id,
+        share.source,
+    ) else {
+        return Err(StepError::Fail(
+            "the share names nothing chat.unfurl can reach".into(),
+        ));
+    };
+    let Some(pattern) = RoomPattern::from_template(&services.config.join_url_template) else {
+        return Ok(());
+    };
+    let team_id = share.team_id;
     let token = installation::bot_token(services, team_id).await?;
     let mut unfurls = serde_json::Map::new();
-    for url in links {
+    // Jobs written before the ack path checked the links are checked here too.
+    for url in share.links.iter().take(MAX_LINKS_PER_EVENT) {
         if unfurls.contains_key(url) {
             continue;
         }
-        let call = match services.store.find_call_by_join_url(url).await? {
-            Some(call) => call,
-            None => call_for_unknown_room(team_id, channel, user_id, url, services).await?,
-        };
-        if call.state == CallState::Failed {
+        let Some(room) = pattern.room_link(url, &services.config.unfurl_domains) else {
             continue;
-        }
+        };
+        let Some(call) = call_for_room(&share, &room, services).await? else {
+            continue;
+        };
         let call = if call.slack_call_id.is_none() {
             match add_to_slack(&call, &token, services).await {
                 Ok(call) => call,
@@ -55,7 +68,7 @@ pub(super) async fn unfurl(
                     return Err(on_dead_token(team_id, &token, &error, services).await)
                 }
                 Err(error) => {
-                    tracing::warn!(%error, "link could not be registered; not unfurled");
+                    tracing::warn!(%error, "room could not be registered; not unfurled");
                     continue;
                 }
             }
@@ -72,51 +85,73 @@ pub(super) async fn unfurl(
     if unfurls.is_empty() {
         return Ok(());
     }
-    let request = ChatUnfurl {
-        channel: channel.clone(),
-        ts: message_ts.to_owned(),
-        unfurls,
-    };
+    let request = ChatUnfurl { target, unfurls };
     match services.slack.chat_unfurl(&token, &request).await {
         Ok(()) => Ok(()),
         Err(error) => Err(slack_failure(error, team_id, &token, services).await),
     }
 }
 
-/// A link to a room of ours that was never registered (made outside Slack): it becomes
-/// a call created by whoever shared it.
-async fn call_for_unknown_room(
-    team_id: &TeamId,
-    channel: &ChannelId,
-    user_id: &UserId,
-    url: &str,
+/// The call a room link shows: the room's live call, else a new one created by whoever
+/// shared the link. `None` for a room whose call could not be registered, or whose ids
+/// are all taken.
+async fn call_for_room(
+    share: &Share<'_>,
+    room: &RoomLink,
     services: &Services,
-) -> Result<Call, StepError> {
-    let external_unique_id = external_id_for_link(url);
-    let call = Call::new(
-        NewCall {
-            external_unique_id: external_unique_id.clone(),
-            team_id: team_id.clone(),
-            channel_id: Some(channel.clone()),
-            created_by: user_id.clone(),
-            kind: CallKind::Video,
-            title: None,
-            join_url: url.to_owned(),
-            desktop_join_url: None,
-            external_display_id: Some(display_id(url)),
-            response_url: None,
-        },
-        services.clock.now(),
-    );
-    match services.store.create_call(&call, &[]).await {
-        Ok(()) => Ok(call),
-        Err(StoreError::AlreadyExists) => services
-            .store
-            .get_call(&external_unique_id)
-            .await?
-            .ok_or_else(|| StepError::Retry("the link's call vanished".into())),
-        Err(error) => Err(error.into()),
+) -> Result<Option<Call>, StepError> {
+    match services.store.find_call_by_join_url(&room.join_url).await? {
+        Some(call) if call.is_live() => return Ok(Some(call)),
+        Some(call) if call.state == CallState::Failed => return Ok(None),
+        // Ended: the room is in use again, as a new call.
+        _ => {}
     }
+    let now = services.clock.now();
+    for external_unique_id in room_call_ids(&room.room, now) {
+        let call = Call::new(
+            NewCall {
+                external_unique_id: external_unique_id.clone(),
+                team_id: share.team_id.clone(),
+                channel_id: share.channel.cloned(),
+                created_by: share.user_id.clone(),
+                kind: CallKind::Video,
+                title: None,
+                join_url: room.join_url.clone(),
+                desktop_join_url: None,
+                external_display_id: Some(display_id(&room.room)),
+                response_url: None,
+            },
+            now,
+        );
+        match services.store.create_call(&call, &[]).await {
+            Ok(()) => {
+                tracing::info!(call = %external_unique_id, "pasted room registered as a new call");
+                return Ok(Some(call));
+            }
+            Err(StoreError::AlreadyExists) => {
+                // Another unfurl of the room got there first: its call is this one.
+                if let Some(existing) = services.store.get_call(&external_unique_id).await? {
+                    if existing.is_live() && existing.join_url == room.join_url {
+                        return Ok(Some(existing));
+                    }
+                }
+            }
+            Err(error) => return Err(error.into()),
+        }
+    }
+    tracing::warn!(room = %room.room, "every id for the room's new call is taken");
+    Ok(None)
+}
+
+/// The ids a new call in `room` may get, in the order tried: the room's name (what the
+/// provider calls the room, so its events reach the call), then, when an earlier call
+/// of the room holds that, the name and the time of this registration. A room name has
+/// no `.`, so neither can be another room's.
+fn room_call_ids(room: &str, now: UnixSeconds) -> Vec<ExternalId> {
+    [room.to_owned(), format!("{room}.{now}")]
+        .into_iter()
+        .filter_map(|id| ExternalId::try_from(id).ok())
+        .collect()
 }
 
 #[cfg(test)]
@@ -124,16 +159,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_link_always_maps_to_the_same_call_and_links_differ() {
-        let room = "https://meet.example/room-1";
-        let id = external_id_for_link(room);
-        assert_eq!(external_id_for_link(room), id);
-        assert_ne!(external_id_for_link("https://meet.example/room-2"), id);
-        assert!(id.as_str().starts_with("link-"));
+    fn a_room_is_keyed_by_its_name_then_by_name_and_time() {
+        let ids = room_call_ids("team-standup", 1_795_320_000);
         assert_eq!(
-            id.as_str().len(),
-            "link-".len() + 32,
-            "16 bytes of hex: {id}"
+            ids.iter().map(ExternalId::as_str).collect::<Vec<_>>(),
+            ["team-standup", "team-standup.1795320000"]
         );
     }
 }
