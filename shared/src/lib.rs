@@ -15,4 +15,5 @@ pub mod signing;
 pub mod slack;
 pub mod store;
 pub mod telemetry;
+pub mod tls;
 pub mod wiring;

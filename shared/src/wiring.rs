@@ -39,9 +39,7 @@ pub enum StartupError {
 pub async fn services_from_env(slack_policy: RetryPolicy) -> Result<Services, StartupError> {
     let config = Arc::new(Config::from_env()?);
     let table = config.require_calls_table()?.to_owned();
-    let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .load()
-        .await;
+    let aws = aws_sdk_config().await;
 
     let secrets: Arc<dyn SecretSource> = match &config.secret_id {
         Some(secret_id) => {
@@ -62,6 +60,44 @@ pub async fn services_from_env(slack_policy: RetryPolicy) -> Result<Services, St
     services_with(config, store, secrets, slack_policy)
 }
 
+/// The SDK configuration of a function: the standard loader (region, credentials and
+/// `AWS_ENDPOINT_URL_*` from the environment) with the process's one HTTPS client, which
+/// trusts [`crate::tls`]'s roots and is built on the first AWS request.
+pub async fn aws_sdk_config() -> aws_config::SdkConfig {
+    use aws_config::environment::{
+        EnvironmentVariableCredentialsProvider, EnvironmentVariableRegionProvider,
+    };
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(crate::tls::aws_http_client());
+    // Lambda gives every function its region and its role's credentials as environment
+    // variables, which is what the default chains try first. Naming those providers when
+    // they will answer skips building the rest of each chain (profile files, web identity,
+    // container and instance metadata): about 0.3 ms of every cold start. Without the
+    // variables, the chains run as usual.
+    let lookup = |name: &str| std::env::var(name).ok();
+    if region_in_env(lookup) {
+        loader = loader.region(EnvironmentVariableRegionProvider::new());
+    }
+    if credentials_in_env(lookup) {
+        loader = loader.credentials_provider(EnvironmentVariableCredentialsProvider::new());
+    }
+    loader.load().await
+}
+
+/// Whether `EnvironmentVariableRegionProvider` finds a region: `AWS_REGION` or
+/// `AWS_DEFAULT_REGION` is set.
+fn region_in_env(lookup: impl Fn(&str) -> Option<String>) -> bool {
+    lookup("AWS_REGION").is_some() || lookup("AWS_DEFAULT_REGION").is_some()
+}
+
+/// Whether `EnvironmentVariableCredentialsProvider` finds credentials: an access key id
+/// and a secret key (`AWS_SECRET_ACCESS_KEY`, or `SECRET_ACCESS_KEY`), neither blank.
+fn credentials_in_env(lookup: impl Fn(&str) -> Option<String>) -> bool {
+    let present = |name: &str| lookup(name).is_some_and(|value| !value.trim().is_empty());
+    present("AWS_ACCESS_KEY_ID")
+        && (present("AWS_SECRET_ACCESS_KEY") || present("SECRET_ACCESS_KEY"))
+}
+
 /// Everything but the store and the secrets, which differ between deployed and local
 /// runs.
 pub fn services_with(
@@ -74,7 +110,9 @@ pub fn services_with(
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(Duration::from_secs(2))
-        .user_agent(concat!("slack-calls/", env!("CARGO_PKG_VERSION")))
+        .user_agent(concat!("slack-calls/", env!("CARGO_PKG_VERSION")));
+    let http = crate::tls::with_roots(http)
+        .map_err(StartupError::Http)?
         .build()
         .map_err(|error| StartupError::Http(error.to_string()))?;
     let slack = SlackClient::with_http_client(http.clone(), &config.slack_api_url, slack_policy)?;
@@ -104,4 +142,48 @@ pub fn services_with(
         provider_callback,
         clock,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |name| {
+            pairs
+                .iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| (*value).to_owned())
+        }
+    }
+
+    #[test]
+    fn environment_credentials_are_named_only_when_the_provider_would_find_them() {
+        let lambda = [
+            ("AWS_ACCESS_KEY_ID", "ASIA0000"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+            ("AWS_SESSION_TOKEN", "token"),
+        ];
+        assert!(credentials_in_env(env(&lambda)));
+        assert!(credentials_in_env(env(&[
+            ("AWS_ACCESS_KEY_ID", "AKIA0000"),
+            ("SECRET_ACCESS_KEY", "secret"),
+        ])));
+        assert!(!credentials_in_env(env(&[])));
+        assert!(!credentials_in_env(env(&[(
+            "AWS_ACCESS_KEY_ID",
+            "AKIA0000"
+        )])));
+        assert!(!credentials_in_env(env(&[
+            ("AWS_ACCESS_KEY_ID", " "),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+        ])));
+    }
+
+    #[test]
+    fn the_environment_region_is_named_only_when_set() {
+        assert!(region_in_env(env(&[("AWS_REGION", "eu-west-1")])));
+        assert!(region_in_env(env(&[("AWS_DEFAULT_REGION", "eu-west-1")])));
+        assert!(!region_in_env(env(&[])));
+    }
 }

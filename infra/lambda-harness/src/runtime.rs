@@ -9,8 +9,8 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
@@ -39,6 +39,8 @@ struct State {
     waiting: Mutex<HashMap<String, oneshot::Sender<Result<Value, Value>>>>,
     init_errors: Mutex<Vec<Value>>,
     next_id: AtomicU64,
+    /// When the process first asked for an event: the end of Lambda's init phase.
+    first_poll: OnceLock<Instant>,
 }
 
 /// The Runtime API one function process talks to.
@@ -93,6 +95,11 @@ impl RuntimeApi {
         self.addr.to_string()
     }
 
+    /// When the function first polled `/invocation/next` (its init was over), if it has.
+    pub fn first_poll(&self) -> Option<Instant> {
+        self.state.first_poll.get().copied()
+    }
+
     /// Delivers `event` to the function and waits for its answer.
     pub async fn invoke(&self, event: Value, timeout: Duration) -> Result<Value, InvokeError> {
         let id = format!(
@@ -132,7 +139,10 @@ async fn handle(state: &State, request: Request<Incoming>) -> Response<Full<Byte
         .unwrap_or_default();
     let rest = path.strip_prefix(PREFIX).unwrap_or_default();
     match (method, rest) {
-        (Method::GET, "/invocation/next") => next_invocation(state).await,
+        (Method::GET, "/invocation/next") => {
+            let _ = state.first_poll.set(Instant::now());
+            next_invocation(state).await
+        }
         (Method::POST, "/init/error") => {
             lock(&state.init_errors).push(parse(&body));
             reply(StatusCode::ACCEPTED, "{}")
