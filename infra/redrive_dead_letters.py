@@ -246,7 +246,9 @@ def invoke_worker(aws: Aws, worker: str, event: dict) -> set[str]:
     with tempfile.TemporaryDirectory() as tmp:
         payload, out = Path(tmp, "event.json"), Path(tmp, "answer.json")
         payload.write_text(json.dumps(event))
-        meta = aws("lambda", "invoke", "--function-name", worker,
+        # The worker may run up to its 120 s timeout: wait longer than the CLI's default
+        # 60 s, which would otherwise invoke it a second time.
+        meta = aws("lambda", "invoke", "--function-name", worker, "--cli-read-timeout", "180",
                    "--payload", f"fileb://{payload}", str(out))
         answer = json.loads(out.read_text() or "{}")
     if meta.get("FunctionError"):
@@ -278,8 +280,9 @@ def run(aws: Aws, stack_name: str, redrive: bool, now: dt.datetime,
         say: Callable[[str], None] = print) -> int:
     stack = find_stack(aws, stack_name)
     # Listing holds messages briefly; re-driving long enough to run their jobs.
-    messages = receive_all(aws, stack.queue_url, hold_seconds=300 if redrive else 30)
-    say(f"{len(messages)} message(s) in {stack.queue_url}")
+    hold = 900 if redrive else 30
+    messages = receive_all(aws, stack.queue_url, hold_seconds=hold)
+    say(f"{len(messages)} message(s) in {stack.queue_url} (hidden from other readers for {hold} s)")
     unreadable: list[StreamBatch] = []
     problems = 0
     for message in messages:

@@ -84,6 +84,8 @@ class FakeAws:
         if (service, operation) == ("dynamodb", "scan"):
             return json.dumps({"Items": [j for j in self.jobs.values() if j["status"]["S"] == "pending"]})
         if (service, operation) == ("lambda", "invoke"):
+            # Waits out the worker's 120 s timeout rather than invoking it again.
+            assert int(value("--cli-read-timeout")) > 120, args
             payload = value("--payload")
             event = json.loads(Path(payload.removeprefix("fileb://")).read_text())
             self.invoked.append(event)
