@@ -405,7 +405,9 @@ fn call_item(call: &Call) -> Result<Item, StoreError> {
     Ok(item)
 }
 
-fn job_item(job: &Job) -> Result<Item, StoreError> {
+/// The item a job is stored as: what the table's stream carries as a job insert's new
+/// image (test stand-ins for the stream build their records from it).
+pub fn job_item(job: &Job) -> Result<Item, StoreError> {
     to_item(
         job,
         ItemKeys {
