@@ -21,19 +21,19 @@ EMULATORS="$ROOT/infra/emulators.sh"
 FEATURES=(--features testkit/emulators)
 
 # Emulators someone started by hand before this run are theirs: leave them running.
+# Ours start while cargo builds (installing them on a first run and booting the JVM take
+# a while), and are stopped on exit, once their start has finished.
+starting=""
 if "$EMULATORS" status >/dev/null 2>&1; then
     echo "test.sh: using the emulators already running (infra/emulators.sh status)" >&2
 else
-    trap '"$EMULATORS" stop' EXIT
+    trap 'if [[ -n "$starting" ]]; then wait "$starting" || true; fi; "$EMULATORS" stop' EXIT
     trap 'exit 130' INT
     trap 'exit 143' TERM
     started_at=$SECONDS
-    "$EMULATORS" start
-    echo "test.sh: emulators ready in $((SECONDS - started_at))s" >&2
+    "$EMULATORS" start &
+    starting=$!
 fi
-
-# shellcheck source=/dev/null
-source "$ROOT/.tools/run/emulators.env"
 
 # The whole workspace, unless the arguments pick packages themselves.
 scope=(--workspace)
@@ -50,6 +50,18 @@ done
 if [[ -z "${LAMBDA_BIN_DIR:-}" ]]; then
     cargo build --workspace --bins --tests "${FEATURES[@]}"
 fi
+
+if [[ -n "$starting" ]]; then
+    pid="$starting"
+    starting=""
+    if ! wait "$pid"; then
+        echo "test.sh: the emulators did not start (infra/emulators.sh start, above)" >&2
+        exit 1
+    fi
+    echo "test.sh: emulators ready $((SECONDS - started_at))s after their start began" >&2
+fi
+# shellcheck source=/dev/null
+source "$ROOT/.tools/run/emulators.env"
 
 status=0
 FLOW_TESTS_STORE="${FLOW_TESTS_STORE:-dynamodb}" \
