@@ -1,6 +1,10 @@
 //! One suite, two adapters: the embedded store and the DynamoDB store (on DynamoDB
 //! Local, each test on a fresh table made from `template.yaml`). Both must behave the
-//! same, so flows tested on the embedded store hold on DynamoDB.
+//! same, so the flow suite (`infra/flow-tests`), which runs on the embedded store by
+//! default, holds on DynamoDB too (`./infra/test.sh` also runs it there).
+//!
+//! Plain `cargo test` runs the embedded half; the DynamoDB half needs the emulators and
+//! is built only by `./infra/test.sh` (testkit's `emulators` feature).
 
 mod support;
 
@@ -54,12 +58,14 @@ conformance_suite!(
     Arc::new(slack_calls::store::embedded::EmbeddedStore::in_memory())
 );
 
-conformance_suite!(dynamodb, {
-    let (client, table) = testkit::dynamodb::fresh_table().await;
-    Arc::new(slack_calls::store::dynamodb::DynamoStore::new(
-        client, table,
-    ))
-});
+testkit::with_emulators! {
+    conformance_suite!(dynamodb, {
+        let (client, table) = testkit::dynamodb::fresh_table().await;
+        Arc::new(slack_calls::store::dynamodb::DynamoStore::new(
+            client, table,
+        ))
+    });
+}
 
 mod cases {
     use super::*;

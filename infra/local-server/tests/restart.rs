@@ -19,11 +19,14 @@ async fn unfinished_jobs_resume_after_a_restart() {
     resume_after_restart(StoreChoice::Embedded(Some(dir.path().join("calls.json")))).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn unfinished_jobs_resume_after_a_restart_on_dynamodb() {
-    // The server finds the table through CALLS_TABLE's value and the endpoint variable.
-    let (_, table) = testkit::dynamodb::fresh_table().await;
-    resume_after_restart(StoreChoice::DynamoDb { table }).await;
+// DynamoDB Local: with the emulators (./infra/test.sh).
+testkit::with_emulators! {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn unfinished_jobs_resume_after_a_restart_on_dynamodb() {
+        // The server reaches the table through the standard endpoint variable.
+        let (_, table) = testkit::dynamodb::fresh_table().await;
+        resume_after_restart(StoreChoice::DynamoDb { table }).await;
+    }
 }
 
 /// A call whose registration failed (Slack down) in one run is registered by the next

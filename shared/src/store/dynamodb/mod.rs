@@ -37,12 +37,12 @@ mod items;
 pub mod stream;
 
 pub use items::{
-    call_expires_at, call_pk, event_pk, installation_pk, job_pk, CALL_RETENTION_SECONDS,
-    JOB_RETENTION_SECONDS, JOB_SK, LIVE,
+    call_expires_at, call_pk, event_pk, installation_pk, job_item, job_pk, Item,
+    CALL_RETENTION_SECONDS, JOB_RETENTION_SECONDS, JOB_SK, LIVE,
 };
 use items::{
-    call_item, from_item, installation_item, item_pk, job_item, key, receipt_item, ConditionalPut,
-    Item, CALL_SK, INSTALLATION_SK,
+    call_item, from_item, installation_item, item_pk, key, receipt_item, ConditionalPut, CALL_SK,
+    INSTALLATION_SK,
 };
 
 /// Whole-operation budget, retries included: an ack path has 3 s in all, and must still

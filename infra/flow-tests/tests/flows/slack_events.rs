@@ -3,10 +3,10 @@
 //! (unfurls, retries), call_rejected (end, provider callback), app_uninstalled /
 //! tokens_revoked, and what is refused.
 
-mod support;
+use crate::support;
 
+use flow_tests::world::{World, WorldOptions, PROVIDER_SECRET, SIGNING_SECRET};
 use http::header::{HeaderName, HeaderValue};
-use lambda_harness::world::{World, WorldOptions, PROVIDER_SECRET, SIGNING_SECRET};
 use secrecy::SecretString;
 use serde_json::{json, Value};
 use slack_calls::clock::{Clock, SystemClock};

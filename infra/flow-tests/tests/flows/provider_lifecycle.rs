@@ -2,9 +2,9 @@
 //! real HTTP against DynamoDB Local and the Slack stand-in, the worker fed the table's
 //! stream: batching, dedupe, ordering, refusals, and already-applied changes.
 
-mod support;
+use crate::support;
 
-use lambda_harness::world::{World, PROVIDER_SECRET};
+use flow_tests::world::{World, PROVIDER_SECRET};
 use serde_json::{json, Value};
 use slack_calls::domain::{CallState, EndReason};
 use slack_calls::provider;
@@ -569,8 +569,7 @@ async fn slack_saying_already_done_counts_as_success() {
     );
     // Nothing is owed any more: a redelivered sync sends nothing.
     world.standin.clear_requests();
-    let mut replay = lambda_harness::stream::StreamPump::new(&world.dynamodb, &world.table).await;
-    let everything = replay.next_records().await;
+    let everything = world.stream_from_start().await;
     assert_eq!(world.deliver(everything).await, Vec::<String>::new());
     assert!(
         world.standin.requests().is_empty(),

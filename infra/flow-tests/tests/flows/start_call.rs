@@ -5,10 +5,10 @@
 //! video and audio), what each answers, what the worker then does, and the requests that
 //! must be refused. Dependencies failing: `start_call_failures.rs`.
 
-mod support;
+use crate::support;
 
+use flow_tests::world::{World, WorldOptions, SIGNING_SECRET};
 use http::HeaderMap;
-use lambda_harness::world::{World, WorldOptions, SIGNING_SECRET};
 use secrecy::SecretString;
 use serde_json::Value;
 use slack_calls::slack;
