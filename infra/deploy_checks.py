@@ -344,6 +344,12 @@ def contract(expanded_path: Path) -> None:
     for source in sorted(STORE_SOURCE.rglob("*.rs")):
         text = source.read_text()
         used |= {action for pattern, action in SDK_CALL_ACTIONS.items() if re.search(pattern, text)}
+    # Every kind of item the store keys (its partition key prefixes) is some role's.
+    items_rs = (STORE_SOURCE / "items.rs").read_text()
+    prefixes = {f"{p}#*" for p in re.findall(r'"([A-Z]+)#', items_rs)}
+    p.check(bool(prefixes), "no partition key prefixes found in the store's items.rs")
+    p.check(prefixes <= set().union(*LEADING_KEYS.values()),
+            f"item kinds {sorted(prefixes - set().union(*LEADING_KEYS.values()))} are in no role's LeadingKeys")
     granted = set().union(*TABLE_ACTIONS.values())
     p.check(bool(used), f"no DynamoDB calls found in {STORE_SOURCE.relative_to(ROOT)}")
     p.check(used - LOCAL_ONLY_ACTIONS <= granted,
