@@ -14,7 +14,8 @@
 #              bad Runtime or Architectures in Globals), and the application's contract
 #              (routes, env var names, stream filter, least-privilege IAM, alarms)
 # 4. manifest  infra/slack-app-manifest.yaml against Slack's manifest schema rules
-# 5. secrets   infra/set-slack-secrets.sh against a stand-in `aws`: merges, prints nothing
+# 5. secrets   infra/set-slack-secrets.sh against a stand-in `aws`: merges, prints nothing;
+#    redrive   infra/redrive-dead-letters.sh's offline tests (infra/test_redrive_dead_letters.py)
 # 6. build     the four functions resolve the same dependency features (else sam build
 #              compiles the tree again), the four binaries in one cargo-lambda run
 #              (parallel links), then `sam build` (cargo-lambda, zig, arm64), which
@@ -203,6 +204,14 @@ PY
   echo "set-slack-secrets.sh: refuses to run without values or a terminal"
 }
 
+# The dead-letter re-drive against a stand-in `aws` (its parsing, both ways of finding
+# the jobs, what it deletes), and the sample worker event its Rust test also reads.
+redrive_script() {
+  python3 -m unittest infra/test_redrive_dead_letters.py 2>&1
+  bash -n infra/redrive-dead-letters.sh
+  echo "redrive-dead-letters.sh: offline tests passed"
+}
+
 # ------------------------------------------------------------------ 6. build
 # `sam build` runs one cargo-lambda per function, each resolving features for that
 # package alone: any dependency whose features differ from the four-package build
@@ -276,6 +285,7 @@ step "sam validate" sam_validate
 step "translate + cfn-lint + contract" expand_and_lint
 step "slack app manifest" manifest
 step "set-slack-secrets.sh" secrets_script
+step "redrive-dead-letters.sh" redrive_script
 if [ "${SKIP_SAM_BUILD:-}" = "1" ]; then
   TIMINGS+=("$(printf '%-36s %8s   skipped (SKIP_SAM_BUILD=1)' "sam build" "-")")
 else

@@ -302,7 +302,7 @@ mod cases {
         );
 
         let old_url = registered.join_url.clone();
-        registered.update_details(None, Some(format!("{old_url}/moved")), None, NOW + 5);
+        registered.update_details(None, Some(format!("{old_url}/moved")), None, None, NOW + 5);
         store.update_call(&mut registered, &[]).await.unwrap();
         assert_eq!(store.find_call_by_join_url(&old_url).await.unwrap(), None);
         assert_eq!(

@@ -29,7 +29,9 @@ use aws_sdk_dynamodb::Client;
 use serde::de::DeserializeOwned;
 
 use super::{preferred_call, CallStore, ReceiptOutcome, StoreError};
-use crate::domain::{Call, EventReceipt, ExternalId, Installation, Job, SlackCallId, TeamId};
+use crate::domain::{
+    Call, EventReceipt, ExternalId, Installation, Job, JobStatus, SlackCallId, TeamId,
+};
 
 mod items;
 pub mod stream;
@@ -102,6 +104,42 @@ impl DynamoStore {
 
     pub fn table(&self) -> &str {
         &self.table
+    }
+
+    /// The ids of the jobs still pending, oldest first: for the local server, which has
+    /// no stream and resumes them at start. A `Scan` of the whole table, so never on a
+    /// Lambda's path (no role is granted `Scan`).
+    pub async fn pending_job_ids(&self) -> Result<Vec<String>, StoreError> {
+        let pending: AttributeValue = serde_dynamo::to_attribute_value(JobStatus::Pending)
+            .map_err(|error| StoreError::Malformed(error.to_string()))?;
+        let items: Vec<Item> = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .filter_expression("sk = :job AND #status = :pending")
+            .projection_expression("pk, created_at")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":job", AttributeValue::S(JOB_SK.to_owned()))
+            .expression_attribute_values(":pending", pending)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|error| unavailable("Scan", error))?;
+        let mut pending: Vec<(i64, String)> = items
+            .iter()
+            .filter_map(|item| {
+                let id = item_pk(item).strip_prefix(items::JOB_PK_PREFIX)?.to_owned();
+                let created_at = match item.get("created_at") {
+                    Some(AttributeValue::N(n)) => n.parse().unwrap_or_default(),
+                    _ => 0,
+                };
+                Some((created_at, id))
+            })
+            .collect();
+        pending.sort();
+        Ok(pending.into_iter().map(|(_, id)| id).collect())
     }
 
     async fn get<T: DeserializeOwned>(
