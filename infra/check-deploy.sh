@@ -14,10 +14,13 @@
 #              bad Runtime or Architectures in Globals), and the application's contract
 #              (routes, env var names, stream filter, least-privilege IAM, alarms)
 # 4. manifest  infra/slack-app-manifest.yaml against Slack's manifest schema rules
-# 5. secrets   infra/set-slack-secrets.sh against a stand-in `aws`: merges, prints nothing
-# 6. build     the four binaries in one cargo-lambda run (parallel links), then
-#              `sam build` (cargo-lambda, zig, arm64), then every function's bootstrap:
-#              arm64 ELF, glibc <= 2.34 (provided.al2023), zipped <= MAX_ZIP_BYTES
+# 5. secrets   infra/set-slack-secrets.sh against a stand-in `aws`: merges, prints nothing;
+#    redrive   infra/redrive-dead-letters.sh's offline tests (infra/test_redrive_dead_letters.py)
+# 6. build     the four functions resolve the same dependency features (else sam build
+#              compiles the tree again), the four binaries in one cargo-lambda run
+#              (parallel links), then `sam build` (cargo-lambda, zig, arm64), which
+#              finds them fresh, then every function's bootstrap: arm64 ELF,
+#              glibc <= 2.34 (provided.al2023), zipped <= MAX_ZIP_BYTES
 #
 # Needs no AWS account or credentials: every AWS-facing command gets dummy credentials
 # and no config files. Network: PyPI (first run) and rustup's dist server (if the target
@@ -201,13 +204,47 @@ PY
   echo "set-slack-secrets.sh: refuses to run without values or a terminal"
 }
 
+# The dead-letter re-drive against a stand-in `aws` (its parsing, both ways of finding
+# the jobs, what it deletes), and the sample worker event its Rust test also reads.
+redrive_script() {
+  python3 -m unittest infra/test_redrive_dead_letters.py 2>&1
+  bash -n infra/redrive-dead-letters.sh
+  echo "redrive-dead-letters.sh: offline tests passed"
+}
+
 # ------------------------------------------------------------------ 6. build
+# `sam build` runs one cargo-lambda per function, each resolving features for that
+# package alone: any dependency whose features differ from the four-package build
+# (lambda_http asks for some the worker does not) is compiled again, with everything
+# above it, and the binary linked again. The workspace asks for the union everywhere.
+same_features() {
+  local packages=() p args=() union diverging failed=0
+  while read -r p; do packages+=("$p"); done < <(aws_offline python infra/deploy_checks.py packages)
+  for p in "${packages[@]}"; do args+=(-p "$p"); done
+  union="$(features_tree "${args[@]}")"
+  for p in "${packages[@]}"; do
+    diverging="$(LC_ALL=C comm -23 <(features_tree -p "$p") <(printf '%s\n' "$union"))"
+    if [ -n "$diverging" ]; then
+      echo "$p alone resolves other features than the four functions together:"
+      printf '%s\n' "$diverging" | sed 's/^/  /'
+      failed=1
+    fi
+  done
+  [ "$failed" -eq 0 ] && echo "${#packages[@]} functions, one set of dependency features"
+  return "$failed"
+}
+
+# Every package of the arm64 build with its features, one per line, sorted.
+features_tree() {
+  cargo tree --locked --target "$TARGET" -e normal,build -f '{p} [{f}]' --prefix none "$@" \
+    | sed 's/ (\*)$//' | LC_ALL=C sort -u
+}
+
 prebuild() {
   # One cargo-lambda invocation for the four function packages, so cargo links (fat
   # LTO, one codegen unit: about a minute each) on both cores at once. `sam build`
   # then runs one cargo-lambda per function, sequentially, into the same target dir,
-  # and finds them fresh. Should the functions' dependency features ever diverge, this
-  # costs one extra compile, visible in the timings.
+  # and finds them fresh (same_features makes sure).
   local packages=() p
   while read -r p; do packages+=(-p "$p"); done < <(aws_offline python infra/deploy_checks.py packages)
   local log="$LOGS/cargo-lambda-build.log"
@@ -248,9 +285,11 @@ step "sam validate" sam_validate
 step "translate + cfn-lint + contract" expand_and_lint
 step "slack app manifest" manifest
 step "set-slack-secrets.sh" secrets_script
+step "redrive-dead-letters.sh" redrive_script
 if [ "${SKIP_SAM_BUILD:-}" = "1" ]; then
   TIMINGS+=("$(printf '%-36s %8s   skipped (SKIP_SAM_BUILD=1)' "sam build" "-")")
 else
+  step "functions: same dependency features" same_features
   step "cargo lambda build (arm64, 4 bins)" prebuild
   step "sam build (arm64, 4 functions)" sam_build
   step "artifacts: arm64, glibc, zip size" artifacts

@@ -72,11 +72,44 @@ FUNCTIONS = {
 # DynamoDB actions per role: what each function's flows use (keep in step with the store
 # adapter; TransactWriteItems is authorised per contained action).
 TABLE_ACTIONS = {
-    "CallButtonRole": {"GetItem", "PutItem", "UpdateItem", "ConditionCheckItem"},
-    "EventsRole": {"PutItem", "ConditionCheckItem"},
-    "CallEndRole": {"GetItem", "PutItem", "UpdateItem", "ConditionCheckItem", "Query"},
-    "WorkerRole": {"GetItem", "PutItem", "UpdateItem", "ConditionCheckItem", "Query"},
+    "CallButtonRole": {"GetItem", "PutItem"},
+    "EventsRole": {"PutItem"},
+    "CallEndRole": {"GetItem", "PutItem"},
+    "WorkerRole": {"GetItem", "PutItem", "Query"},
 }
+# The kinds of item (partition key prefixes) each role's item actions may touch.
+LEADING_KEYS = {
+    "CallButtonRole": {"CALL#*", "JOB#*"},
+    "EventsRole": {"EVENT#*", "JOB#*"},
+    "CallEndRole": {"CALL#*", "JOB#*"},
+    "WorkerRole": {"CALL#*", "JOB#*", "TEAM#*"},
+}
+# Reserved concurrency per function when ReserveConcurrency is "true".
+RESERVED_CONCURRENCY = {
+    "CallButtonFunction": 20,
+    "EventsFunction": 20,
+    "CallEndFunction": 10,
+    "WorkerFunction": 10,
+}
+# DynamoDB calls in the store adapter's source -> the IAM action each needs.
+STORE_SOURCE = ROOT / "shared" / "src" / "store" / "dynamodb"
+SDK_CALL_ACTIONS = {
+    r"\.get_item\(\)": "GetItem",
+    r"\.put_item\(\)": "PutItem",
+    r"\.update_item\(\)": "UpdateItem",
+    r"\.delete_item\(\)": "DeleteItem",
+    r"\.query\(\)": "Query",
+    r"\.scan\(\)": "Scan",
+    r"\.batch_get_item\(\)": "BatchGetItem",
+    r"\.batch_write_item\(\)": "BatchWriteItem",
+    r"\.transact_get_items\(\)": "GetItem",
+    r"\bPut::builder\(\)": "PutItem",
+    r"\bUpdate::builder\(\)": "UpdateItem",
+    r"\bDelete::builder\(\)": "DeleteItem",
+    r"\bConditionCheck::builder\(\)": "ConditionCheckItem",
+}
+# Used by the store adapter, but only outside Lambda (the local server resuming jobs).
+LOCAL_ONLY_ACTIONS = {"Scan"}
 STREAM_ACTIONS = {"DescribeStream", "GetRecords", "GetShardIterator", "ListStreams"}
 JOB_FILTER = {"eventName": ["INSERT"], "dynamodb": {"Keys": {"sk": {"S": ["JOB"]}}}}
 FORBIDDEN_ACTIONS = re.compile(r"^(dynamodb:(Scan|DeleteItem|BatchWriteItem|DeleteTable|\*)|.*\*.*)$")
@@ -329,6 +362,38 @@ def contract(expanded_path: Path) -> None:
                for a in _as_list(st["Action"]) if a.startswith("dynamodb:")}
         got -= STREAM_ACTIONS if name == "WorkerRole" else set()
         p.check(got == expected, f"{name}: DynamoDB actions {sorted(got)}, expected {sorted(expected)}")
+    # Item actions on the table only for the role's kinds of item; queries on indexes only.
+    item_actions = {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "ConditionCheckItem"}
+    for name, prefixes in LEADING_KEYS.items():
+        for st in _statements(roles.get(name, {"Properties": {}})):
+            actions = {a.split(":", 1)[1] for a in _as_list(st["Action"]) if a.startswith("dynamodb:")}
+            if actions & item_actions:
+                leading = (st.get("Condition", {}).get("ForAllValues:StringLike", {})
+                           .get("dynamodb:LeadingKeys"))
+                p.check(set(_as_list(leading or [])) == prefixes,
+                        f"{name}: {st.get('Sid')} item actions limited to {leading}, expected {sorted(prefixes)}")
+                p.check(_as_list(st["Resource"]) == [{"Fn::GetAtt": ["CallsTable", "Arn"]}],
+                        f"{name}: {st.get('Sid')} item actions beyond the table itself")
+            if "Query" in actions:
+                p.check(all("/index/" in json.dumps(r) for r in _as_list(st["Resource"])),
+                        f"{name}: {st.get('Sid')} queries the base table, not only its indexes")
+    # What the store adapter sends is granted to some role (or is local-only), so a new
+    # kind of request cannot reach Lambda without its permission.
+    used = set()
+    for source in sorted(STORE_SOURCE.rglob("*.rs")):
+        text = source.read_text()
+        used |= {action for pattern, action in SDK_CALL_ACTIONS.items() if re.search(pattern, text)}
+    # Every kind of item the store keys (its partition key prefixes) is some role's.
+    items_rs = (STORE_SOURCE / "items.rs").read_text()
+    prefixes = {f"{p}#*" for p in re.findall(r'"([A-Z]+)#', items_rs)}
+    p.check(bool(prefixes), "no partition key prefixes found in the store's items.rs")
+    p.check(prefixes <= set().union(*LEADING_KEYS.values()),
+            f"item kinds {sorted(prefixes - set().union(*LEADING_KEYS.values()))} are in no role's LeadingKeys")
+    granted = set().union(*TABLE_ACTIONS.values())
+    p.check(bool(used), f"no DynamoDB calls found in {STORE_SOURCE.relative_to(ROOT)}")
+    p.check(used - LOCAL_ONLY_ACTIONS <= granted,
+            f"the store adapter uses {sorted(used - LOCAL_ONLY_ACTIONS - granted)}, granted to no role")
+    p.check(granted <= used, f"roles are granted {sorted(granted - used)}, which the store never uses")
     worker_actions = {a for st in _statements(roles.get("WorkerRole", {"Properties": {}})) for a in _as_list(st["Action"])}
     for needed in ("dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
                    "dynamodb:ListStreams", "sqs:SendMessage", "secretsmanager:GetSecretValue"):
@@ -338,6 +403,19 @@ def contract(expanded_path: Path) -> None:
     for m in mappings:
         p.check("Type" not in m["Properties"].get("DestinationConfig", {}).get("OnFailure", {}),
                 "event source mapping: OnFailure.Type leaked into CloudFormation")
+
+    # State and fairness: the table outlives the stack, each function has its own share.
+    table = res.get("CallsTable", {})
+    p.check(table.get("DeletionPolicy") == "Retain" and table.get("UpdateReplacePolicy") == "Retain",
+            "CallsTable: DeletionPolicy and UpdateReplacePolicy must be Retain")
+    for fn, reserved in RESERVED_CONCURRENCY.items():
+        got = res.get(fn, {}).get("Properties", {}).get("ReservedConcurrentExecutions")
+        p.check(got == {"Fn::If": ["ReservesConcurrency", reserved, {"Ref": "AWS::NoValue"}]},
+                f"{fn}: ReservedConcurrentExecutions {got!r}, expected {reserved} when ReserveConcurrency")
+    p.check(t["Conditions"].get("ReservesConcurrency") == {"Fn::Equals": [{"Ref": "ReserveConcurrency"}, "true"]},
+            "condition ReservesConcurrency must follow the ReserveConcurrency parameter")
+    p.check(t["Parameters"].get("ReserveConcurrency", {}).get("Default") == "true",
+            "ReserveConcurrency must default to true")
 
     # Observability.
     api = res.get("SlackCallsApi", {}).get("Properties", {})

@@ -104,4 +104,4 @@ printf '%s' "$merged" | awsr secretsmanager put-secret-value --secret-id "$secre
 unset merged current
 
 echo "updated: signing_secret, bot_token$( [ -n "${SLACK_CLIENT_ID:-}" ] && printf ', client_id')$( [ -n "${SLACK_CLIENT_SECRET:-}" ] && printf ', client_secret')$( [ -n "${MEETING_API_TOKEN:-}" ] && printf ', meeting_api_token')"
-echo "running functions pick the new values up within 5 minutes (secret cache TTL), new ones at once."
+echo "running functions use a new signing secret at once (they fetch again when a signature does not match), other values within 5 minutes (secret cache TTL); new ones use all at once."

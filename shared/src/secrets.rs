@@ -1,16 +1,21 @@
-//! Secrets: fetched on first use, cached per container, refreshed on a TTL so rotation
-//! is picked up, and on demand (after Slack answers `invalid_auth`).
+//! Secrets: fetched at init (in the background) or on first use, cached per container,
+//! refreshed on a TTL so rotation is picked up, and on demand (a signature that does not
+//! match, Slack answering `invalid_auth`), at a bounded rate. While Secrets Manager is
+//! unreachable the last good secret is served for a bounded time ([`CachePolicy`]).
 //!
 //! Every value is a [`SecretString`]: `Debug` prints a redaction, never the value.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use secrecy::SecretString;
 use serde::Deserialize;
 use tokio::sync::Mutex;
 use tracing::Instrument as _;
+
+use crate::clock::{Clock, SystemClock};
+use crate::domain::UnixSeconds;
 
 /// How long a fetched secret is trusted before it is fetched again.
 pub const DEFAULT_SECRET_TTL: Duration = Duration::from_secs(300);
@@ -51,7 +56,7 @@ impl std::fmt::Debug for Secrets {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum SecretsError {
     #[error("secret {secret_id} could not be fetched: {reason}")]
     Fetch { secret_id: String, reason: String },
@@ -66,7 +71,8 @@ pub enum SecretsError {
 pub trait SecretSource: Send + Sync {
     /// The current secrets (cached).
     async fn current(&self) -> Result<Arc<Secrets>, SecretsError>;
-    /// Drop the cache and fetch again (after an `invalid_auth`, say).
+    /// Fetch again (after an `invalid_auth` or a signature mismatch, say), as often as
+    /// the source allows; the cache answers otherwise.
     async fn refresh(&self) -> Result<Arc<Secrets>, SecretsError>;
 }
 
@@ -128,22 +134,233 @@ pub fn secrets_manager_client(
     aws_sdk_secretsmanager::Client::from_conf(config)
 }
 
-/// Secrets Manager, cached for `ttl`.
+/// How [`SecretsManagerSource`] caches: long enough that Secrets Manager is asked a few
+/// times an hour per container, and never on every request, whatever it answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CachePolicy {
+    /// A fetched secret is fresh this long; after that it is refreshed in the
+    /// background while still being served.
+    pub ttl: Duration,
+    /// While Secrets Manager cannot be reached, the last good secret is served for up
+    /// to this long past its TTL; after that requests are refused (fail closed).
+    pub stale_grace: Duration,
+    /// After a failed fetch, no new fetch for this long: the stale secret or the same
+    /// error is answered meanwhile.
+    pub failure_backoff: Duration,
+    /// Forced refreshes ([`SecretSource::refresh`]: a signature that does not match, an
+    /// `invalid_auth`) fetch at most this often; anyone can send a bad signature.
+    pub min_refresh_interval: Duration,
+}
+
+impl Default for CachePolicy {
+    fn default() -> Self {
+        CachePolicy {
+            ttl: DEFAULT_SECRET_TTL,
+            stale_grace: Duration::from_secs(3_600),
+            failure_backoff: Duration::from_secs(5),
+            min_refresh_interval: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Secrets Manager behind a per-container cache ([`CachePolicy`]): a cold container
+/// fetches once (start it early with [`prefetch`](Self::prefetch)), a warm one serves
+/// from memory and refreshes in the background, and an outage of Secrets Manager is
+/// bridged with the last good secret for a bounded time.
 pub struct SecretsManagerSource {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
     client: aws_sdk_secretsmanager::Client,
     secret_id: String,
-    ttl: Duration,
-    cached: Mutex<Option<(Instant, Arc<Secrets>)>>,
+    policy: CachePolicy,
+    clock: Arc<dyn Clock>,
+    state: std::sync::Mutex<CacheState>,
+    /// Held across a fetch: concurrent cold starts share one request.
+    fetching: Mutex<()>,
+}
+
+/// Whether a failed fetch holds off the next one for `failure_backoff`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Failure {
+    Cache,
+    Forget,
+}
+
+#[derive(Default)]
+struct CacheState {
+    good: Option<(UnixSeconds, Arc<Secrets>)>,
+    failure: Option<(UnixSeconds, SecretsError)>,
+    last_forced: Option<UnixSeconds>,
+    refreshing: bool,
+}
+
+fn seconds(duration: Duration) -> i64 {
+    i64::try_from(duration.as_secs()).unwrap_or(i64::MAX)
+}
+
+impl CacheState {
+    /// The cached secret if it may still be served at `now`, and whether it is fresh.
+    fn servable(&self, now: UnixSeconds, policy: &CachePolicy) -> Option<(Arc<Secrets>, bool)> {
+        let (fetched_at, secrets) = self.good.as_ref()?;
+        let age = now.saturating_sub(*fetched_at);
+        let fresh = age < seconds(policy.ttl);
+        let servable = age < seconds(policy.ttl).saturating_add(seconds(policy.stale_grace));
+        servable.then(|| (secrets.clone(), fresh))
+    }
+
+    /// The last fetch failed less than `failure_backoff` ago.
+    fn recent_failure(&self, now: UnixSeconds, policy: &CachePolicy) -> Option<&SecretsError> {
+        self.failure
+            .as_ref()
+            .filter(|(at, _)| now.saturating_sub(*at) < seconds(policy.failure_backoff))
+            .map(|(_, error)| error)
+    }
 }
 
 impl SecretsManagerSource {
+    /// Cached for `ttl`, with the default [`CachePolicy`] otherwise, on the system clock.
     pub fn new(client: aws_sdk_secretsmanager::Client, secret_id: String, ttl: Duration) -> Self {
-        SecretsManagerSource {
-            client,
-            secret_id,
+        let policy = CachePolicy {
             ttl,
-            cached: Mutex::new(None),
+            ..CachePolicy::default()
+        };
+        Self::with_policy(client, secret_id, policy, Arc::new(SystemClock))
+    }
+
+    pub fn with_policy(
+        client: aws_sdk_secretsmanager::Client,
+        secret_id: String,
+        policy: CachePolicy,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        SecretsManagerSource {
+            inner: Arc::new(Inner {
+                client,
+                secret_id,
+                policy,
+                clock,
+                state: std::sync::Mutex::new(CacheState::default()),
+                fetching: Mutex::new(()),
+            }),
         }
+    }
+
+    /// Starts fetching in the background (at init), so the first request usually finds
+    /// the secret ready; a request that comes sooner waits for this fetch, not another.
+    /// A failure here is logged, not cached: the first request tries once more.
+    pub fn prefetch(&self) {
+        let inner = self.inner.clone();
+        tokio::spawn(async move {
+            let _fetching = inner.fetching.lock().await;
+            if inner.state().good.is_none() {
+                let _ = inner.fetch_and_record(Failure::Forget).await;
+            }
+        });
+    }
+}
+
+impl Inner {
+    fn state(&self) -> std::sync::MutexGuard<'_, CacheState> {
+        // The state is plain data, consistent after every assignment: a panic
+        // elsewhere while it was held leaves nothing half-written.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    async fn current(self: &Arc<Self>) -> Result<Arc<Secrets>, SecretsError> {
+        let now = self.clock.now();
+        {
+            let mut state = self.state();
+            if let Some((secrets, fresh)) = state.servable(now, &self.policy) {
+                let may_fetch = state.recent_failure(now, &self.policy).is_none();
+                if !fresh && may_fetch && !state.refreshing {
+                    state.refreshing = true;
+                    self.refresh_in_background();
+                }
+                return Ok(secrets);
+            }
+            if let Some(error) = state.recent_failure(now, &self.policy) {
+                return Err(error.clone());
+            }
+        }
+        let _fetching = self.fetching.lock().await;
+        // Whoever held the lock may have fetched (or failed) meanwhile.
+        let now = self.clock.now();
+        {
+            let state = self.state();
+            if let Some((secrets, true)) = state.servable(now, &self.policy) {
+                return Ok(secrets);
+            }
+            if let Some(error) = state.recent_failure(now, &self.policy) {
+                return Err(error.clone());
+            }
+        }
+        self.fetch_and_record(Failure::Cache).await
+    }
+
+    async fn refresh(self: &Arc<Self>) -> Result<Arc<Secrets>, SecretsError> {
+        let now = self.clock.now();
+        let allowed = {
+            let mut state = self.state();
+            let too_soon = state.last_forced.is_some_and(|at| {
+                now.saturating_sub(at) < seconds(self.policy.min_refresh_interval)
+            });
+            let allowed = !too_soon && state.recent_failure(now, &self.policy).is_none();
+            if allowed {
+                state.last_forced = Some(now);
+            }
+            allowed
+        };
+        if !allowed {
+            tracing::debug!(secret_id = %self.secret_id, "secret refreshed recently; using the cache");
+            return self.current().await;
+        }
+        let _fetching = self.fetching.lock().await;
+        self.fetch_and_record(Failure::Cache).await
+    }
+
+    fn refresh_in_background(self: &Arc<Self>) {
+        /// Clears the flag however the task ends (a cancelled runtime included).
+        struct Refreshing(Arc<Inner>);
+        impl Drop for Refreshing {
+            fn drop(&mut self) {
+                self.0.state().refreshing = false;
+            }
+        }
+        let flag = Refreshing(self.clone());
+        tokio::spawn(async move {
+            let inner = flag.0.clone();
+            let _fetching = inner.fetching.lock().await;
+            // The outcome is cached (and a failure logged) by `fetch_and_record`.
+            let _ = inner.fetch_and_record(Failure::Cache).await;
+            drop(flag);
+        });
+    }
+
+    /// Fetches (the caller holds `fetching`) and caches the outcome: a new secret
+    /// replaces the old; a failure keeps the old one, to serve within its grace, and is
+    /// remembered for `failure_backoff` unless told to forget it.
+    async fn fetch_and_record(&self, failure: Failure) -> Result<Arc<Secrets>, SecretsError> {
+        let result = self.fetch().await;
+        let now = self.clock.now();
+        let mut state = self.state();
+        match &result {
+            Ok(secrets) => {
+                state.good = Some((now, secrets.clone()));
+                state.failure = None;
+            }
+            Err(error) => {
+                let serving_stale = state.servable(now, &self.policy).is_some();
+                tracing::warn!(%error, serving_stale, "secret could not be fetched");
+                if failure == Failure::Cache {
+                    state.failure = Some((now, error.clone()));
+                }
+            }
+        }
+        result
     }
 
     async fn fetch(&self) -> Result<Arc<Secrets>, SecretsError> {
@@ -184,23 +401,13 @@ impl SecretsManagerSource {
 #[async_trait]
 impl SecretSource for SecretsManagerSource {
     async fn current(&self) -> Result<Arc<Secrets>, SecretsError> {
-        // Holding the lock across the fetch makes concurrent first uses share one request.
-        let mut cached = self.cached.lock().await;
-        if let Some((fetched_at, secrets)) = cached.as_ref() {
-            if fetched_at.elapsed() < self.ttl {
-                return Ok(secrets.clone());
-            }
-        }
-        let secrets = self.fetch().await?;
-        *cached = Some((Instant::now(), secrets.clone()));
-        Ok(secrets)
+        self.inner.current().await
     }
 
+    /// Fetches now, unless a forced refresh ran less than `min_refresh_interval` ago or
+    /// the last fetch failed within `failure_backoff`: then the cache answers.
     async fn refresh(&self) -> Result<Arc<Secrets>, SecretsError> {
-        let mut cached = self.cached.lock().await;
-        let secrets = self.fetch().await?;
-        *cached = Some((Instant::now(), secrets.clone()));
-        Ok(secrets)
+        self.inner.refresh().await
     }
 }
 

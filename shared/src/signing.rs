@@ -1,32 +1,47 @@
-//! Request authenticity, the mechanism both schemes share: Slack's `v0` signing, which
-//! the provider webhook and our callbacks to it use too, under their own header names
-//! (each scheme is declared beside its party: `slack::SIGNATURE`, `provider::SIGNATURE`).
+//! Request authenticity, the mechanism every scheme shares: Slack's `v0` signing, which
+//! the provider webhook uses too, under its own header names, and our callbacks to the
+//! provider under their own version (each scheme is declared beside its party:
+//! `slack::SIGNATURE`, `provider::SIGNATURE`, `provider::CALLBACK_SIGNATURE`).
 //!
-//! `signature = "v0=" + hex(HMAC-SHA256(secret, "v0:" + timestamp + ":" + raw body))`,
-//! with the timestamp in its own header and at most five minutes from now either way.
-//! Verification runs over the raw body bytes before anything parses them, compares in
-//! constant time, and fails closed: no secret configured means every request is refused.
+//! `signature = version + "=" + hex(HMAC-SHA256(secret, version + ":" + timestamp + ":" + raw body))`
+//! (`version` is `v0` for requests to us), with the timestamp in its own header and at
+//! most five minutes from now either way. Verification runs over the raw body bytes
+//! before anything parses them, compares in constant time, and fails closed: no secret
+//! configured means every request is refused. A signature of another version never
+//! verifies, so what we sign can never be sent back to us as a request.
 
 use hmac::{Hmac, KeyInit, Mac};
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
-use sha2::Sha256;
+use sha2::{Digest, Sha256};
 
 type HmacSha256 = Hmac<Sha256>;
 
 /// How far a request's timestamp may be from now, either way (Slack's replay window).
 pub const MAX_CLOCK_SKEW_SECS: i64 = 5 * 60;
 
-const VERSION_PREFIX: &str = "v0=";
-/// `v0=` plus 64 hex digits of SHA-256.
-const SIGNATURE_LEN: usize = VERSION_PREFIX.len() + 64;
+/// The version of the requests Slack and the provider sign for us.
+pub const REQUEST_VERSION: &str = "v0";
+/// Hex digits of an HMAC-SHA256.
+const MAC_HEX_LEN: usize = 64;
 
-/// Which headers carry a signed request's timestamp and signature.
+/// Which headers carry a signed request's timestamp and signature, and the version
+/// that prefixes both the signature and the signed text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SignatureScheme {
     /// Header names; matched case-insensitively (API Gateway lowercases them).
     pub timestamp_header: &'static str,
     pub signature_header: &'static str,
+    /// `v0` for requests to us ([`REQUEST_VERSION`]).
+    pub version: &'static str,
+}
+
+/// What a verified request was signed with: its timestamp, and a digest of its
+/// signature that names this one request (to spot a replay) without being the signature.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedRequest {
+    pub timestamp: i64,
+    pub digest: String,
 }
 
 /// Why a request was refused. Each maps to HTTP 401; the `Display` text is safe to log:
@@ -43,7 +58,7 @@ pub enum SignatureRefusal {
     InvalidTimestamp,
     #[error("the timestamp is more than five minutes from now")]
     OutsideWindow,
-    #[error("the signature is not v0= followed by 64 hex digits")]
+    #[error("the signature is not its version, = and 64 hex digits")]
     MalformedSignature,
     #[error("the signature does not match")]
     Mismatch,
@@ -69,14 +84,15 @@ impl SignatureRefusal {
     }
 }
 
-/// `v0=<hex>` for `body` sent at `timestamp`: for tests, the local demo, and the
-/// callbacks we sign for the provider.
+/// `v0=<hex>` for `body` sent at `timestamp`: a request to us, for tests and the local
+/// demo.
 pub fn sign(secret: &SecretString, timestamp: i64, body: &[u8]) -> String {
-    let mac = mac_over(secret.expose_secret().as_bytes(), timestamp, body);
-    format!(
-        "{VERSION_PREFIX}{}",
-        hex::encode(mac.finalize().into_bytes())
-    )
+    sign_version(REQUEST_VERSION, secret, timestamp, body)
+}
+
+fn sign_version(version: &str, secret: &SecretString, timestamp: i64, body: &[u8]) -> String {
+    let mac = mac_over(version, secret.expose_secret().as_bytes(), timestamp, body);
+    format!("{version}={}", hex::encode(mac.finalize().into_bytes()))
 }
 
 impl SignatureScheme {
@@ -102,10 +118,28 @@ impl SignatureScheme {
             return Err(SignatureRefusal::OutsideWindow);
         }
 
-        let expected = parse_signature(signature.as_bytes())?;
-        mac_over(secret.as_bytes(), timestamp, body)
+        let expected = parse_signature(self.version, signature.as_bytes())?;
+        mac_over(self.version, secret.as_bytes(), timestamp, body)
             .verify_slice(&expected)
             .map_err(|_| SignatureRefusal::Mismatch)
+    }
+
+    /// The timestamp and signature digest of a request [`verify`](Self::verify)
+    /// accepted; `None` if its headers do not hold them.
+    pub fn signed_request(&self, headers: &HeaderMap) -> Option<SignedRequest> {
+        let timestamp = single_header(headers, self.timestamp_header).ok()?;
+        let timestamp = parse_timestamp(timestamp.as_bytes()).ok()?;
+        let signature = single_header(headers, self.signature_header).ok()?;
+        let mac = parse_signature(self.version, signature.as_bytes()).ok()?;
+        // Uppercase and lowercase hex are the same signature: digest the bytes.
+        let digest = Sha256::new()
+            .chain_update(timestamp.to_be_bytes())
+            .chain_update(mac)
+            .finalize();
+        Some(SignedRequest {
+            timestamp,
+            digest: hex::encode(&digest[..16]),
+        })
     }
 
     /// The two headers that sign `body` at `timestamp` (for tests, the local demo and
@@ -116,10 +150,10 @@ impl SignatureScheme {
         if let Ok(name) = HeaderName::from_bytes(self.timestamp_header.as_bytes()) {
             headers.insert(name, HeaderValue::from(timestamp));
         }
-        // A signature is "v0=" and hex digits only, always a valid header value.
+        // A signature is the version, "=" and hex digits, a valid header value.
         if let (Ok(name), Ok(mut value)) = (
             HeaderName::from_bytes(self.signature_header.as_bytes()),
-            HeaderValue::from_str(&sign(secret, timestamp, body)),
+            HeaderValue::from_str(&sign_version(self.version, secret, timestamp, body)),
         ) {
             value.set_sensitive(true);
             headers.insert(name, value);
@@ -128,12 +162,13 @@ impl SignatureScheme {
     }
 }
 
-fn mac_over(secret: &[u8], timestamp: i64, body: &[u8]) -> HmacSha256 {
+fn mac_over(version: &str, secret: &[u8], timestamp: i64, body: &[u8]) -> HmacSha256 {
     // An invariant, not an input check: HMAC pads or hashes keys of any length.
     #[allow(clippy::expect_used)]
     let mut mac =
         HmacSha256::new_from_slice(secret).expect("HMAC-SHA256 accepts keys of any length");
-    mac.update(b"v0:");
+    mac.update(version.as_bytes());
+    mac.update(b":");
     mac.update(timestamp.to_string().as_bytes());
     mac.update(b":");
     mac.update(body);
@@ -163,12 +198,17 @@ fn parse_timestamp(raw: &[u8]) -> Result<i64, SignatureRefusal> {
         .ok_or(SignatureRefusal::InvalidTimestamp)
 }
 
-fn parse_signature(raw: &[u8]) -> Result<[u8; 32], SignatureRefusal> {
-    if raw.len() != SIGNATURE_LEN || !raw.starts_with(VERSION_PREFIX.as_bytes()) {
+/// `version=` and 64 hex digits, as bytes.
+fn parse_signature(version: &str, raw: &[u8]) -> Result<[u8; 32], SignatureRefusal> {
+    let prefix = version.len() + 1;
+    let shaped = raw.len() == prefix + MAC_HEX_LEN
+        && raw.starts_with(version.as_bytes())
+        && raw[version.len()] == b'=';
+    if !shaped {
         return Err(SignatureRefusal::MalformedSignature);
     }
     let mut bytes = [0u8; 32];
-    hex::decode_to_slice(&raw[VERSION_PREFIX.len()..], &mut bytes)
+    hex::decode_to_slice(&raw[prefix..], &mut bytes)
         .map_err(|_| SignatureRefusal::MalformedSignature)?;
     Ok(bytes)
 }
@@ -225,6 +265,7 @@ mod tests {
         let spelled = SignatureScheme {
             timestamp_header: "X-Slack-Request-Timestamp",
             signature_header: "X-Slack-Signature",
+            version: REQUEST_VERSION,
         };
         let lowercase = signed(SLACK, NOW, BODY);
         assert_eq!(
@@ -416,5 +457,31 @@ mod tests {
             );
         }
         assert_eq!(refusal.status(), http::StatusCode::UNAUTHORIZED);
+    }
+
+    #[test]
+    fn signed_request_names_one_request() {
+        let key = secret(SECRET);
+        let original = signed(SLACK, NOW, BODY);
+        let signed_request = SLACK.signed_request(&original).expect("signed");
+        assert_eq!(signed_request.timestamp, NOW);
+        assert_eq!(signed_request.digest.len(), 32);
+        // Not the signature itself.
+        let signature = sign(&key, NOW, BODY);
+        assert!(!signature.contains(&signed_request.digest));
+        // The same request again: the same digest, whatever the hex case.
+        let upper = format!("v0={}", signature[3..].to_ascii_uppercase());
+        let again = headers(SLACK, &NOW.to_string(), &upper);
+        assert_eq!(SLACK.signed_request(&again), Some(signed_request.clone()));
+        // Another body or another second: another digest.
+        let other_body = signed(SLACK, NOW, b"{}");
+        let other_time = signed(SLACK, NOW + 1, BODY);
+        for other in [other_body, other_time] {
+            assert_ne!(
+                SLACK.signed_request(&other).map(|s| s.digest),
+                Some(signed_request.digest.clone())
+            );
+        }
+        assert_eq!(SLACK.signed_request(&HeaderMap::new()), None);
     }
 }

@@ -1,5 +1,6 @@
 //! Builds the [`Services`] a deployed function runs on, from its environment: once per
-//! container, cheaply (clients are created, nothing is fetched until first use).
+//! container, cheaply (clients are created; the secret's fetch starts in the background,
+//! nothing else is fetched until first use).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,11 +43,17 @@ pub async fn services_from_env(slack_policy: RetryPolicy) -> Result<Services, St
     let aws = aws_sdk_config().await;
 
     let secrets: Arc<dyn SecretSource> = match &config.secret_id {
-        Some(secret_id) => Arc::new(SecretsManagerSource::new(
-            crate::secrets::secrets_manager_client(&aws),
-            secret_id.clone(),
-            DEFAULT_SECRET_TTL,
-        )),
+        Some(secret_id) => {
+            let source = SecretsManagerSource::new(
+                crate::secrets::secrets_manager_client(&aws),
+                secret_id.clone(),
+                DEFAULT_SECRET_TTL,
+            );
+            // Not awaited: init stays as short as before, and the first request
+            // usually finds the secret fetched.
+            source.prefetch();
+            Arc::new(source)
+        }
         None => Arc::new(StaticSecrets::from_lookup(|name| std::env::var(name).ok())?),
     };
     // Timeouts sized for Slack's 3-second budget (see `client_config`).

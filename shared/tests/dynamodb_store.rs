@@ -219,12 +219,12 @@ async fn every_method_is_one_request() {
     store.update_job(&mut job).await.unwrap();
     assert_one("update_job");
     let lease = Lease::new(NOW, 90);
-    let JobClaim::Claimed(mut job) = store.claim_job(&job.id, &lease, NOW).await.unwrap() else {
+    let JobClaim::Claimed(mut job) = store.claim_job(&job, &lease, NOW).await.unwrap() else {
         panic!("claimed");
     };
     assert_one("claim_job");
-    store.claim_job(&job.id, &lease, NOW).await.unwrap();
-    assert_one("claim_job refused");
+    store.claim_job(&jobs[1], &lease, NOW).await.unwrap();
+    assert_one("claim_job of another job");
     job.finish(JobStatus::Done, None);
     let follow_up = sync_job(&call, NOW);
     store
@@ -418,7 +418,7 @@ async fn a_retried_put_or_claim_that_was_already_applied_succeeds() {
 
     let (store, counter) = store_losing_its_first_answer(&table).await;
     let lease = Lease::new(NOW, 90);
-    let claim = store.claim_job(&job.id, &lease, NOW).await.unwrap();
+    let claim = store.claim_job(&job, &lease, NOW).await.unwrap();
     assert!(counter.0.load(Ordering::SeqCst) >= 2, "retried");
     let JobClaim::Claimed(claimed) = claim else {
         panic!("the retried claim is the run's own: {claim:?}");

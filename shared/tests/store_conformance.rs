@@ -1,6 +1,10 @@
 //! One suite, two adapters: the embedded store and the DynamoDB store (on DynamoDB
 //! Local, each test on a fresh table made from `template.yaml`). Both must behave the
-//! same, so flows tested on the embedded store hold on DynamoDB.
+//! same, so the flow suite (`infra/flow-tests`), which runs on the embedded store by
+//! default, holds on DynamoDB too (`./infra/test.sh` also runs it there).
+//!
+//! Plain `cargo test` runs the embedded half; the DynamoDB half needs the emulators and
+//! is built only by `./infra/test.sh` (testkit's `emulators` feature).
 
 mod support;
 
@@ -60,12 +64,14 @@ conformance_suite!(
     Arc::new(slack_calls::store::embedded::EmbeddedStore::in_memory())
 );
 
-conformance_suite!(dynamodb, {
-    let (client, table) = testkit::dynamodb::fresh_table().await;
-    Arc::new(slack_calls::store::dynamodb::DynamoStore::new(
-        client, table,
-    ))
-});
+testkit::with_emulators! {
+    conformance_suite!(dynamodb, {
+        let (client, table) = testkit::dynamodb::fresh_table().await;
+        Arc::new(slack_calls::store::dynamodb::DynamoStore::new(
+            client, table,
+        ))
+    });
+}
 
 mod cases {
     use super::*;
@@ -302,7 +308,7 @@ mod cases {
         );
 
         let old_url = registered.join_url.clone();
-        registered.update_details(None, Some(format!("{old_url}/moved")), None, NOW + 5);
+        registered.update_details(None, Some(format!("{old_url}/moved")), None, None, NOW + 5);
         store.update_call(&mut registered, &[]).await.unwrap();
         assert_eq!(store.find_call_by_join_url(&old_url).await.unwrap(), None);
         assert_eq!(
@@ -519,8 +525,7 @@ mod cases {
             .unwrap();
 
         let first = Lease::new(NOW, 90);
-        let JobClaim::Claimed(claimed) = store.claim_job(&job.id, &first, NOW).await.unwrap()
-        else {
+        let JobClaim::Claimed(claimed) = store.claim_job(&job, &first, NOW).await.unwrap() else {
             panic!("a pending job is claimed");
         };
         let mut expected = job.clone();
@@ -534,16 +539,16 @@ mod cases {
 
         let second = Lease::new(NOW + 10, 90);
         assert_eq!(
-            store.claim_job(&job.id, &second, NOW + 10).await.unwrap(),
+            store.claim_job(&job, &second, NOW + 10).await.unwrap(),
             JobClaim::Held(expected.clone()),
             "held while the first lease lasts; nothing written"
         );
         assert_eq!(store.get_job(&job.id).await.unwrap(), Some(expected));
 
-        // The first run crashed: its lease runs out and the next run takes the job.
+        // The first run crashed: its lease runs out and the next run takes the job (the
+        // copy it was delivered is stale: the stored job decides).
         let third = Lease::new(first.until, 90);
-        let JobClaim::Claimed(retaken) =
-            store.claim_job(&job.id, &third, first.until).await.unwrap()
+        let JobClaim::Claimed(retaken) = store.claim_job(&job, &third, first.until).await.unwrap()
         else {
             panic!("an expired lease frees the job");
         };
@@ -556,15 +561,15 @@ mod cases {
         store.update_job(&mut done).await.unwrap();
         let late = Lease::new(third.until + 1, 90);
         assert_eq!(
-            store
-                .claim_job(&job.id, &late, third.until + 1)
-                .await
-                .unwrap(),
+            store.claim_job(&job, &late, third.until + 1).await.unwrap(),
             JobClaim::Finished(done.clone())
         );
         assert_eq!(store.get_job(&job.id).await.unwrap(), Some(done));
         assert_eq!(
-            store.claim_job("no-such-job", &late, NOW).await.unwrap(),
+            store
+                .claim_job(&sync_job(&call, NOW), &late, NOW)
+                .await
+                .unwrap(),
             JobClaim::Missing
         );
     }

@@ -6,7 +6,6 @@
 pub mod apigw;
 pub mod runtime;
 pub mod stream;
-pub mod world;
 
 use std::path::PathBuf;
 

@@ -81,7 +81,7 @@ impl StoreChoice {
         }
     }
 
-    /// The store, and the jobs a previous run left unfinished (embedded store only).
+    /// The store, and the jobs a previous run left unfinished (oldest first).
     async fn open(&self) -> Result<(Arc<dyn CallStore>, Vec<String>), LaunchError> {
         Ok(match self {
             StoreChoice::Embedded(Some(path)) => {
@@ -94,10 +94,10 @@ impl StoreChoice {
                 let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
                     .load()
                     .await;
-                (
-                    Arc::new(DynamoStore::from_sdk_config(&aws, table.clone())),
-                    Vec::new(),
-                )
+                let store = DynamoStore::from_sdk_config(&aws, table.clone());
+                // No stream here to deliver them: the worker is handed them at start.
+                let pending = store.pending_job_ids().await?;
+                (Arc::new(store), pending)
             }
         })
     }

@@ -89,11 +89,11 @@ impl CallStore for NotifyingStore {
 
     async fn claim_job(
         &self,
-        id: &str,
+        job: &Job,
         lease: &Lease,
         now: UnixSeconds,
     ) -> Result<JobClaim, StoreError> {
-        self.inner.claim_job(id, lease, now).await
+        self.inner.claim_job(job, lease, now).await
     }
 
     async fn update_call_and_job(

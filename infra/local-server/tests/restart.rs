@@ -1,4 +1,5 @@
-//! A local run keeps its state across a restart and resumes the jobs it left unfinished.
+//! A local run keeps its state across a restart and resumes the jobs it left unfinished,
+//! on the embedded store and on DynamoDB (Local) alike.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -15,8 +16,22 @@ fn any_port() -> SocketAddr {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unfinished_jobs_resume_after_a_restart() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = StoreChoice::Embedded(Some(dir.path().join("calls.json")));
+    resume_after_restart(StoreChoice::Embedded(Some(dir.path().join("calls.json")))).await;
+}
 
+// DynamoDB Local: with the emulators (./infra/test.sh).
+testkit::with_emulators! {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn unfinished_jobs_resume_after_a_restart_on_dynamodb() {
+        // The server reaches the table through the standard endpoint variable.
+        let (_, table) = testkit::dynamodb::fresh_table().await;
+        resume_after_restart(StoreChoice::DynamoDb { table }).await;
+    }
+}
+
+/// A call whose registration failed (Slack down) in one run is registered by the next
+/// run on the same store, by itself.
+async fn resume_after_restart(store: StoreChoice) {
     // First run: Slack is down, so the call is written but cannot be registered.
     let first = launch_sandbox(any_port(), |_| None, &store, Duration::from_secs(3600))
         .await

@@ -6,6 +6,11 @@
 //! `AWS_ENDPOINT_URL_SECRETS_MANAGER`. When they are unset or nothing answers there, the
 //! calling test panics with instructions: these tests never pass without the emulators,
 //! and never reach real AWS.
+//!
+//! Two test tiers: plain `cargo test` needs nothing but Rust; the tests that need the
+//! emulators are built only with this crate's `emulators` feature (test targets declare
+//! `required-features = ["testkit/emulators"]`; single tests sit in [`with_emulators!`]),
+//! which `./infra/test.sh` turns on after starting them.
 
 pub mod aws;
 pub mod dynamodb;
@@ -30,4 +35,20 @@ pub fn unique_name(prefix: &str) -> String {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |elapsed| elapsed.subsec_nanos());
     format!("{prefix}-{}-{count}-{nanos:09}", std::process::id())
+}
+
+/// Items that need the emulators, in a test file whose other tests need nothing but
+/// Rust: compiled only with this crate's `emulators` feature, which `./infra/test.sh`
+/// turns on (whole test targets that need the emulators require the feature instead).
+#[cfg(feature = "emulators")]
+#[macro_export]
+macro_rules! with_emulators {
+    ($($item:item)*) => { $($item)* };
+}
+
+/// Items that need the emulators: left out, as the `emulators` feature is off.
+#[cfg(not(feature = "emulators"))]
+#[macro_export]
+macro_rules! with_emulators {
+    ($($item:item)*) => {};
 }

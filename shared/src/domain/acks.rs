@@ -96,7 +96,7 @@ mod tests {
         let mut call = call();
         call.participant_joined(slack("U2"), None, 1);
         call.slack_participants = vec![slack("U4")];
-        call.update_details(Some("Renamed".into()), None, None, 2);
+        call.update_details(Some("Renamed".into()), None, None, None, 2);
         let plan = call.pending_sync();
         let acks = SlackAcks {
             block_posted: true,

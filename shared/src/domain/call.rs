@@ -109,6 +109,9 @@ pub struct Call {
     /// Recent provider `event_id`s, so a redelivered provider event is applied once.
     #[serde(default)]
     pub provider_event_ids: Vec<String>,
+    /// When the latest applied rename or URL change happened: an older one is stale.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details_updated_at: Option<UnixSeconds>,
 
     // What Slack has acknowledged so far (progress markers for idempotent jobs).
     /// The call block was posted (through `response_url`, else `chat.postMessage`).
@@ -179,6 +182,7 @@ impl Call {
             participants: Vec::new(),
             rejections: Vec::new(),
             provider_event_ids: Vec::new(),
+            details_updated_at: None,
             block_posted: false,
             block_refused: false,
             refused_participants: Vec::new(),
@@ -305,18 +309,25 @@ impl Call {
         changed
     }
 
-    /// Applies a rename or new URLs. Returns whether anything changed.
+    /// Applies a rename or new URLs made at `occurred_at` (else now). A change older
+    /// than the latest one applied is stale and ignored. Returns whether anything changed.
     pub fn update_details(
         &mut self,
         title: Option<String>,
         join_url: Option<String>,
         desktop_join_url: Option<String>,
+        occurred_at: Option<UnixSeconds>,
         now: UnixSeconds,
     ) -> bool {
         if !self.is_live() {
             return false;
         }
         self.last_activity_at = now;
+        let at = occurred_at.unwrap_or(now);
+        if self.details_updated_at.is_some_and(|latest| at < latest) {
+            return false;
+        }
+        self.details_updated_at = Some(at);
         let mut changed = false;
         if let Some(title) = title.filter(|t| Some(t) != self.title.as_ref()) {
             self.title = Some(title);
@@ -572,11 +583,24 @@ mod tests {
         assert!(call.end(EndReason::Provider, 100, None));
         assert!(!call.end(EndReason::Provider, 101, None));
         assert!(!call.participant_joined(slack("U2"), None, 102));
-        assert!(!call.update_details(Some("x".into()), None, None, 103));
+        assert!(!call.update_details(Some("x".into()), None, None, None, 103));
         assert_eq!(
             call.duration_for_slack(),
             Some(100 - 1_000i64).map(|d| d.max(0))
         );
+    }
+
+    #[test]
+    fn an_older_rename_does_not_undo_a_newer_one() {
+        let mut call = call();
+        assert!(call.update_details(Some("New".into()), None, None, Some(20), 30));
+        assert!(!call.update_details(Some("Old".into()), None, None, Some(10), 31));
+        assert_eq!(call.title.as_deref(), Some("New"));
+        // Equal times apply in arrival order; a newer one applies.
+        assert!(call.update_details(Some("Same time".into()), None, None, Some(20), 32));
+        assert!(call.update_details(None, Some("https://m.example/2".into()), None, Some(25), 33));
+        assert_eq!(call.details_updated_at, Some(25));
+        assert_eq!(call.title.as_deref(), Some("Same time"));
     }
 
     #[test]
@@ -585,7 +609,7 @@ mod tests {
         call.participant_joined(slack("U2"), None, 1);
         call.participant_joined(slack("U3"), None, 1);
         call.slack_participants = vec![slack("U3"), slack("U4")];
-        call.update_details(Some("Renamed".into()), None, None, 2);
+        call.update_details(Some("Renamed".into()), None, None, None, 2);
         let plan = call.pending_sync();
         assert_eq!(plan.add, vec![slack("U2")]);
         assert_eq!(plan.remove, vec![slack("U4")]);
@@ -672,7 +696,13 @@ mod tests {
         let mut call = call();
         call.participant_joined(slack("U2"), None, 1);
         call.slack_participants = vec![slack("U4")];
-        call.update_details(Some("Renamed".into()), None, Some("app://r".into()), 2);
+        call.update_details(
+            Some("Renamed".into()),
+            None,
+            Some("app://r".into()),
+            None,
+            2,
+        );
         let plan = call.pending_sync();
         assert!(call.acknowledge_added(&plan.add));
         assert!(call.acknowledge_removed(&plan.remove));

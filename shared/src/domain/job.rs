@@ -103,6 +103,13 @@ impl Job {
         }
     }
 
+    /// The same job under a chosen id: inserting it twice fails, so the id can make
+    /// the insert a receipt (of the request that asked for it, say).
+    pub fn with_id(mut self, id: String) -> Self {
+        self.id = id;
+        self
+    }
+
     pub fn is_finished(&self) -> bool {
         self.status != JobStatus::Pending
     }

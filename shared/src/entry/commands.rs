@@ -18,7 +18,10 @@ use super::{authenticate, error_response, json_response};
 /// Slack's forms are small; anything bigger is not Slack.
 pub const MAX_COMMAND_BODY_BYTES: usize = 16 * 1024;
 /// Slack gives up after 3 s; the answer must leave in time even if a dependency hangs.
+/// Counted from the request's arrival: authentication (a cold secret fetch) included.
 pub const ANSWER_DEADLINE: Duration = Duration::from_millis(2_500);
+/// The answer to a request sent again: the first one started the call.
+pub const ALREADY_HANDLED: &str = "This request was already handled.";
 
 pub async fn handle_command(
     services: &Services,
@@ -32,16 +35,18 @@ pub async fn handle_command(
 }
 
 async fn answer_request(services: &Services, headers: &HeaderMap, body: &[u8]) -> Response<String> {
+    let deadline = tokio::time::Instant::now() + ANSWER_DEADLINE;
     if body.len() > MAX_COMMAND_BODY_BYTES {
         return error_response(StatusCode::PAYLOAD_TOO_LARGE, "the body is too large");
     }
-    if let Err(refusal) = authenticate(services, headers, body, &slack::SIGNATURE, |s| {
+    let signed = match authenticate(services, headers, body, &slack::SIGNATURE, |s| {
         &s.signing_secret
     })
     .await
     {
-        return refusal;
-    }
+        Ok(signed) => signed,
+        Err(refusal) => return refusal,
+    };
     let form = match CommandForm::parse(body) {
         Ok(form) => form,
         Err(error) => return error_response(StatusCode::BAD_REQUEST, &error.to_string()),
@@ -57,7 +62,9 @@ async fn answer_request(services: &Services, headers: &HeaderMap, body: &[u8]) -
         Err(error) => return error_response(StatusCode::BAD_REQUEST, &error.to_string()),
     };
     let (started_from, kind) = (command.started_from, command.kind);
-    let outcome = tokio::time::timeout(ANSWER_DEADLINE, start_call(command, services))
+    // The same signed request sent again (a replay) has the same digest.
+    let started = start_call(command, &signed.digest, services);
+    let outcome = tokio::time::timeout_at(deadline, started)
         .await
         .unwrap_or_else(|_| {
             tracing::error!("starting the call took too long");
@@ -139,6 +146,7 @@ fn answer(started_from: StartedFrom, kind: CallKind, outcome: StartOutcome) -> R
             "Please <{login_url}|sign in to your meeting account> first, then start the call again."
         )),
         StartOutcome::Refused(reason) => ResponseMessage::ephemeral(reason),
+        StartOutcome::AlreadyHandled => ResponseMessage::ephemeral(ALREADY_HANDLED),
     };
     json_response(
         StatusCode::OK,
@@ -148,11 +156,21 @@ fn answer(started_from: StartedFrom, kind: CallKind, outcome: StartOutcome) -> R
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::domain::ids::{id, IdError, IdKind};
+    use std::sync::Arc;
 
-    /// A slash command's form, with `changes` replacing (or, empty, removing) fields.
-    fn form(changes: &[(&str, &str)]) -> CommandForm {
+    use async_trait::async_trait;
+    use secrecy::SecretString;
+
+    use super::*;
+    use crate::config::Config;
+    use crate::domain::ids::{id, IdError, IdKind};
+    use crate::meeting::url_template::UrlTemplateProvider;
+    use crate::meeting::{Meeting, MeetingError, MeetingProvider, MeetingRequest};
+    use crate::secrets::{SecretSource, Secrets, SecretsError, StaticSecrets};
+    use crate::store::embedded::EmbeddedStore;
+
+    /// A slash command's form fields, with `changes` replacing (or, empty, removing) some.
+    fn form_fields<'a>(changes: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
         let mut fields = vec![
             ("team_id", "T0TEAM0001"),
             ("channel_id", "C0CHAN0001"),
@@ -161,13 +179,18 @@ mod tests {
             ("text", "Standup"),
             ("response_url", "https://hooks.slack.com/x"),
         ];
-        for (name, value) in changes {
-            fields.retain(|(field, _)| field != name);
+        for &(name, value) in changes {
+            fields.retain(|(field, _)| *field != name);
             if !value.is_empty() {
                 fields.push((name, value));
             }
         }
-        let body = serde_urlencoded::to_string(&fields).expect("encodes");
+        fields
+    }
+
+    /// A slash command's form, with `changes` replacing (or, empty, removing) fields.
+    fn form(changes: &[(&str, &str)]) -> CommandForm {
+        let body = serde_urlencoded::to_string(form_fields(changes)).expect("encodes");
         CommandForm::parse(body.as_bytes()).expect("a complete form")
     }
 
@@ -230,6 +253,77 @@ mod tests {
         assert_eq!(
             refusal(&[("command", ""), ("type", "fax")]),
             "type must be video or audio"
+        );
+    }
+
+    /// Secrets that take `0` to arrive (a cold fetch).
+    struct SlowSecrets(Duration, StaticSecrets);
+
+    #[async_trait]
+    impl SecretSource for SlowSecrets {
+        async fn current(&self) -> Result<Arc<Secrets>, SecretsError> {
+            tokio::time::sleep(self.0).await;
+            self.1.current().await
+        }
+        async fn refresh(&self) -> Result<Arc<Secrets>, SecretsError> {
+            self.current().await
+        }
+    }
+
+    /// A meeting provider that takes `0` to answer.
+    struct SlowMeetings(Duration, UrlTemplateProvider);
+
+    #[async_trait]
+    impl MeetingProvider for SlowMeetings {
+        async fn allocate(&self, request: &MeetingRequest) -> Result<Meeting, MeetingError> {
+            tokio::time::sleep(self.0).await;
+            self.1.allocate(request).await
+        }
+    }
+
+    /// The answer's text and when it left, after a cold secret fetch of `secrets` and a
+    /// meeting provider taking `meeting`.
+    async fn answer_after(secrets: Duration, meeting: Duration) -> (String, Duration) {
+        let config = Config::from_lookup(|_| None).expect("defaults");
+        let provider = UrlTemplateProvider::from_config(&config);
+        let source =
+            StaticSecrets::from_lookup(|name| Some(format!("{name}-value"))).expect("secrets");
+        let mut services = crate::wiring::services_with(
+            Arc::new(config),
+            Arc::new(EmbeddedStore::in_memory()),
+            Arc::new(SlowSecrets(secrets, source)),
+            crate::slack::RetryPolicy::interactive(),
+        )
+        .expect("services");
+        services.meetings = Arc::new(SlowMeetings(meeting, provider));
+        let body = serde_urlencoded::to_string(form_fields(&[])).expect("form");
+        let headers = slack::SIGNATURE.signed_headers(
+            &SecretString::from("SLACK_SIGNING_SECRET-value".to_owned()),
+            services.clock.now(),
+            body.as_bytes(),
+        );
+        let arrived = tokio::time::Instant::now();
+        let response = handle_command(&services, &headers, body.as_bytes()).await;
+        let left = arrived.elapsed();
+        assert_eq!(response.status(), StatusCode::OK);
+        let json: serde_json::Value = serde_json::from_str(response.body()).expect("JSON");
+        (json["text"].as_str().unwrap_or_default().to_owned(), left)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_answer_deadline_counts_from_the_requests_arrival() {
+        // Time enough for both: the call starts.
+        let (text, left) =
+            answer_after(Duration::from_millis(500), Duration::from_millis(500)).await;
+        assert!(text.starts_with("Your call is ready"), "{text}");
+        assert_eq!(left, Duration::from_millis(1_000));
+        // A slow secret fetch uses up the budget the meeting provider would have had.
+        let (text, left) =
+            answer_after(Duration::from_millis(2_000), Duration::from_millis(1_000)).await;
+        assert_eq!(text, TRY_AGAIN);
+        assert_eq!(
+            left, ANSWER_DEADLINE,
+            "the answer leaves 2.5 s after arrival"
         );
     }
 }

@@ -28,16 +28,20 @@ async fn answer_request(services: &Services, headers: &HeaderMap, body: &[u8]) -
     if body.len() > MAX_PROVIDER_BODY_BYTES {
         return error_response(StatusCode::PAYLOAD_TOO_LARGE, "the body is too large");
     }
-    if let Err(refusal) = authenticate(services, headers, body, &provider::SIGNATURE, |s| {
+    let signed = match authenticate(services, headers, body, &provider::SIGNATURE, |s| {
         &s.provider_webhook_secret
     })
     .await
     {
-        return refusal;
-    }
+        Ok(signed) => signed,
+        Err(refusal) => return refusal,
+    };
     // The whole batch is validated before any of it is applied.
-    let events = match parse_batch(body) {
-        Ok(events) => events,
+    let events: Vec<_> = match parse_batch(body) {
+        Ok(events) => events
+            .into_iter()
+            .map(|event| event.timed(signed.timestamp))
+            .collect(),
         Err(error) => return error_response(StatusCode::BAD_REQUEST, &error.to_string()),
     };
     let results = apply_provider_events(&events, services).await;

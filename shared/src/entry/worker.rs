@@ -176,6 +176,34 @@ mod tests {
         ));
     }
 
+    /// What `infra/redrive-dead-letters.sh` invokes the worker with (its Python test
+    /// builds the same file): a stream batch whose job is the one stored.
+    #[test]
+    fn a_redriven_job_is_a_stream_event_with_the_stored_job() {
+        let fixture = include_str!("../../../infra/testdata/dead-letters/worker-event.json");
+        let event = parse(serde_json::from_str(fixture).expect("JSON"));
+        let WorkerEvent::Stream(event) = event else {
+            panic!("not a stream event: {event:?}");
+        };
+        let [record] = event.records.as_slice() else {
+            panic!("one record: {:?}", event.records);
+        };
+        let id = "start-6f1c2a9be0d44e8a9c3b7d21a5e4f019";
+        assert_eq!(
+            crate::store::dynamodb::stream::inserted_job_id(record).as_deref(),
+            Some(id)
+        );
+        let job: crate::domain::Job =
+            serde_dynamo::from_item(record.change.new_image.clone()).expect("a stored job");
+        assert_eq!(job.id, id);
+        assert_eq!(job.status, crate::domain::JobStatus::Pending);
+        assert_eq!(job.attempts, 4);
+        assert!(matches!(
+            job.kind,
+            crate::domain::JobKind::RegisterCall { .. }
+        ));
+    }
+
     #[test]
     fn schedules_are_eventbridge_events() {
         let event = parse(

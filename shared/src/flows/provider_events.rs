@@ -179,10 +179,12 @@ fn apply_one(
             title,
             join_url,
             desktop_app_join_url,
+            occurred_at,
         } => call.update_details(
             title.clone(),
             join_url.clone(),
             desktop_app_join_url.clone(),
+            *occurred_at,
             now,
         ),
     };

@@ -2,6 +2,10 @@
 //!
 //! Exactly one store request (the call and its `register_call` job, atomically) and
 //! no Slack call: Slack's 3-second budget belongs to the person who clicked.
+//!
+//! The job's id is derived from the request's id, so the same request sent again (a
+//! replay within the signature's 5-minute window) fails that one write and starts
+//! nothing: the job is the request's receipt, written with the call.
 
 use crate::domain::{Call, CallKind, ChannelId, ExternalId, Job, JobKind, NewCall, TeamId, UserId};
 use crate::meeting::{MeetingError, MeetingRequest};
@@ -45,13 +49,17 @@ pub enum StartOutcome {
     LoginRequired { login_url: String },
     /// No call was started; the reason is for the user.
     Refused(String),
+    /// This very request was handled before (a replay): nothing new was started.
+    AlreadyHandled,
 }
 
 pub const TRY_AGAIN: &str = "Sorry, the call could not be started. Please try again.";
 pub const NO_PHONE_CALLS: &str =
     "Phone calls are not available with this calls app: start a video call instead.";
 
-pub async fn start_call(command: StartCall, services: &Services) -> StartOutcome {
+/// Starts the call `command` asks for. `request_id` names the request (the same
+/// request sent twice has the same id): see the module's note on replays.
+pub async fn start_call(command: StartCall, request_id: &str, services: &Services) -> StartOutcome {
     let request = MeetingRequest {
         team_id: command.team_id.clone(),
         user_id: command.user_id.clone(),
@@ -99,8 +107,10 @@ pub async fn start_call(command: StartCall, services: &Services) -> StartOutcome
             external_unique_id: call.external_unique_id.clone(),
         },
         now,
-    );
+    )
+    .with_id(format!("start-{request_id}"));
     job.enqueued_at_ms = Some(services.clock.now_millis());
+    let job_id = job.id.clone();
     match services.store.create_call(&call, &[job]).await {
         Ok(()) => {
             tracing::info!(call = %call.external_unique_id, team = %call.team_id, "call started");
@@ -116,6 +126,10 @@ pub async fn start_call(command: StartCall, services: &Services) -> StartOutcome
                 desktop_join_url,
             }
         }
+        Err(StoreError::AlreadyExists) if is_replay(&job_id, services).await => {
+            tracing::warn!(job = %job_id, "a slash command or call button request was replayed");
+            StartOutcome::AlreadyHandled
+        }
         Err(StoreError::AlreadyExists) => {
             // The provider handed out a meeting id we already track (a reused room).
             tracing::warn!(call = %call.external_unique_id, "meeting id already in use");
@@ -127,6 +141,18 @@ pub async fn start_call(command: StartCall, services: &Services) -> StartOutcome
         Err(error) => {
             tracing::error!(%error, "could not write the new call");
             StartOutcome::Refused(TRY_AGAIN.into())
+        }
+    }
+}
+
+/// Whether the write failed because this request's job exists: one more read, only on
+/// this rare path.
+async fn is_replay(job_id: &str, services: &Services) -> bool {
+    match services.store.get_job(job_id).await {
+        Ok(job) => job.is_some(),
+        Err(error) => {
+            tracing::warn!(%error, "could not tell a replay from a reused meeting id");
+            false
         }
     }
 }

@@ -1,6 +1,7 @@
 //! What we tell the provider's backend (a declined DM call): a [`ProviderNotice`]
-//! POSTed as JSON to `PROVIDER_CALLBACK_URL`, signed with the provider webhook secret in
-//! the same scheme it uses to call us.
+//! POSTed as JSON to `PROVIDER_CALLBACK_URL`, signed with the provider webhook secret
+//! under the callback version of its scheme (`c0`, see [`super::CALLBACK_SIGNATURE`]),
+//! so it can never be replayed to us as one of the provider's requests.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,8 +32,8 @@ pub trait ProviderCallback: Send + Sync {
     async fn notify(&self, notice: &ProviderNotice) -> Result<(), CallbackError>;
 }
 
-/// POSTs the notice to `PROVIDER_CALLBACK_URL`, signed like the provider signs its
-/// webhooks to us (`X-Provider-Request-Timestamp`, `X-Provider-Signature`).
+/// POSTs the notice to `PROVIDER_CALLBACK_URL`, signed in the provider's headers
+/// (`X-Provider-Request-Timestamp`, `X-Provider-Signature: c0=...`).
 pub struct HttpProviderCallback {
     http: reqwest::Client,
     url: Option<String>,
@@ -73,7 +74,7 @@ impl ProviderCallback for HttpProviderCallback {
             .current()
             .await
             .map_err(|error| CallbackError::Transient(error.to_string()))?;
-        let headers = super::SIGNATURE.signed_headers(
+        let headers = super::CALLBACK_SIGNATURE.signed_headers(
             &secrets.provider_webhook_secret,
             self.clock.now(),
             &body,

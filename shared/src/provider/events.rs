@@ -69,6 +69,8 @@ pub enum ProviderEvent {
         #[serde(default)]
         desktop_app_join_url: Option<String>,
         #[serde(default)]
+        occurred_at: Option<UnixSeconds>,
+        #[serde(default)]
         event_id: Option<String>,
     },
 }
@@ -101,7 +103,25 @@ pub enum CallChange {
         title: Option<String>,
         join_url: Option<String>,
         desktop_app_join_url: Option<String>,
+        occurred_at: Option<UnixSeconds>,
     },
+}
+
+impl ValidEvent {
+    /// The event timed at `signed_at` (when its request was signed) unless it says when
+    /// it happened. Every event then has a time, so a late or replayed request is older
+    /// than the state it would undo and is ignored, `event_id` or not.
+    pub fn timed(mut self, signed_at: UnixSeconds) -> Self {
+        match &mut self.change {
+            CallChange::Ended { occurred_at, .. }
+            | CallChange::ParticipantJoined { occurred_at, .. }
+            | CallChange::ParticipantLeft { occurred_at, .. }
+            | CallChange::DetailsUpdated { occurred_at, .. } => {
+                occurred_at.get_or_insert(signed_at);
+            }
+        }
+        self
+    }
 }
 
 /// A batch that failed validation: nothing of it is applied.
@@ -222,6 +242,7 @@ impl ProviderEvent {
                 title,
                 join_url,
                 desktop_app_join_url,
+                occurred_at,
                 event_id,
                 ..
             } => {
@@ -241,6 +262,7 @@ impl ProviderEvent {
                     title,
                     join_url,
                     desktop_app_join_url,
+                    occurred_at,
                 };
                 (event_id, change)
             }
@@ -433,5 +455,26 @@ mod tests {
         ] {
             assert_eq!(reason(event), expected, "{event}");
         }
+    }
+
+    #[test]
+    fn events_without_a_time_take_the_signed_timestamp() {
+        let events = parse_batch(
+            br#"[{"type": "participant.left", "external_unique_id": "c1", "participant": {"slack_id": "U1"}},
+                 {"type": "participant.joined", "external_unique_id": "c1", "participant": {"slack_id": "U1"}, "occurred_at": 5},
+                 {"type": "call.updated", "external_unique_id": "c1", "title": "T"},
+                 {"type": "call.ended", "external_unique_id": "c1"}]"#,
+        )
+        .expect("valid");
+        let times: Vec<Option<UnixSeconds>> = events
+            .into_iter()
+            .map(|event| match event.timed(100).change {
+                CallChange::Ended { occurred_at, .. }
+                | CallChange::ParticipantJoined { occurred_at, .. }
+                | CallChange::ParticipantLeft { occurred_at, .. }
+                | CallChange::DetailsUpdated { occurred_at, .. } => occurred_at,
+            })
+            .collect();
+        assert_eq!(times, [Some(100), Some(5), Some(100), Some(100)]);
     }
 }

@@ -20,6 +20,7 @@ use crate::signing::SignatureScheme;
 pub const SIGNATURE: SignatureScheme = SignatureScheme {
     timestamp_header: "x-slack-request-timestamp",
     signature_header: "x-slack-signature",
+    version: crate::signing::REQUEST_VERSION,
 };
 
 #[cfg(test)]

@@ -1,9 +1,12 @@
-//! Embedded adapter of [`CallStore`] for local runs: the whole state in memory, written
-//! to a JSON file after every write (so a restart keeps it), with the DynamoDB adapter's
-//! semantics: create-once, versions, conflicts, receipts, live listing.
+//! Embedded adapter of [`CallStore`] for local runs and the flow tests: the whole state in
+//! memory, written to a JSON file after every write when it has one (so a restart keeps
+//! it), with the DynamoDB adapter's semantics: create-once, versions, conflicts,
+//! receipts, live listing.
 //!
-//! Jobs reach an in-process worker through [`EmbeddedStore::subscribe_jobs`], the way the
-//! table's stream hands job inserts to the deployed worker.
+//! [`EmbeddedStore::subscribe_jobs`] announces every job a committed write inserts, as
+//! the table's stream hands job inserts to the deployed worker: the flow tests make
+//! their stand-in for that stream of it. (A local run's worker hears of jobs from
+//! `local-server`'s notifying store instead, which works over either adapter.)
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -55,7 +58,7 @@ enum Change<T> {
 struct Inner {
     state: State,
     path: Option<PathBuf>,
-    job_subscribers: Vec<UnboundedSender<String>>,
+    job_subscribers: Vec<UnboundedSender<Job>>,
 }
 
 /// [`CallStore`] in this process, optionally backed by a file.
@@ -118,9 +121,10 @@ impl EmbeddedStore {
         }
     }
 
-    /// Ids of jobs as they are enqueued (by any method), from now on. Updates to jobs are
-    /// not announced, as the table's stream filter passes job inserts only.
-    pub fn subscribe_jobs(&self) -> UnboundedReceiver<String> {
+    /// Jobs as they are inserted (by any method), from now on, in the order of the writes:
+    /// each as it was written. Updates to jobs are not announced, as the table's stream
+    /// filter passes job inserts only.
+    pub fn subscribe_jobs(&self) -> UnboundedReceiver<Job> {
         let (sender, receiver) = unbounded_channel();
         self.lock().job_subscribers.push(sender);
         receiver
@@ -137,6 +141,14 @@ impl EmbeddedStore {
                 .collect();
             pending.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
             pending.into_iter().map(|job| job.id.clone()).collect()
+        })
+    }
+
+    /// How many items the store holds (calls, jobs, installations, event receipts): what
+    /// a scan of the DynamoDB table would count.
+    pub fn item_count(&self) -> usize {
+        self.read(|state| {
+            state.calls.len() + state.jobs.len() + state.installations.len() + state.receipts.len()
         })
     }
 
@@ -171,7 +183,7 @@ impl EmbeddedStore {
         inner.job_subscribers.retain(|subscriber| {
             new_jobs
                 .iter()
-                .all(|job| subscriber.send(job.id.clone()).is_ok())
+                .all(|job| subscriber.send(job.clone()).is_ok())
         });
         Ok(outcome)
     }
@@ -328,12 +340,14 @@ impl CallStore for EmbeddedStore {
 
     async fn claim_job(
         &self,
-        id: &str,
+        job: &Job,
         lease: &Lease,
         now: UnixSeconds,
     ) -> Result<JobClaim, StoreError> {
+        // The delivered copy is only a first guess for DynamoDB; here the stored job is
+        // at hand anyway.
         self.write(&[], |state| {
-            let Some(stored) = state.jobs.get_mut(id) else {
+            let Some(stored) = state.jobs.get_mut(&job.id) else {
                 return Ok(Change::Skip(JobClaim::Missing));
             };
             if stored.is_finished() {
@@ -471,6 +485,11 @@ mod tests {
 
         let reopened = EmbeddedStore::open(&path).expect("reopened");
         assert_eq!(
+            reopened.item_count(),
+            4,
+            "a call, a job, an installation, a receipt"
+        );
+        assert_eq!(
             reopened.get_call(&id("c1")).await.unwrap(),
             Some(stored_call)
         );
@@ -567,10 +586,10 @@ mod tests {
             .unwrap();
 
         let mut heard = Vec::new();
-        while let Ok(id) = receiver.try_recv() {
-            heard.push(id);
+        while let Ok(job) = receiver.try_recv() {
+            heard.push(job);
         }
-        assert_eq!(heard, [first.id, second.id, third.id, fourth.id]);
+        assert_eq!(heard, [first, second, third, fourth], "each as inserted");
 
         drop(receiver);
         store.enqueue_jobs(&[job("c1")]).await.unwrap();

@@ -102,12 +102,14 @@ pub trait CallStore: Send + Sync {
     /// success. Updating a job never re-triggers the worker (only inserts do).
     async fn update_job(&self, job: &mut Job) -> Result<(), StoreError>;
 
-    /// Starts a run of the job `id` without reading it first: counts the attempt and
-    /// holds the job with `lease` ([`Job::begin_attempt`]) if it is pending and nobody
-    /// holds it at `now`. Otherwise says why not, with the job as stored.
+    /// Starts a run of `job` without reading it first: counts the attempt and holds the
+    /// job with `lease` ([`Job::begin_attempt`]) if it is pending and nobody holds it at
+    /// `now`. `job` is the job as delivered; its version is tried first (one conditional
+    /// write), the stored job decides when it moved. Otherwise says why not, with the
+    /// job as stored.
     async fn claim_job(
         &self,
-        id: &str,
+        job: &Job,
         lease: &Lease,
         now: UnixSeconds,
     ) -> Result<JobClaim, StoreError>;

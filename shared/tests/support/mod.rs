@@ -89,6 +89,7 @@ pub fn full_call() -> Call {
         channel_id: id("D0003"),
         at: NOW + 10,
     }];
+    call.details_updated_at = Some(NOW + 20);
     call.block_posted = true;
     call.slack_participants = vec![CallUser::Slack {
         slack_id: id("U0002"),

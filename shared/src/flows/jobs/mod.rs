@@ -92,7 +92,7 @@ pub async fn run_job(job: Job, services: &Services) -> JobOutcome {
         // Taking the lease and counting the attempt is one conditional write: of two
         // deliveries racing, one runs the job and the other sees the lease.
         let lease = Lease::new(now, JOB_LEASE_SECONDS);
-        match services.store.claim_job(&job.id, &lease, now).await {
+        match services.store.claim_job(&job, &lease, now).await {
             Ok(JobClaim::Claimed(job)) => (job, Some(lease)),
             Ok(JobClaim::Finished(job)) => {
                 tracing::debug!(job = %job.id, status = ?job.status, "job already finished");

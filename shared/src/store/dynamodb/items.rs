@@ -14,7 +14,8 @@ use crate::domain::{
 };
 use crate::store::StoreError;
 
-pub(super) type Item = HashMap<String, AttributeValue>;
+/// A DynamoDB item as the SDK holds it.
+pub type Item = HashMap<String, AttributeValue>;
 
 /// The value of `live` on live calls (the sparse index's only partition).
 pub const LIVE: &str = "LIVE";
@@ -220,7 +221,9 @@ pub(super) fn call_item(call: &Call) -> Result<Item, StoreError> {
     )
 }
 
-pub(super) fn job_item(job: &Job) -> Result<Item, StoreError> {
+/// The item a job is stored as: what the table's stream carries as a job insert's new
+/// image (test stand-ins for the stream build their records from it).
+pub fn job_item(job: &Job) -> Result<Item, StoreError> {
     to_item(
         job,
         ItemKeys {

@@ -12,7 +12,7 @@
 //! `expires_at` (the table's TTL: calls 30 days after they stop being live, jobs 7 days
 //! after creation, receipts as the receipt says). Each trait method is one request:
 //! reads one `GetItem` or `Query` (more pages only past 1 MB of results); a job's claim
-//! one `UpdateItem`; an update of one item at its version one `PutItem`; every other
+//! and an update of one item at its version one `PutItem`; every other
 //! write (inserts, and writes of several items) one `TransactWriteItems` (see
 //! `DynamoStore::write` for why).
 //!
@@ -36,7 +36,8 @@ use crate::telemetry::dynamodb_span;
 
 use super::{preferred_call, CallStore, JobClaim, ReceiptOutcome, StoreError};
 use crate::domain::{
-    Call, EventReceipt, ExternalId, Installation, Job, Lease, SlackCallId, TeamId, UnixSeconds,
+    Call, EventReceipt, ExternalId, Installation, Job, JobStatus, Lease, SlackCallId, TeamId,
+    UnixSeconds,
 };
 
 mod claim;
@@ -44,12 +45,12 @@ mod items;
 pub mod stream;
 
 pub use items::{
-    call_expires_at, call_pk, event_pk, installation_pk, job_pk, CALL_RETENTION_SECONDS,
-    JOB_RETENTION_SECONDS, JOB_SK, LIVE,
+    call_expires_at, call_pk, event_pk, installation_pk, job_item, job_pk, Item,
+    CALL_RETENTION_SECONDS, JOB_RETENTION_SECONDS, JOB_SK, LIVE,
 };
 use items::{
-    call_item, from_item, installation_item, item_pk, job_item, key, receipt_item, ConditionalPut,
-    Item, CALL_SK, INSTALLATION_SK, WRITE_TOKEN,
+    call_item, from_item, installation_item, item_pk, key, receipt_item, ConditionalPut, CALL_SK,
+    INSTALLATION_SK, WRITE_TOKEN,
 };
 
 /// Whole-operation budget, retries included: an ack path has 3 s in all, and must still
@@ -111,6 +112,42 @@ impl DynamoStore {
 
     pub fn table(&self) -> &str {
         &self.table
+    }
+
+    /// The ids of the jobs still pending, oldest first: for the local server, which has
+    /// no stream and resumes them at start. A `Scan` of the whole table, so never on a
+    /// Lambda's path (no role is granted `Scan`).
+    pub async fn pending_job_ids(&self) -> Result<Vec<String>, StoreError> {
+        let pending: AttributeValue = serde_dynamo::to_attribute_value(JobStatus::Pending)
+            .map_err(|error| StoreError::Malformed(error.to_string()))?;
+        let items: Vec<Item> = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .filter_expression("sk = :job AND #status = :pending")
+            .projection_expression("pk, created_at")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":job", AttributeValue::S(JOB_SK.to_owned()))
+            .expression_attribute_values(":pending", pending)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|error| unavailable("Scan", error))?;
+        let mut pending: Vec<(i64, String)> = items
+            .iter()
+            .filter_map(|item| {
+                let id = item_pk(item).strip_prefix(items::JOB_PK_PREFIX)?.to_owned();
+                let created_at = match item.get("created_at") {
+                    Some(AttributeValue::N(n)) => n.parse().unwrap_or_default(),
+                    _ => 0,
+                };
+                Some((created_at, id))
+            })
+            .collect();
+        pending.sort();
+        Ok(pending.into_iter().map(|(_, id)| id).collect())
     }
 
     async fn get<T: DeserializeOwned>(
@@ -384,11 +421,11 @@ impl CallStore for DynamoStore {
 
     async fn claim_job(
         &self,
-        id: &str,
+        job: &Job,
         lease: &Lease,
         now: UnixSeconds,
     ) -> Result<JobClaim, StoreError> {
-        claim::claim_job(&self.client, &self.table, id, lease, now).await
+        claim::claim_job(&self.client, &self.table, job, lease, now).await
     }
 
     async fn update_call_and_job(

@@ -3,10 +3,10 @@
 //! (unfurls, retries), call_rejected (end, provider callback), app_uninstalled /
 //! tokens_revoked, and what is refused.
 
-mod support;
+use crate::support;
 
+use flow_tests::world::{World, WorldOptions, PROVIDER_SECRET, SIGNING_SECRET};
 use http::header::{HeaderName, HeaderValue};
-use lambda_harness::world::{World, WorldOptions, PROVIDER_SECRET, SIGNING_SECRET};
 use secrecy::SecretString;
 use serde_json::{json, Value};
 use slack_calls::clock::{Clock, SystemClock};
@@ -385,7 +385,7 @@ async fn a_call_rejected_before_anyone_joined_is_ended_and_the_provider_told_onc
     assert_eq!(received.len(), 1, "exactly one callback");
     let callback = &received[0];
     // The provider verifies with its own clock, as it would in production.
-    slack_calls::provider::SIGNATURE
+    slack_calls::provider::CALLBACK_SIGNATURE
         .verify(
             &SecretString::from(PROVIDER_SECRET.to_owned()),
             &callback.headers,
@@ -394,7 +394,7 @@ async fn a_call_rejected_before_anyone_joined_is_ended_and_the_provider_told_onc
         )
         .expect("the callback is signed with the provider secret");
     assert!(
-        slack_calls::provider::SIGNATURE
+        slack_calls::provider::CALLBACK_SIGNATURE
             .verify(
                 &SecretString::from("another-secret".to_owned()),
                 &callback.headers,
@@ -404,6 +404,22 @@ async fn a_call_rejected_before_anyone_joined_is_ended_and_the_provider_told_onc
             .is_err(),
         "and only with it"
     );
+    // Sent back to us as it is, the callback is refused like any forged request.
+    // (At the time it was signed, so only the scheme can refuse it.)
+    let mut replayed = callback.headers.clone();
+    let world_time = world.now();
+    world.clock.set(SystemClock.now());
+    replayed.remove("content-type");
+    let refused = world
+        .post(
+            "/provider/events",
+            &callback.body,
+            "application/json",
+            replayed,
+        )
+        .await;
+    assert_eq!(refused.status, 401, "{:?}", refused.json);
+    world.clock.set(world_time);
     let payload = callback.json();
     assert_eq!(payload["external_unique_id"], call.external_unique_id);
     assert_eq!(payload["slack_call_id"], call.call_id);
@@ -460,7 +476,7 @@ async fn a_failed_provider_callback_is_retried_and_succeeds_on_redelivery() {
     assert_eq!(world.deliver(failed.clone()).await, Vec::<String>::new());
     let received = provider.received();
     assert_eq!(received.len(), 2);
-    slack_calls::provider::SIGNATURE
+    slack_calls::provider::CALLBACK_SIGNATURE
         .verify(
             &SecretString::from(PROVIDER_SECRET.to_owned()),
             &received[1].headers,

@@ -1,7 +1,7 @@
 //! An in-process world for flow tests: the entry points served over real HTTP on
-//! loopback, the DynamoDB store on a fresh DynamoDB Local table (from template.yaml),
-//! the worker fed that table's stream, Slack played by the stand-in, and a clock that
-//! moves only when told to.
+//! loopback, the store (embedded, or a fresh DynamoDB Local table from template.yaml:
+//! see [`crate::backend`]), the worker fed that store's stream of job inserts, Slack
+//! played by the stand-in, and a clock that moves only when told to.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -22,12 +22,13 @@ use slack_calls::flows::Services;
 use slack_calls::secrets::{Secrets, StaticSecrets};
 use slack_calls::signing::SignatureScheme;
 use slack_calls::slack::RetryPolicy;
-use slack_calls::store::dynamodb::DynamoStore;
 use slack_calls::store::{CallStore, JobClaim, ReceiptOutcome, StoreError};
 use slack_calls::{provider, slack};
 use slack_standin::SlackStandin;
 
-use crate::stream::{stream_event, StreamPump};
+use lambda_harness::stream::stream_event;
+
+use crate::backend::{Backend, StoreKind};
 
 pub const SIGNING_SECRET: &str = "world-signing-secret-0123456789";
 pub const PROVIDER_SECRET: &str = "world-provider-secret-0123456789";
@@ -48,7 +49,8 @@ pub struct WorldOptions {
     /// Extra configuration (`JOIN_URL_TEMPLATE`, `PROVIDER_CALLBACK_URL`, ...).
     pub config: Vec<(&'static str, String)>,
     pub slack_policy: RetryPolicy,
-    /// Give the store's client a dead endpoint: every store request fails.
+    /// The store is down: every store request fails (DynamoDB: the client gets a dead
+    /// endpoint).
     pub store_unreachable: bool,
 }
 
@@ -69,9 +71,7 @@ pub struct World {
     /// Store requests made so far, by method (every method is one DynamoDB request).
     pub store_requests: Arc<CountingStore>,
     pub http: HttpServer,
-    pub dynamodb: aws_sdk_dynamodb::Client,
-    pub table: String,
-    pump: StreamPump,
+    backend: Backend,
     client: reqwest::Client,
 }
 
@@ -89,8 +89,8 @@ impl World {
     }
 
     pub async fn start_with(options: WorldOptions) -> World {
-        let (dynamodb, table) = testkit::dynamodb::fresh_table().await;
-        let pump = StreamPump::new(&dynamodb, &table).await;
+        let (backend, store) =
+            Backend::start(StoreKind::from_env(), options.store_unreachable).await;
         let standin = SlackStandin::start().await;
         let api_url = standin.api_url();
         let standin_origin = api_url
@@ -115,20 +115,7 @@ impl World {
         })
         .unwrap_or_else(|error| panic!("test configuration: {error}"));
 
-        let sdk = testkit::aws::sdk_config(testkit::aws::DYNAMODB_ENDPOINT_VAR).await;
-        let dynamo_config = if options.store_unreachable {
-            // A port nobody listens on: connection refused, quickly.
-            let mut builder = slack_calls::store::dynamodb::client_config(&sdk).to_builder();
-            builder.set_endpoint_url(Some("http://127.0.0.1:9".into()));
-            builder.build()
-        } else {
-            slack_calls::store::dynamodb::client_config(&sdk)
-        };
-        let dynamo_store = DynamoStore::new(
-            aws_sdk_dynamodb::Client::from_conf(dynamo_config),
-            table.clone(),
-        );
-        let store_requests = Arc::new(CountingStore::new(Arc::new(dynamo_store)));
+        let store_requests = Arc::new(CountingStore::new(store));
 
         let secrets = StaticSecrets::new(Secrets {
             signing_secret: SecretString::from(SIGNING_SECRET),
@@ -156,9 +143,7 @@ impl World {
             clock,
             store_requests,
             http,
-            dynamodb,
-            table,
-            pump,
+            backend,
             client: reqwest::Client::new(),
         }
     }
@@ -296,7 +281,7 @@ impl World {
     pub async fn run_worker(&mut self) -> Vec<String> {
         let mut failed = Vec::new();
         for _ in 0..20 {
-            let records = self.pump.next_records().await;
+            let records = self.backend.next_records().await;
             if records.is_empty() {
                 break;
             }
@@ -328,7 +313,18 @@ impl World {
 
     /// The next stream records, without running the worker.
     pub async fn stream_records(&mut self) -> Vec<Value> {
-        self.pump.next_records().await
+        self.backend.next_records().await
+    }
+
+    /// Every stream record from the stream's start, without running the worker (to
+    /// redeliver everything).
+    pub async fn stream_from_start(&mut self) -> Vec<Value> {
+        self.backend.records_from_start().await
+    }
+
+    /// How many items the store holds, read past the services (and their counting).
+    pub async fn stored_items(&self) -> usize {
+        self.backend.items().await
     }
 
     /// The schedule's event: runs the stale-call sweep.
@@ -462,12 +458,12 @@ impl CallStore for CountingStore {
     }
     async fn claim_job(
         &self,
-        id: &str,
+        job: &Job,
         lease: &Lease,
         now: UnixSeconds,
     ) -> Result<JobClaim, StoreError> {
         self.count("claim_job");
-        self.inner.claim_job(id, lease, now).await
+        self.inner.claim_job(job, lease, now).await
     }
     async fn update_call_and_job(
         &self,

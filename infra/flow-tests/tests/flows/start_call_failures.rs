@@ -2,11 +2,11 @@
 //! store, and Slack (through the stand-in's fault injection) while the worker registers
 //! the call. Over real HTTP against DynamoDB Local, the worker fed the table's stream.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 
-use lambda_harness::world::{World, WorldOptions};
+use flow_tests::world::{World, WorldOptions};
 use serde_json::{json, Value};
 use slack_calls::domain::{CallState, JobStatus, TeamId};
 use slack_standin::Fault;

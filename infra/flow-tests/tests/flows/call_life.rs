@@ -1,13 +1,12 @@
 //! What one call's whole life costs in store requests (each one DynamoDB request), so
 //! it cannot grow unnoticed: a `/call`, three joins in one provider batch, a leave, a
-//! rename, the end, with the worker run after each. `cargo bench -p lambda-harness
-//! --bench call_life` measures the same life's DynamoDB operations and capacity.
-
-mod support;
+//! rename, the end, with the worker run after each. On both stores; `cargo bench -p
+//! lambda-harness --bench call_life` measures the same life's DynamoDB operations and
+//! capacity.
 
 use std::collections::BTreeMap;
 
-use lambda_harness::world::World;
+use flow_tests::world::World;
 use serde_json::json;
 
 /// What the life costs now (it cost 47 before jobs were claimed without a read, syncs

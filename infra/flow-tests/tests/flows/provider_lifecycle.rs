@@ -2,9 +2,9 @@
 //! real HTTP against DynamoDB Local and the Slack stand-in, the worker fed the table's
 //! stream: batching, dedupe, ordering, refusals, and already-applied changes.
 
-mod support;
+use crate::support;
 
-use lambda_harness::world::{World, PROVIDER_SECRET};
+use flow_tests::world::{World, PROVIDER_SECRET};
 use serde_json::{json, Value};
 use slack_calls::domain::{CallState, EndReason};
 use slack_calls::provider;
@@ -396,6 +396,13 @@ async fn refused_requests_change_nothing() {
         )
         .await;
     assert_eq!(slack_signed.status, 401);
+    for refused in [&forged, &unsigned, &stale, &slack_signed] {
+        assert_eq!(
+            refused.json,
+            json!({ "error": slack_calls::entry::UNAUTHORIZED }),
+            "which check failed is not said"
+        );
+    }
     assert_eq!(world.store_requests.total(), 0, "no store request at all");
 
     // One malformed event spoils the batch: 400 naming it, nothing of it applied.
@@ -562,12 +569,93 @@ async fn slack_saying_already_done_counts_as_success() {
     );
     // Nothing is owed any more: a redelivered sync sends nothing.
     world.standin.clear_requests();
-    let mut replay = lambda_harness::stream::StreamPump::new(&world.dynamodb, &world.table).await;
-    let everything = replay.next_records().await;
+    let everything = world.stream_from_start().await;
     assert_eq!(world.deliver(everything).await, Vec::<String>::new());
     assert!(
         world.standin.requests().is_empty(),
         "{:?}",
         world.slack_methods()
     );
+}
+
+// ---- Replays ---------------------------------------------------------------------------
+
+/// `body` signed now with the provider's secret: the request, to send (again) later.
+fn signed_now(world: &World, body: &Value) -> (Vec<u8>, http::HeaderMap) {
+    let body = body.to_string().into_bytes();
+    let headers = provider::SIGNATURE.signed_headers(
+        &secrecy::SecretString::from(PROVIDER_SECRET.to_owned()),
+        world.now(),
+        &body,
+    );
+    (body, headers)
+}
+
+async fn send_request(world: &World, (body, headers): &(Vec<u8>, http::HeaderMap)) -> Vec<String> {
+    let answer = world
+        .post(
+            "/provider/events",
+            body,
+            "application/json",
+            headers.clone(),
+        )
+        .await;
+    assert_eq!(answer.status, 202, "{:?}", answer.json);
+    answer.json["results"]
+        .as_array()
+        .expect("per-event results")
+        .iter()
+        .map(|r| r["status"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replayed_request_without_event_ids_cannot_undo_newer_state() {
+    let mut world = World::start().await;
+    let call = start_call(&mut world, CHANNEL, CREATOR, "Replays").await;
+
+    // Neither event_id nor occurred_at: each event is timed by its signed timestamp.
+    let join = signed_now(&world, &joined(&call, slack_user("U0USER0002"), None));
+    let rename = signed_now(
+        &world,
+        &json!({"type": "call.updated", "external_unique_id": call.external_unique_id,
+                "title": "First title"}),
+    );
+    assert_eq!(send_request(&world, &join).await, ["applied"]);
+    assert_eq!(send_request(&world, &rename).await, ["applied"]);
+    assert_eq!(world.run_worker().await, Vec::<String>::new());
+
+    world.clock.advance(10);
+    let statuses = apply(
+        &mut world,
+        &json!([
+            left(&call, slack_user("U0USER0002"), None),
+            {"type": "call.updated", "external_unique_id": call.external_unique_id,
+             "title": "Second title"},
+        ]),
+    )
+    .await;
+    assert_eq!(statuses, ["applied", "applied"]);
+    let slack_requests = world.slack_methods();
+    let shown_title = world.standin.call(&call.call_id).and_then(|c| c.title);
+    assert_eq!(shown_title.as_deref(), Some("Second title"));
+    assert!(participants_shown(&world, &call).is_empty());
+
+    // The first requests again, a minute later (their signatures are still valid).
+    world.clock.advance(60);
+    assert_eq!(send_request(&world, &join).await, ["ignored"]);
+    assert_eq!(send_request(&world, &rename).await, ["ignored"]);
+    assert_eq!(world.run_worker().await, Vec::<String>::new());
+    assert_eq!(
+        world.slack_methods(),
+        slack_requests,
+        "nothing sent to Slack"
+    );
+    let stored = world.call(&call.external_unique_id).await;
+    assert_eq!(stored.title.as_deref(), Some("Second title"));
+    assert_eq!(stored.present_participants().count(), 0);
+
+    // A genuinely new join, signed now, still applies.
+    let rejoin = signed_now(&world, &joined(&call, slack_user("U0USER0002"), None));
+    assert_eq!(send_request(&world, &rejoin).await, ["applied"]);
 }

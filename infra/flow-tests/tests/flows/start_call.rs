@@ -5,10 +5,10 @@
 //! video and audio), what each answers, what the worker then does, and the requests that
 //! must be refused. Dependencies failing: `start_call_failures.rs`.
 
-mod support;
+use crate::support;
 
+use flow_tests::world::{World, WorldOptions, SIGNING_SECRET};
 use http::HeaderMap;
-use lambda_harness::world::{World, WorldOptions, SIGNING_SECRET};
 use secrecy::SecretString;
 use serde_json::Value;
 use slack_calls::slack;
@@ -448,8 +448,69 @@ async fn unsigned_stale_and_tampered_requests_are_refused() {
         .post("/slack/commands", form.as_bytes(), FORM, headers)
         .await;
     assert_eq!(tampered.status, 401, "tampered: {:?}", tampered.json);
+    // The same answer whichever check failed: the reason is in our log only.
+    for refused in [&unsigned, &stale, &tampered] {
+        assert_eq!(
+            refused.json,
+            serde_json::json!({ "error": slack_calls::entry::UNAUTHORIZED })
+        );
+    }
 
     assert_nothing_happened(&mut world, "unauthenticated").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replayed_command_starts_no_second_call() {
+    let mut world = World::start().await;
+    let form = world.command_form(CHANNEL, USER, &[("text", "Replayed")]);
+    let headers = slack::SIGNATURE.signed_headers(
+        &SecretString::from(SIGNING_SECRET.to_owned()),
+        world.now(),
+        form.as_bytes(),
+    );
+    let first = world
+        .post("/slack/commands", form.as_bytes(), FORM, headers.clone())
+        .await;
+    assert_eq!(first.status, 200, "{:?}", first.json);
+    assert_ack_path_only(&world);
+    assert_eq!(world.run_worker().await, Vec::<String>::new());
+    let items = support::table_items(&world).await;
+    let slack_requests = world.slack_methods();
+
+    // The same signed request again, two minutes later (inside the signature's window).
+    world.store_requests.reset();
+    world.clock.advance(120);
+    let replayed = world
+        .post("/slack/commands", form.as_bytes(), FORM, headers)
+        .await;
+    assert_eq!(replayed.status, 200, "{:?}", replayed.json);
+    assert_eq!(
+        replayed.json["text"],
+        slack_calls::entry::commands::ALREADY_HANDLED
+    );
+    assert_eq!(
+        world.store_requests.calls(),
+        ["create_call", "get_job"],
+        "the write is refused; the request's job says why"
+    );
+    assert_eq!(world.run_worker().await, Vec::<String>::new());
+    assert_eq!(support::table_items(&world).await, items, "nothing written");
+    assert_eq!(
+        world.slack_methods(),
+        slack_requests,
+        "nothing sent to Slack"
+    );
+    assert_eq!(world.standin.requests_for("calls.add").len(), 1);
+
+    // A new request with the same form is a new request: it starts a call.
+    world.store_requests.reset();
+    let again = world.command(&form).await;
+    assert_eq!(again.status, 200);
+    assert_ne!(
+        again.json["text"],
+        slack_calls::entry::commands::ALREADY_HANDLED
+    );
+    assert_eq!(world.store_requests.calls(), ["create_call"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

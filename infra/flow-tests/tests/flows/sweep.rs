@@ -2,9 +2,9 @@
 //! abandoned calls and calls older than the limit are ended; live calls are left alone;
 //! the sweep reads the live-calls index, never the table.
 
-mod support;
+use crate::support;
 
-use lambda_harness::world::{World, WorldOptions};
+use flow_tests::world::{World, WorldOptions};
 use serde_json::json;
 use slack_calls::domain::{CallState, EndReason};
 use support::{start_call, store_writes};

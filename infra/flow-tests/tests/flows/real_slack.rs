@@ -4,11 +4,11 @@
 //! conversations the bot cannot post in, deleted users, `bad_users` with `ok: true`,
 //! group-DM rejections, phone calls, and JSON Slack cannot read.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 
-use lambda_harness::world::{World, WorldOptions};
+use flow_tests::world::{World, WorldOptions};
 use serde_json::{json, Value};
 use slack_calls::domain::{CallState, ExternalId};
 use slack_standin::{ChannelAccess, Fault};

@@ -2,16 +2,14 @@
 //! stream and job helpers, what counts as a store write, and small HTTP servers standing
 //! in for the provider's meeting API and its callback receiver.
 
-#![allow(dead_code)] // each test file uses a different part of this module
-
 use bytes::Bytes;
+use flow_tests::world::{World, START_TIME};
 use http::{HeaderMap, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use lambda_harness::world::{World, START_TIME};
 use serde_json::{json, Value};
 use slack_calls::domain::{CallState, Job};
 use std::convert::Infallible;
@@ -23,7 +21,6 @@ use tokio::net::TcpListener;
 #[derive(Debug)]
 pub struct Registered {
     pub external_unique_id: String,
-    pub slack_call_id: String,
     /// The `calls.add` body as Slack received it.
     pub add: Value,
     /// The body posted to the response URL.
@@ -100,7 +97,6 @@ pub async fn assert_registered_once(world: &World, channel: &str, user: &str) ->
 
     Registered {
         external_unique_id,
-        slack_call_id,
         add,
         post,
     }
@@ -157,16 +153,10 @@ pub async fn job(world: &World, id: &str) -> Job {
         .unwrap_or_else(|| panic!("no job {id}"))
 }
 
-/// Items in the world's real table (bypassing the store under test).
+/// Items in the world's real store: the table, or the embedded store (bypassing the
+/// store under test).
 pub async fn table_items(world: &World) -> usize {
-    let scan = world
-        .dynamodb
-        .scan()
-        .table_name(&world.table)
-        .send()
-        .await
-        .unwrap_or_else(|error| panic!("scan: {error:?}"));
-    scan.items().len()
+    world.stored_items().await
 }
 
 // ---- the meeting provider's HTTP API -----------------------------------------------
@@ -226,11 +216,6 @@ pub async fn start_call(world: &mut World, channel: &str, user: &str, title: &st
     world.standin.clear_requests();
     world.store_requests.reset();
     started
-}
-
-/// The Slack methods the stand-in received since its log was last cleared.
-pub fn methods(world: &World) -> Vec<String> {
-    world.slack_methods()
 }
 
 /// Runs the worker over the stream until it is quiet, like [`World::run_worker`], but
