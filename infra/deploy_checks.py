@@ -46,6 +46,7 @@ ENV_CONTRACT = {
     "STALE_CALL_MINUTES",
     "MAX_CALL_HOURS",
     "RUST_LOG",
+    "METRICS_NAMESPACE",
 }
 # Parameter defaults that must equal the code's defaults.
 PARAM_DEFAULTS = {
@@ -184,11 +185,47 @@ def _bin_names(code_uri: str) -> set[str]:
 
 
 def _statements(role: dict) -> list[dict]:
+    """Every statement a role may hold: both branches of a conditional one."""
     out = []
     for policy in role["Properties"].get("Policies", []):
         for st in policy["PolicyDocument"]["Statement"]:
-            out.append(st)
+            if "Fn::If" in st:
+                out.extend(b for b in st["Fn::If"][1:] if isinstance(b, dict) and "Effect" in b)
+            else:
+                out.append(st)
     return out
+
+
+def _conditional_statements(role: dict) -> list[tuple[str, dict]]:
+    """(condition, statement) of each statement a role holds only under a condition."""
+    out = []
+    for policy in role["Properties"].get("Policies", []):
+        for st in policy["PolicyDocument"]["Statement"]:
+            if "Fn::If" in st:
+                cond, yes, no = st["Fn::If"]
+                if isinstance(yes, dict) and "Effect" in yes and no == {"Ref": "AWS::NoValue"}:
+                    out.append((cond, yes))
+    return out
+
+
+METRICS_RS = ROOT / "shared" / "src" / "metrics.rs"
+XRAY_ACTIONS = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+
+
+def metric_catalogue() -> dict[str, list[list[str]]]:
+    """The metrics shared/src/metrics.rs emits: name -> dimension sets."""
+    text = METRICS_RS.read_text()
+    catalogue = {}
+    for m in re.finditer(r'MetricKind \{\s*name: "(\w+)",\s*unit: Unit::\w+,\s*dimension_sets: &\[(.*?)\],\s*\}',
+                         text, re.S):
+        sets = [re.findall(r'"(\w+)"', group) for group in re.findall(r"&\[([^\]]*)\]", m.group(2))]
+        catalogue[m.group(1)] = sets
+    return catalogue
+
+
+def service_dimension() -> str:
+    m = re.search(r'pub const SERVICE: &str = "([^"]+)";', METRICS_RS.read_text())
+    return m.group(1) if m else ""
 
 
 def _as_list(value) -> list:
@@ -314,7 +351,9 @@ def contract(expanded_path: Path) -> None:
             for action in _as_list(st["Action"]):
                 p.check(not FORBIDDEN_ACTIONS.match(action), f"{name}: action {action} not allowed")
             for resource in _as_list(st["Resource"]):
-                p.check(resource != "*", f"{name}: statement {st.get('Sid')} on Resource '*'")
+                # X-Ray takes no resource-level permissions; nothing else may be on '*'.
+                xray_only = set(_as_list(st["Action"])) <= XRAY_ACTIONS
+                p.check(resource != "*" or xray_only, f"{name}: statement {st.get('Sid')} on Resource '*'")
     for name, resource in cres.items():
         if resource["Type"] == "AWS::IAM::Policy":
             p.check(False, f"{name}: extra IAM policy (SAM-generated?)")
@@ -391,6 +430,59 @@ def contract(expanded_path: Path) -> None:
     p.check(any(a["Namespace"] == "AWS/SQS" and a["MetricName"] == "ApproximateNumberOfMessagesVisible"
                 for a in alarms), "no dead-letter queue alarm")
     p.check(any(a["Namespace"] == "AWS/ApiGateway" and a["MetricName"] == "5xx" for a in alarms), "no API 5xx alarm")
+
+    # Optional tracing: one parameter, off by default, turning on X-Ray on every function
+    # and the two X-Ray actions in every role, only then.
+    tracing_param = t["Parameters"].get("EnableTracing", {})
+    p.check(str(tracing_param.get("Default")) == "false", "parameter EnableTracing must default to false")
+    p.check(t.get("Conditions", {}).get("TracingEnabled") == {"Fn::Equals": [{"Ref": "EnableTracing"}, "true"]},
+            "condition TracingEnabled must be EnableTracing == true")
+    p.check(glob.get("Tracing") == {"Fn::If": ["TracingEnabled", "Active", "PassThrough"]},
+            "Globals.Function.Tracing must be Active only when TracingEnabled")
+    for name, role in roles.items():
+        xray = [st for cond, st in _conditional_statements(role)
+                if cond == "TracingEnabled" and set(_as_list(st["Action"])) == XRAY_ACTIONS]
+        p.check(len(xray) == 1, f"{name}: no X-Ray statement under TracingEnabled")
+        always = [st for st in role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"] if "Fn::If" not in st]
+        p.check(not any(a.startswith("xray:") for st in always for a in _as_list(st["Action"])),
+                f"{name}: X-Ray actions granted without EnableTracing")
+
+    # Our own metrics (EMF): every alarm and dashboard line on them names a metric the code
+    # emits, under one of the dimension sets it is published with.
+    catalogue = metric_catalogue()
+    service = service_dimension()
+    p.check(len(catalogue) >= 10 and service, f"could not read the metric catalogue of {METRICS_RS}")
+    namespace = {"Fn::Sub": "SlackCalls/${AWS::StackName}"}
+    p.check(glob.get("Environment", {}).get("Variables", {}).get("METRICS_NAMESPACE") == namespace,
+            "METRICS_NAMESPACE must be SlackCalls/${AWS::StackName}")
+    ours = [a for a in alarms if a["Namespace"] == namespace]
+    for a in ours:
+        names = sorted(d["Name"] for d in a.get("Dimensions", []))
+        sets = [sorted(s) for s in catalogue.get(a["MetricName"], [])]
+        p.check(a["MetricName"] in catalogue, f"alarm on {a['MetricName']}, which the code does not emit")
+        p.check(names in sets, f"alarm on {a['MetricName']}: dimensions {names}, published under {sets}")
+        p.check(dims(a).get("Service") == json.dumps(service), f"alarm on {a['MetricName']}: Service is not {service}")
+    wanted = {"CallsFailed": None, "CallBlockLatency": None, "SlackErrors": "ratelimited"}
+    for metric, code in wanted.items():
+        p.check(any(a["MetricName"] == metric and (code is None or dims(a).get("Code") == json.dumps(code))
+                    for a in ours), f"no alarm on {metric}" + (f" (Code={code})" if code else ""))
+    boards = [v["Properties"] for v in res.values() if v["Type"] == "AWS::CloudWatch::Dashboard"]
+    p.check(len(boards) == 1, "expected one CloudWatch dashboard")
+    for board in boards:
+        body, variables = board["DashboardBody"]["Fn::Sub"]
+        p.check(variables.get("Namespace") == namespace, "dashboard: Namespace is not the metrics namespace")
+        text = re.sub(r"\$\{[^}]+\}", "X", body)
+        try:
+            widgets = json.loads(text)["widgets"]
+        except (ValueError, KeyError) as e:
+            widgets = []
+            p.check(False, f"dashboard body is not JSON with widgets ({e})")
+        # A line names its namespace, or "." for the line above's (always ours here).
+        charted = set(re.findall(r'\[(?:"\$\{Namespace\}"|"\.")\s*,\s*"(\w+)"', body))
+        charted |= set(re.findall(r'MetricName=\\"(\w+)\\"', body))
+        p.check(charted <= set(catalogue), f"dashboard charts metrics the code does not emit: {sorted(charted - set(catalogue))}")
+        p.check(set(catalogue) <= charted, f"dashboard misses {sorted(set(catalogue) - charted)}")
+        p.check(len(widgets) >= 4 and "JobDeadLetterQueue.QueueName" in body, "dashboard: no dead-letter queue line")
 
     outputs = t.get("Outputs", {})
     for name, path in (("SlackCommandsUrl", "/slack/commands"), ("SlackEventsUrl", "/slack/events"),

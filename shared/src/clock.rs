@@ -7,6 +7,12 @@ use crate::domain::UnixSeconds;
 
 pub trait Clock: Send + Sync {
     fn now(&self) -> UnixSeconds;
+
+    /// Milliseconds since the epoch, for latencies (a clock that knows only seconds
+    /// gives whole seconds).
+    fn now_millis(&self) -> i64 {
+        self.now().saturating_mul(1_000)
+    }
 }
 
 /// The machine's clock.
@@ -18,6 +24,12 @@ impl Clock for SystemClock {
         SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+    }
+
+    fn now_millis(&self) -> i64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
     }
 }
 

@@ -9,6 +9,7 @@ pub mod domain;
 pub mod entry;
 pub mod flows;
 pub mod meeting;
+pub mod metrics;
 pub mod provider;
 pub mod secrets;
 pub mod signing;

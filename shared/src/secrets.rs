@@ -12,6 +12,7 @@ use async_trait::async_trait;
 use secrecy::SecretString;
 use serde::Deserialize;
 use tokio::sync::Mutex;
+use tracing::Instrument as _;
 
 use crate::clock::{Clock, SystemClock};
 use crate::domain::UnixSeconds;
@@ -368,6 +369,14 @@ impl Inner {
             .get_secret_value()
             .secret_id(&self.secret_id)
             .send()
+            .instrument(tracing::info_span!(
+                "secrets_manager",
+                otel.name = "SecretsManager.GetSecretValue",
+                otel.kind = "client",
+                rpc.system = "aws-api",
+                rpc.service = "SecretsManager",
+                rpc.method = "GetSecretValue",
+            ))
             .await
             .map_err(|error| SecretsError::Fetch {
                 secret_id: self.secret_id.clone(),

@@ -18,6 +18,7 @@ use crate::secrets::{
 use crate::slack::client::{ClientBuildError, SlackClient};
 use crate::slack::RetryPolicy;
 use crate::store::dynamodb::DynamoStore;
+use crate::store::installation_cache::{InstallationCache, INSTALLATION_CACHE_TTL};
 
 /// Bounded so a slow provider never holds a worker for long; the job is retried.
 const PROVIDER_CALLBACK_TIMEOUT: Duration = Duration::from_secs(5);
@@ -126,6 +127,8 @@ pub fn services_with(
         None => Arc::new(UrlTemplateProvider::from_config(&config)),
     };
     let clock = Arc::new(SystemClock);
+    // Every job reads its team's installation: once a minute per container is plenty.
+    let store = Arc::new(InstallationCache::new(store, INSTALLATION_CACHE_TTL));
     let provider_callback = Arc::new(HttpProviderCallback::new(
         http,
         config.provider_callback_url.clone(),

@@ -14,11 +14,11 @@ use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::BoxError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
-use slack_calls::domain::{EndReason, EventReceipt};
+use slack_calls::domain::{EndReason, EventReceipt, JobStatus, Lease};
 use slack_calls::store::dynamodb::{
     DynamoStore, CALL_RETENTION_SECONDS, JOB_RETENTION_SECONDS, OPERATION_TIMEOUT,
 };
-use slack_calls::store::{CallStore, StoreError};
+use slack_calls::store::{CallStore, JobClaim, StoreError};
 use testkit::aws::DYNAMODB_ENDPOINT_VAR;
 
 use support::*;
@@ -218,6 +218,20 @@ async fn every_method_is_one_request() {
     assert_one("get_job");
     store.update_job(&mut job).await.unwrap();
     assert_one("update_job");
+    let lease = Lease::new(NOW, 90);
+    let JobClaim::Claimed(mut job) = store.claim_job(&job, &lease, NOW).await.unwrap() else {
+        panic!("claimed");
+    };
+    assert_one("claim_job");
+    store.claim_job(&jobs[1], &lease, NOW).await.unwrap();
+    assert_one("claim_job of another job");
+    job.finish(JobStatus::Done, None);
+    let follow_up = sync_job(&call, NOW);
+    store
+        .update_call_and_job(&mut call, &mut job, &[follow_up])
+        .await
+        .unwrap();
+    assert_one("update_call_and_job");
     let mut installation = installation("T0COUNT", "xoxb-count");
     store.put_installation(&mut installation).await.unwrap();
     assert_one("put_installation");
@@ -328,12 +342,9 @@ async fn proxy_delaying_first_answer(upstream: String, delay: Duration) -> Strin
     format!("http://{address}")
 }
 
-/// The first attempt is applied but its answer arrives after the attempt timeout, so the
-/// SDK retries. The retry carries the same transaction token, and DynamoDB answers it
-/// as done: the caller sees its create succeed, not a phantom `AlreadyExists`.
-#[tokio::test]
-async fn a_retried_write_that_was_already_applied_succeeds() {
-    let (client, table) = testkit::dynamodb::fresh_table().await;
+/// A store whose first request is applied but answered after the attempt timeout, so
+/// the SDK retries it; and a counter of the attempts.
+async fn store_losing_its_first_answer(table: &str) -> (DynamoStore, CountRequests) {
     let upstream = testkit::aws::emulator_endpoint(DYNAMODB_ENDPOINT_VAR)
         .trim_start_matches("http://")
         .trim_end_matches('/')
@@ -348,7 +359,16 @@ async fn a_retried_write_that_was_already_applied_succeeds() {
         .to_builder()
         .interceptor(counter.clone())
         .build();
-    let store = DynamoStore::new(Client::from_conf(config), &table);
+    (DynamoStore::new(Client::from_conf(config), table), counter)
+}
+
+/// The first attempt is applied but its answer arrives after the attempt timeout, so the
+/// SDK retries. The retry carries the same transaction token, and DynamoDB answers it
+/// as done: the caller sees its create succeed, not a phantom `AlreadyExists`.
+#[tokio::test]
+async fn a_retried_write_that_was_already_applied_succeeds() {
+    let (client, table) = testkit::dynamodb::fresh_table().await;
+    let (store, counter) = store_losing_its_first_answer(&table).await;
 
     let call = new_call(NOW);
     store
@@ -365,4 +385,44 @@ async fn a_retried_write_that_was_already_applied_succeeds() {
         direct.get_call(&call.external_unique_id).await.unwrap(),
         Some(call)
     );
+}
+
+/// The same for the writes that are not transactions: an update at a version (a plain
+/// `PutItem`) and a job's claim (an `UpdateItem`). Their retries fail their condition,
+/// and the stored item shows the write as their own: done, not a conflict or a lease
+/// held by someone else.
+#[tokio::test]
+async fn a_retried_put_or_claim_that_was_already_applied_succeeds() {
+    let (client, table) = testkit::dynamodb::fresh_table().await;
+    let direct = DynamoStore::new(client, &table);
+    let call = new_call(NOW);
+    let job = sync_job(&call, NOW);
+    direct
+        .create_call(&call, std::slice::from_ref(&job))
+        .await
+        .unwrap();
+
+    let (store, counter) = store_losing_its_first_answer(&table).await;
+    let mut renamed = call.clone();
+    renamed.title = Some("Renamed once".into());
+    store
+        .update_call(&mut renamed, &[])
+        .await
+        .expect("the retried put is recognised as done");
+    assert!(counter.0.load(Ordering::SeqCst) >= 2, "retried");
+    assert_eq!(renamed.version, 1);
+    assert_eq!(
+        direct.get_call(&call.external_unique_id).await.unwrap(),
+        Some(renamed)
+    );
+
+    let (store, counter) = store_losing_its_first_answer(&table).await;
+    let lease = Lease::new(NOW, 90);
+    let claim = store.claim_job(&job, &lease, NOW).await.unwrap();
+    assert!(counter.0.load(Ordering::SeqCst) >= 2, "retried");
+    let JobClaim::Claimed(claimed) = claim else {
+        panic!("the retried claim is the run's own: {claim:?}");
+    };
+    assert_eq!(claimed.attempts, 1, "counted once");
+    assert_eq!(direct.get_job(&job.id).await.unwrap(), Some(claimed));
 }

@@ -11,9 +11,11 @@ mod support;
 use std::sync::Arc;
 
 use slack_calls::domain::{
-    CallState, CallUser, EndReason, EventReceipt, ExternalId, Job, JobStatus,
+    CallState, CallUser, EndReason, EventReceipt, ExternalId, Job, JobStatus, Lease,
 };
-use slack_calls::store::{modify_call, CallStore, ReceiptOutcome, StoreError};
+use slack_calls::store::{
+    modify_call, modify_call_from, CallStore, JobClaim, ReceiptOutcome, StoreError,
+};
 
 use support::*;
 
@@ -35,6 +37,10 @@ macro_rules! conformance_suite {
                 event_receipts_dedupe_and_drop_duplicate_jobs,
                 expired_receipt_counts_as_new,
                 jobs_enqueue_get_update_with_versions,
+                jobs_are_claimed_by_one_run_at_a_time,
+                a_call_and_a_job_are_written_together_or_not_at_all,
+                a_stale_update_is_refused_even_when_identical,
+                modify_call_from_tries_the_copy_in_hand,
                 installations_are_versioned,
                 every_call_field_round_trips,
                 every_job_kind_round_trips,
@@ -508,6 +514,197 @@ mod cases {
             .await;
         assert!(matches!(again, Err(StoreError::AlreadyExists)), "{again:?}");
         assert_eq!(store.get_job(&jobs[0].id).await.unwrap(), Some(running));
+    }
+
+    pub async fn jobs_are_claimed_by_one_run_at_a_time(store: Arc<dyn CallStore>) {
+        let call = new_call(NOW);
+        let job = sync_job(&call, NOW);
+        store
+            .enqueue_jobs(std::slice::from_ref(&job))
+            .await
+            .unwrap();
+
+        let first = Lease::new(NOW, 90);
+        let JobClaim::Claimed(claimed) = store.claim_job(&job, &first, NOW).await.unwrap() else {
+            panic!("a pending job is claimed");
+        };
+        let mut expected = job.clone();
+        expected.begin_attempt(&first);
+        expected.version = 1;
+        assert_eq!(claimed, expected);
+        assert_eq!(
+            store.get_job(&job.id).await.unwrap(),
+            Some(expected.clone())
+        );
+
+        let second = Lease::new(NOW + 10, 90);
+        assert_eq!(
+            store.claim_job(&job, &second, NOW + 10).await.unwrap(),
+            JobClaim::Held(expected.clone()),
+            "held while the first lease lasts; nothing written"
+        );
+        assert_eq!(store.get_job(&job.id).await.unwrap(), Some(expected));
+
+        // The first run crashed: its lease runs out and the next run takes the job (the
+        // copy it was delivered is stale: the stored job decides).
+        let third = Lease::new(first.until, 90);
+        let JobClaim::Claimed(retaken) = store.claim_job(&job, &third, first.until).await.unwrap()
+        else {
+            panic!("an expired lease frees the job");
+        };
+        assert_eq!(retaken.attempts, 2);
+        assert!(retaken.is_held_by(&third));
+        assert_eq!(retaken.version, 2);
+
+        let mut done = retaken;
+        done.finish(JobStatus::Done, None);
+        store.update_job(&mut done).await.unwrap();
+        let late = Lease::new(third.until + 1, 90);
+        assert_eq!(
+            store.claim_job(&job, &late, third.until + 1).await.unwrap(),
+            JobClaim::Finished(done.clone())
+        );
+        assert_eq!(store.get_job(&job.id).await.unwrap(), Some(done));
+        assert_eq!(
+            store
+                .claim_job(&sync_job(&call, NOW), &late, NOW)
+                .await
+                .unwrap(),
+            JobClaim::Missing
+        );
+    }
+
+    pub async fn a_call_and_a_job_are_written_together_or_not_at_all(store: Arc<dyn CallStore>) {
+        let call = new_call(NOW);
+        let job = sync_job(&call, NOW);
+        store
+            .create_call(&call, std::slice::from_ref(&job))
+            .await
+            .unwrap();
+
+        let mut stale_call = call.clone();
+        let mut changed = call.clone();
+        changed.title = Some("Acknowledged".into());
+        let mut ended = job.clone();
+        ended.finish(JobStatus::Done, None);
+        let follow_up = sync_job(&call, NOW + 1);
+        store
+            .update_call_and_job(&mut changed, &mut ended, std::slice::from_ref(&follow_up))
+            .await
+            .unwrap();
+        assert_eq!((changed.version, ended.version), (1, 1));
+        assert_eq!(
+            store.get_call(&call.external_unique_id).await.unwrap(),
+            Some(changed.clone())
+        );
+        assert_eq!(store.get_job(&job.id).await.unwrap(), Some(ended.clone()));
+        assert_eq!(store.get_job(&follow_up.id).await.unwrap(), Some(follow_up));
+
+        // Either one stale: nothing is written, not even the other one.
+        let other_job = sync_job(&call, NOW + 2);
+        store
+            .enqueue_jobs(std::slice::from_ref(&other_job))
+            .await
+            .unwrap();
+        let mut other_ended = other_job.clone();
+        other_ended.finish(JobStatus::Failed, Some("boom".into()));
+        stale_call.title = Some("Stale".into());
+        let never = sync_job(&call, NOW + 3);
+        let result = store
+            .update_call_and_job(
+                &mut stale_call,
+                &mut other_ended,
+                std::slice::from_ref(&never),
+            )
+            .await;
+        assert!(matches!(result, Err(StoreError::Conflict)), "{result:?}");
+        assert_eq!(other_ended.version, 0);
+        assert_eq!(
+            store.get_job(&other_job.id).await.unwrap(),
+            Some(other_job.clone())
+        );
+        assert_eq!(store.get_job(&never.id).await.unwrap(), None);
+
+        let mut stale_job = job.clone();
+        stale_job.finish(JobStatus::Failed, Some("late".into()));
+        let mut current = changed.clone();
+        current.title = Some("Not written".into());
+        let result = store
+            .update_call_and_job(&mut current, &mut stale_job, &[])
+            .await;
+        assert!(matches!(result, Err(StoreError::Conflict)), "{result:?}");
+        assert_eq!(
+            store.get_call(&call.external_unique_id).await.unwrap(),
+            Some(changed)
+        );
+        assert_eq!(store.get_job(&job.id).await.unwrap(), Some(ended));
+    }
+
+    /// The DynamoDB adapter recognises its own retried write by a token of the write,
+    /// not by the item: a twin write from the same stale version is still a conflict.
+    pub async fn a_stale_update_is_refused_even_when_identical(store: Arc<dyn CallStore>) {
+        let call = new_call(NOW);
+        let job = sync_job(&call, NOW);
+        store
+            .create_call(&call, std::slice::from_ref(&job))
+            .await
+            .unwrap();
+        let mut first = call.clone();
+        first.title = Some("Once".into());
+        let mut twin = first.clone();
+        store.update_call(&mut first, &[]).await.unwrap();
+        let result = store.update_call(&mut twin, &[]).await;
+        assert!(matches!(result, Err(StoreError::Conflict)), "{result:?}");
+        assert_eq!(twin.version, 0);
+
+        let mut done = job.clone();
+        done.finish(JobStatus::Done, None);
+        let mut twin = done.clone();
+        store.update_job(&mut done).await.unwrap();
+        let result = store.update_job(&mut twin).await;
+        assert!(matches!(result, Err(StoreError::Conflict)), "{result:?}");
+        assert_eq!(store.get_job(&job.id).await.unwrap(), Some(done));
+        assert_eq!(
+            store.get_call(&call.external_unique_id).await.unwrap(),
+            Some(first)
+        );
+    }
+
+    pub async fn modify_call_from_tries_the_copy_in_hand(store: Arc<dyn CallStore>) {
+        let call = new_call(NOW);
+        store.create_call(&call, &[]).await.unwrap();
+        let append = |c: &mut slack_calls::domain::Call| {
+            let title = c.title.clone().unwrap_or_default();
+            c.title = Some(format!("{title}+"));
+            Some(Vec::new())
+        };
+        let first = modify_call_from(store.as_ref(), call.clone(), append)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(first.version, 1);
+        // A stale copy: the change runs again on the stored call, not on the copy.
+        let second = modify_call_from(store.as_ref(), call.clone(), append)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(second.version, 2);
+        assert_eq!(
+            second.title,
+            Some(format!("{}++", call.title.clone().unwrap_or_default()))
+        );
+        assert_eq!(
+            store.get_call(&call.external_unique_id).await.unwrap(),
+            Some(second)
+        );
+        let mut gone = new_call(NOW);
+        gone.title = Some("never stored".into());
+        assert_eq!(
+            modify_call_from(store.as_ref(), gone, append)
+                .await
+                .unwrap(),
+            None
+        );
     }
 
     pub async fn installations_are_versioned(store: Arc<dyn CallStore>) {

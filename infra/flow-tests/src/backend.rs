@@ -7,10 +7,12 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use lambda_harness::stream::StreamPump;
 use serde_json::Value;
-use slack_calls::domain::{Call, EventReceipt, ExternalId, Installation, Job, SlackCallId, TeamId};
+use slack_calls::domain::{
+    Call, EventReceipt, ExternalId, Installation, Job, Lease, SlackCallId, TeamId, UnixSeconds,
+};
 use slack_calls::store::dynamodb::DynamoStore;
 use slack_calls::store::embedded::EmbeddedStore;
-use slack_calls::store::{CallStore, ReceiptOutcome, StoreError};
+use slack_calls::store::{CallStore, JobClaim, ReceiptOutcome, StoreError};
 
 use crate::embedded_stream::EmbeddedStream;
 
@@ -179,6 +181,17 @@ impl CallStore for UnreachableStore {
         self.refuse()
     }
     async fn put_installation(&self, _: &mut Installation) -> Result<(), StoreError> {
+        self.refuse()
+    }
+    async fn claim_job(&self, _: &Job, _: &Lease, _: UnixSeconds) -> Result<JobClaim, StoreError> {
+        self.refuse()
+    }
+    async fn update_call_and_job(
+        &self,
+        _: &mut Call,
+        _: &mut Job,
+        _: &[Job],
+    ) -> Result<(), StoreError> {
         self.refuse()
     }
 }

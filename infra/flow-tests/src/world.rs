@@ -14,13 +14,15 @@ use secrecy::SecretString;
 use serde_json::{json, Value};
 use slack_calls::clock::{Clock, ManualClock};
 use slack_calls::config::Config;
-use slack_calls::domain::{Call, EventReceipt, ExternalId, Installation, Job, SlackCallId, TeamId};
+use slack_calls::domain::{
+    Call, EventReceipt, ExternalId, Installation, Job, Lease, SlackCallId, TeamId, UnixSeconds,
+};
 use slack_calls::entry::worker::{handle_worker_event, WorkerError, WorkerEvent};
 use slack_calls::flows::Services;
 use slack_calls::secrets::{Secrets, StaticSecrets};
 use slack_calls::signing::SignatureScheme;
 use slack_calls::slack::RetryPolicy;
-use slack_calls::store::{CallStore, ReceiptOutcome, StoreError};
+use slack_calls::store::{CallStore, JobClaim, ReceiptOutcome, StoreError};
 use slack_calls::{provider, slack};
 use slack_standin::SlackStandin;
 
@@ -453,6 +455,24 @@ impl CallStore for CountingStore {
     async fn update_job(&self, job: &mut Job) -> Result<(), StoreError> {
         self.count("update_job");
         self.inner.update_job(job).await
+    }
+    async fn claim_job(
+        &self,
+        job: &Job,
+        lease: &Lease,
+        now: UnixSeconds,
+    ) -> Result<JobClaim, StoreError> {
+        self.count("claim_job");
+        self.inner.claim_job(job, lease, now).await
+    }
+    async fn update_call_and_job(
+        &self,
+        call: &mut Call,
+        job: &mut Job,
+        jobs: &[Job],
+    ) -> Result<(), StoreError> {
+        self.count("update_call_and_job");
+        self.inner.update_call_and_job(call, job, jobs).await
     }
     async fn get_installation(&self, team_id: &TeamId) -> Result<Option<Installation>, StoreError> {
         self.count("get_installation");

@@ -4,8 +4,10 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use slack_calls::domain::{Call, EventReceipt, ExternalId, Installation, Job, SlackCallId, TeamId};
-use slack_calls::store::{CallStore, ReceiptOutcome, StoreError};
+use slack_calls::domain::{
+    Call, EventReceipt, ExternalId, Installation, Job, Lease, SlackCallId, TeamId, UnixSeconds,
+};
+use slack_calls::store::{CallStore, JobClaim, ReceiptOutcome, StoreError};
 use tokio::sync::mpsc::UnboundedSender;
 
 pub struct NotifyingStore {
@@ -83,6 +85,26 @@ impl CallStore for NotifyingStore {
 
     async fn update_job(&self, job: &mut Job) -> Result<(), StoreError> {
         self.inner.update_job(job).await
+    }
+
+    async fn claim_job(
+        &self,
+        job: &Job,
+        lease: &Lease,
+        now: UnixSeconds,
+    ) -> Result<JobClaim, StoreError> {
+        self.inner.claim_job(job, lease, now).await
+    }
+
+    async fn update_call_and_job(
+        &self,
+        call: &mut Call,
+        job: &mut Job,
+        jobs: &[Job],
+    ) -> Result<(), StoreError> {
+        self.inner.update_call_and_job(call, job, jobs).await?;
+        self.announce(jobs);
+        Ok(())
     }
 
     async fn get_installation(&self, team_id: &TeamId) -> Result<Option<Installation>, StoreError> {

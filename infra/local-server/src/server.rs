@@ -12,7 +12,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use slack_calls::entry::{commands, error_response, events, provider};
-use slack_calls::flows::jobs::{run_job, JobOutcome};
+use slack_calls::flows::jobs::{run_stored_job, JobOutcome};
 use slack_calls::flows::sweep::sweep_stale_calls;
 use slack_calls::flows::Services;
 use tokio::net::TcpListener;
@@ -166,7 +166,7 @@ async fn route(services: &Services, request: Request<Incoming>) -> Response<Full
 }
 
 /// Runs jobs in the order they were written, like one stream shard. A job to retry
-/// goes back to the queue after a growing pause; `run_job` bounds its attempts.
+/// goes back to the queue after a growing pause; `run_stored_job` bounds its attempts.
 async fn run_worker(
     services: Services,
     mut jobs: mpsc::UnboundedReceiver<String>,
@@ -183,12 +183,12 @@ async fn run_worker(
             _ = stop.changed() => {
                 // Finish what was queued before the stop, then end.
                 while let Ok(job_id) = jobs.try_recv() {
-                    run_job(&job_id, &services).await;
+                    run_stored_job(&job_id, &services).await;
                 }
                 return;
             }
         };
-        match run_job(&job_id, &services).await {
+        match run_stored_job(&job_id, &services).await {
             JobOutcome::Retry(reason) => {
                 let count = retries.entry(job_id.clone()).or_insert(0);
                 *count += 1;

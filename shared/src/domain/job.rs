@@ -75,6 +75,13 @@ pub struct Job {
     /// then (a run that crashed frees it when this passes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub leased_until: Option<UnixSeconds>,
+    /// The run holding the lease ([`Lease::run`]), so a run recognises its own lease.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leased_by: Option<String>,
+    /// When the job was enqueued, in milliseconds, where latency is measured from it
+    /// (a call's registration: from the answer to `/call` to its call block).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enqueued_at_ms: Option<i64>,
     /// Optimistic-locking version, as on calls.
     #[serde(default)]
     pub version: u64,
@@ -90,6 +97,8 @@ impl Job {
             last_error: None,
             created_at: now,
             leased_until: None,
+            leased_by: None,
+            enqueued_at_ms: None,
             version: 0,
         }
     }
@@ -110,11 +119,29 @@ impl Job {
         self.leased_until.is_some_and(|until| until > now)
     }
 
-    /// A run starts: counts the attempt and holds the job for `lease_seconds`. Stored
-    /// as one conditional write, so of two racing deliveries only one runs it.
-    pub fn begin_attempt(&mut self, now: UnixSeconds, lease_seconds: i64) {
+    /// Whether a run may start now: the job is pending and nobody holds it.
+    pub fn is_claimable(&self, now: UnixSeconds) -> bool {
+        !self.is_finished() && !self.is_leased(now)
+    }
+
+    /// A run starts: counts the attempt and holds the job with `lease`. Stored as one
+    /// conditional write, so of two racing deliveries only one runs it.
+    pub fn begin_attempt(&mut self, lease: &Lease) {
         self.attempts += 1;
-        self.leased_until = Some(now + lease_seconds);
+        self.leased_until = Some(lease.until);
+        self.leased_by = Some(lease.run.clone());
+    }
+
+    /// Whether `lease` is the one holding the job (its run may go on and end it).
+    pub fn is_held_by(&self, lease: &Lease) -> bool {
+        self.leased_by.as_deref() == Some(lease.run.as_str())
+            && self.leased_until == Some(lease.until)
+    }
+
+    /// A run that took no lease (see [`JobKind::needs_lease`]) counts its attempt when
+    /// it ends instead of when it starts.
+    pub fn count_unleased_attempt(&mut self) {
+        self.attempts += 1;
     }
 
     /// More runs have started than `max_attempts` allows.
@@ -127,6 +154,7 @@ impl Job {
         self.status = status;
         self.last_error = reason;
         self.leased_until = None;
+        self.leased_by = None;
     }
 
     /// The run could not finish: the job stays pending, free for the next delivery,
@@ -134,10 +162,39 @@ impl Job {
     pub fn release_for_retry(&mut self, reason: impl Into<String>) {
         self.last_error = Some(reason.into());
         self.leased_until = None;
+        self.leased_by = None;
+    }
+}
+
+/// A run's hold on a job: which run, and until when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    /// Unique per run: a run that sees its own id on the job knows the lease is its own
+    /// (a retried write that had landed, say).
+    pub run: String,
+    pub until: UnixSeconds,
+}
+
+impl Lease {
+    /// A new run's lease, from `now` for `seconds`.
+    pub fn new(now: UnixSeconds, seconds: i64) -> Self {
+        Lease {
+            run: super::ids::new_id(),
+            until: now + seconds,
+        }
     }
 }
 
 impl JobKind {
+    /// Whether a run must hold the job alone. Registering a call, unfurling, telling
+    /// the provider or recording a rejection twice would show twice; syncing a call's
+    /// participants, details and end is safe to repeat (Slack answers a repeat as done,
+    /// and what it acknowledged is recorded on the call under optimistic locking), so a
+    /// sync skips the lease and its write.
+    pub fn needs_lease(&self) -> bool {
+        !matches!(self, JobKind::SyncCall { .. })
+    }
+
     /// The kind's name, as serialised and as logged.
     pub fn name(&self) -> &'static str {
         match self {
@@ -169,39 +226,54 @@ mod tests {
     fn an_attempt_counts_and_holds_the_job_until_its_lease_runs_out() {
         let mut job = job();
         assert!(!job.is_leased(1_000));
-        job.begin_attempt(1_000, 90);
+        assert!(job.is_claimable(1_000));
+        let first = Lease::new(1_000, 90);
+        job.begin_attempt(&first);
         assert_eq!(job.attempts, 1);
         assert!(job.is_leased(1_000));
         assert!(job.is_leased(1_089));
+        assert!(!job.is_claimable(1_089));
         assert!(!job.is_leased(1_090), "free once the lease has run out");
-        job.begin_attempt(1_090, 90);
+        assert!(job.is_claimable(1_090));
+        assert!(job.is_held_by(&first));
+        let second = Lease::new(1_090, 90);
+        assert_ne!(second.run, first.run, "each run its own id");
+        job.begin_attempt(&second);
         assert_eq!(job.attempts, 2);
         assert_eq!(job.leased_until, Some(1_180));
+        assert!(job.is_held_by(&second));
+        assert!(!job.is_held_by(&first));
     }
 
     #[test]
     fn attempts_are_bounded_after_the_last_allowed_run() {
         let mut job = job();
         for _ in 0..3 {
-            job.begin_attempt(1_000, 90);
+            job.begin_attempt(&Lease::new(1_000, 90));
         }
         assert!(!job.is_out_of_attempts(3));
-        job.begin_attempt(1_000, 90);
+        job.begin_attempt(&Lease::new(1_000, 90));
         assert!(job.is_out_of_attempts(3));
+        let mut unleased = self::job();
+        unleased.count_unleased_attempt();
+        assert_eq!(unleased.attempts, 1);
+        assert_eq!(unleased.leased_until, None);
     }
 
     #[test]
     fn finishing_ends_the_job_and_frees_it() {
         let mut done = job();
-        done.begin_attempt(1_000, 90);
+        done.begin_attempt(&Lease::new(1_000, 90));
         done.finish(JobStatus::Done, None);
         assert!(done.is_finished());
+        assert!(!done.is_claimable(1_000));
+        assert_eq!(done.leased_by, None);
         assert_eq!(done.status, JobStatus::Done);
         assert_eq!(done.last_error, None);
         assert!(!done.is_leased(1_000));
 
         let mut failed = job();
-        failed.begin_attempt(1_000, 90);
+        failed.begin_attempt(&Lease::new(1_000, 90));
         failed.release_for_retry("timeout");
         failed.finish(JobStatus::Failed, Some("too many attempts".into()));
         assert_eq!(failed.status, JobStatus::Failed);
@@ -212,10 +284,12 @@ mod tests {
     #[test]
     fn a_release_keeps_the_job_pending_and_says_why() {
         let mut job = job();
-        job.begin_attempt(1_000, 90);
+        job.begin_attempt(&Lease::new(1_000, 90));
         job.release_for_retry("ratelimited");
         assert!(!job.is_finished());
         assert!(!job.is_leased(1_000));
+        assert_eq!(job.leased_by, None);
+        assert!(job.is_claimable(1_000));
         assert_eq!(job.attempts, 1, "a release is no new attempt");
         assert_eq!(job.last_error.as_deref(), Some("ratelimited"));
     }
@@ -253,6 +327,11 @@ mod tests {
         for kind in kinds {
             let tagged = serde_json::to_value(&kind).unwrap_or_default();
             assert_eq!(tagged["kind"], kind.name(), "{kind:?}");
+            assert_eq!(
+                kind.needs_lease(),
+                kind.name() != "sync_call",
+                "only a sync is safe to run twice at once: {kind:?}"
+            );
         }
     }
 

@@ -2,6 +2,7 @@
 //! Pure types and state transitions; no I/O, no Lambda, no HTTP, and nothing of the
 //! crate outside this module.
 
+pub mod acks;
 pub mod call;
 pub mod event_receipt;
 pub mod ids;
@@ -11,13 +12,14 @@ pub mod notice;
 pub mod participant;
 pub mod unfurl;
 
+pub use acks::{ShownDetails, SlackAcks};
 pub use call::{Call, CallKind, CallState, EndReason, NewCall, Rejection, SyncPlan, UnixSeconds};
 pub use event_receipt::EventReceipt;
 pub use ids::{
     ChannelId, EnterpriseId, ExternalId, IdError, InvalidField, SlackCallId, TeamId, UserId,
 };
 pub use installation::Installation;
-pub use job::{Job, JobKind, JobStatus};
+pub use job::{Job, JobKind, JobStatus, Lease};
 pub use notice::ProviderNotice;
 pub use participant::{CallUser, Participant, RefusedParticipant};
 pub use unfurl::{UnfurlSource, UnfurlTarget};

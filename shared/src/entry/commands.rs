@@ -8,6 +8,7 @@ use crate::domain::ids::parse_field;
 use crate::domain::{CallKind, InvalidField};
 use crate::flows::start_call::{start_call, StartCall, StartOutcome, StartedFrom, TRY_AGAIN};
 use crate::flows::Services;
+use crate::metrics::{self, EntryPoint};
 use crate::slack;
 use crate::slack::payloads::{CallInitiation, CommandForm, ResponseMessage};
 use crate::slack::response_url::check_response_url;
@@ -27,6 +28,13 @@ pub async fn handle_command(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Response<String> {
+    let started = std::time::Instant::now();
+    let response = answer_request(services, headers, body).await;
+    metrics::emit(metrics::answered(EntryPoint::Commands, started.elapsed()));
+    response
+}
+
+async fn answer_request(services: &Services, headers: &HeaderMap, body: &[u8]) -> Response<String> {
     let deadline = tokio::time::Instant::now() + ANSWER_DEADLINE;
     if body.len() > MAX_COMMAND_BODY_BYTES {
         return error_response(StatusCode::PAYLOAD_TOO_LARGE, "the body is too large");

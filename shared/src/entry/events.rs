@@ -5,6 +5,7 @@ use http::{HeaderMap, Response, StatusCode};
 
 use crate::flows::slack_events::{handle_event_callback, EventAck};
 use crate::flows::Services;
+use crate::metrics::{self, EntryPoint};
 use crate::slack;
 use crate::slack::payloads::Envelope;
 
@@ -18,6 +19,13 @@ pub async fn handle_events(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Response<String> {
+    let started = std::time::Instant::now();
+    let response = answer_request(services, headers, body).await;
+    metrics::emit(metrics::answered(EntryPoint::Events, started.elapsed()));
+    response
+}
+
+async fn answer_request(services: &Services, headers: &HeaderMap, body: &[u8]) -> Response<String> {
     if body.len() > MAX_EVENT_BODY_BYTES {
         return no_retry(error_response(
             StatusCode::PAYLOAD_TOO_LARGE,

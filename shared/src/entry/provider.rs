@@ -4,6 +4,7 @@ use http::{HeaderMap, Response, StatusCode};
 
 use crate::flows::provider_events::{apply_provider_events, EventStatus};
 use crate::flows::Services;
+use crate::metrics::{self, EntryPoint};
 use crate::provider;
 use crate::provider::events::parse_batch;
 
@@ -17,6 +18,13 @@ pub async fn handle_provider_events(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Response<String> {
+    let started = std::time::Instant::now();
+    let response = answer_request(services, headers, body).await;
+    metrics::emit(metrics::answered(EntryPoint::Provider, started.elapsed()));
+    response
+}
+
+async fn answer_request(services: &Services, headers: &HeaderMap, body: &[u8]) -> Response<String> {
     if body.len() > MAX_PROVIDER_BODY_BYTES {
         return error_response(StatusCode::PAYLOAD_TOO_LARGE, "the body is too large");
     }

@@ -8,10 +8,11 @@ use serde::Deserialize;
 
 use std::time::{Duration, Instant};
 
-use crate::flows::jobs::{run_job, JobOutcome};
+use crate::flows::jobs::{run_job, run_stored_job, JobOutcome};
 use crate::flows::sweep::sweep_stale_calls;
 use crate::flows::Services;
-use crate::store::dynamodb::stream::inserted_job_id;
+use crate::metrics;
+use crate::store::dynamodb::stream::{inserted_job, InsertedJob};
 
 #[derive(Debug, thiserror::Error)]
 pub enum WorkerError {
@@ -64,6 +65,9 @@ pub async fn handle_worker_event(
                 .await
                 .map_err(|error| WorkerError::Sweep(error.to_string()))?;
             tracing::info!(?report, "stale-call sweep finished");
+            metrics::emit(metrics::sweep_repairs(
+                report.ended_abandoned + report.ended_too_old,
+            ));
             Ok(serde_json::json!({
                 "live_calls": report.live_calls,
                 "ended_abandoned": report.ended_abandoned,
@@ -97,9 +101,13 @@ pub async fn handle_stream_records(
     let mut response = DynamoDbEventResponse::default();
     let mut ran_one = false;
     for record in records {
-        let Some(job_id) = inserted_job_id(record) else {
+        let Some(inserted) = inserted_job(record) else {
             tracing::debug!(event_name = %record.event_name, "stream record skipped");
             continue;
+        };
+        let job_id = match &inserted {
+            InsertedJob::Job(job) => job.id.clone(),
+            InsertedJob::Id(id) => id.clone(),
         };
         // The first job always runs, so even a short function timeout makes progress.
         let out_of_time = ran_one
@@ -109,7 +117,11 @@ pub async fn handle_stream_records(
         let retry_reason = if out_of_time {
             Some("no time left in this invocation".to_owned())
         } else {
-            match run_job(&job_id, services).await {
+            let outcome = match inserted {
+                InsertedJob::Job(job) => run_job(*job, services).await,
+                InsertedJob::Id(id) => run_stored_job(&id, services).await,
+            };
+            match outcome {
                 JobOutcome::Done | JobOutcome::Failed(_) => None,
                 JobOutcome::Retry(reason) => Some(reason),
             }
@@ -153,7 +165,11 @@ mod tests {
             panic!("not a stream event: {event:?}");
         };
         assert_eq!(event.records.len(), 1);
-        assert_eq!(inserted_job_id(&event.records[0]).as_deref(), Some("j1"));
+        assert_eq!(
+            inserted_job(&event.records[0]),
+            Some(InsertedJob::Id("j1".into())),
+            "an image without the job's fields gives its id"
+        );
         assert!(matches!(
             parse(json!({"Records": []})),
             WorkerEvent::Stream(event) if event.records.is_empty()
@@ -173,7 +189,10 @@ mod tests {
             panic!("one record: {:?}", event.records);
         };
         let id = "start-6f1c2a9be0d44e8a9c3b7d21a5e4f019";
-        assert_eq!(inserted_job_id(record).as_deref(), Some(id));
+        assert_eq!(
+            crate::store::dynamodb::stream::inserted_job_id(record).as_deref(),
+            Some(id)
+        );
         let job: crate::domain::Job =
             serde_dynamo::from_item(record.change.new_image.clone()).expect("a stored job");
         assert_eq!(job.id, id);

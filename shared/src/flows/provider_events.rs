@@ -51,7 +51,7 @@ pub async fn apply_provider_events(events: &[ValidEvent], services: &Services) -
             .filter(|&i| events[i].external_unique_id == *call_id)
             .collect();
         let mut applied = apply_to_call(call_id, &indexes, events, services).await;
-        if let Some(live) = live_call_of_room(call_id, &applied.0, services).await {
+        if let Some(live) = live_call_of_room(call_id, &applied, services).await {
             applied = apply_to_call(&live, &indexes, events, services).await;
         }
         let (outcome, statuses) = applied;
@@ -112,14 +112,18 @@ async fn apply_to_call(
 
 /// Rooms are reused (a daily stand-up, a personal room) and the provider names the
 /// room, not the call: events naming a room whose call has ended, or a room we only
-/// know from a pasted link, belong to the room's live call, if it has one.
+/// know from a pasted link, belong to the room's live call, if it has one. (Not the
+/// events that ended the call just now: they were its own.)
 async fn live_call_of_room(
     call_id: &ExternalId,
-    outcome: &Result<Option<Call>, StoreError>,
+    (outcome, statuses): &(Result<Option<Call>, StoreError>, Statuses),
     services: &Services,
 ) -> Option<ExternalId> {
+    let applied_here = statuses
+        .iter()
+        .any(|(status, _)| *status == EventStatus::Applied);
     let join_url = match outcome {
-        Ok(Some(call)) if !call.is_live() => call.join_url.clone(),
+        Ok(Some(call)) if !call.is_live() && !applied_here => call.join_url.clone(),
         Ok(None) if is_room_name(call_id.as_str()) => {
             RoomPattern::from_template(&services.config.join_url_template)?
                 .join_url(call_id.as_str())

@@ -9,6 +9,7 @@
 
 use crate::domain::{Call, CallKind, ChannelId, ExternalId, Job, JobKind, NewCall, TeamId, UserId};
 use crate::meeting::{MeetingError, MeetingRequest};
+use crate::metrics;
 use crate::store::StoreError;
 
 use super::Services;
@@ -101,17 +102,19 @@ pub async fn start_call(command: StartCall, request_id: &str, services: &Service
         },
         now,
     );
-    let job = Job::new(
+    let mut job = Job::new(
         JobKind::RegisterCall {
             external_unique_id: call.external_unique_id.clone(),
         },
         now,
     )
     .with_id(format!("start-{request_id}"));
+    job.enqueued_at_ms = Some(services.clock.now_millis());
     let job_id = job.id.clone();
     match services.store.create_call(&call, &[job]).await {
         Ok(()) => {
             tracing::info!(call = %call.external_unique_id, team = %call.team_id, "call started");
+            metrics::emit(metrics::call_started(&call.team_id));
             // The caller's own URLs (a phone call's dial URL) go to the caller only.
             let (join_url, desktop_join_url) = match meeting.caller {
                 Some(caller) => (caller.url, caller.desktop_url),

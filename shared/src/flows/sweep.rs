@@ -2,7 +2,7 @@
 //! Slack is a lie. Runs on a schedule over the sparse live-calls index, never a scan.
 
 use crate::domain::{Call, EndReason, Job, JobKind, UnixSeconds};
-use crate::store::{modify_call, StoreError};
+use crate::store::{modify_call_from, StoreError};
 
 use super::Services;
 
@@ -46,9 +46,11 @@ pub async fn sweep_stale_calls(services: &Services) -> Result<SweepReport, Store
             continue;
         }
         let mut ended_for = None;
-        let outcome = modify_call(services.store.as_ref(), &call.external_unique_id, |c| {
+        let external_unique_id = call.external_unique_id.clone();
+        // The index's copy is tried first; a stale one is read again.
+        let outcome = modify_call_from(services.store.as_ref(), call, |c| {
             ended_for = None;
-            // Decide again on the fresh copy: the provider may have spoken meanwhile.
+            // Decide on the copy written: the provider may have spoken meanwhile.
             let reason = stale_reason(c, now, config.stale_call_minutes, config.max_call_hours)?;
             // An abandoned call ended when the last thing happened in it, not now.
             let ended_at = match reason {
@@ -71,12 +73,12 @@ pub async fn sweep_stale_calls(services: &Services) -> Result<SweepReport, Store
             (Ok(Some(_)), Some(_)) => report.ended_abandoned += 1,
             (Ok(_), None) | (Ok(None), _) => {}
             (Err(error), _) => {
-                tracing::warn!(%error, call = %call.external_unique_id, "sweep could not end a call");
+                tracing::warn!(%error, call = %external_unique_id, "sweep could not end a call");
                 report.errors += 1;
             }
         }
         if let Some(reason) = ended_for {
-            tracing::info!(call = %call.external_unique_id, ?reason, "stale call ended");
+            tracing::info!(call = %external_unique_id, ?reason, "stale call ended");
         }
     }
     Ok(report)

@@ -16,6 +16,8 @@ use serde::{Deserialize, Serialize};
 use super::{Meeting, MeetingError, MeetingProvider, MeetingRequest};
 use crate::domain::{CallKind, ExternalId};
 use crate::secrets::SecretSource;
+use crate::telemetry::http_client_span;
+use tracing::Instrument as _;
 
 /// The provider shares Slack's 3-second budget with our own write: 0.8 s here plus the
 /// store's 1.5 s stays inside the 2.5 s answer deadline, so the deadline never cuts off
@@ -117,6 +119,7 @@ impl MeetingProvider for HttpMeetingProvider {
             .timeout(self.timeout)
             .json(&body)
             .send()
+            .instrument(http_client_span("MeetingApi", "CreateMeeting"))
             .await
             .map_err(|error| {
                 let reason = if error.is_timeout() {

@@ -11,6 +11,8 @@ use async_trait::async_trait;
 use crate::clock::Clock;
 use crate::domain::ProviderNotice;
 use crate::secrets::SecretSource;
+use crate::telemetry::http_client_span;
+use tracing::Instrument as _;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CallbackError {
@@ -85,6 +87,7 @@ impl ProviderCallback for HttpProviderCallback {
             .timeout(self.timeout)
             .body(body)
             .send()
+            .instrument(http_client_span("ProviderCallback", "Notify"))
             .await
             .map_err(|error| CallbackError::Transient(error.without_url().to_string()))?;
         let status = response.status();

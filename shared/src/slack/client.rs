@@ -24,6 +24,7 @@ use super::payloads::ResponseMessage;
 use super::retry::RetryPolicy;
 use crate::config::Config;
 use crate::domain::SlackCallId;
+use crate::metrics;
 
 const JSON_UTF8: &str = "application/json; charset=utf-8";
 /// No charset: Slack warns `superfluous_charset` about one on a form.
@@ -156,7 +157,16 @@ impl SlackClient {
         authorization: Option<&HeaderValue>,
         body: Body,
     ) -> Result<Value, SlackError> {
-        let span = tracing::info_span!("slack_request", method, encoding = body.label());
+        // Named for an OpenTelemetry exporter too (see `telemetry`).
+        let span = tracing::info_span!(
+            "slack_request",
+            method,
+            encoding = body.label(),
+            otel.name = %format_args!("Slack.{method}"),
+            otel.kind = "client",
+            rpc.service = "Slack",
+            rpc.method = method,
+        );
         async {
             let started = Instant::now();
             let mut attempt = 0u32;
@@ -179,6 +189,7 @@ impl SlackClient {
                     }
                     Err(error) => error,
                 };
+                metrics::emit(metrics::slack_error(&error));
                 let class = error.class();
                 match self
                     .policy

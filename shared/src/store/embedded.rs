@@ -17,8 +17,10 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
-use super::{preferred_call, CallStore, ReceiptOutcome, StoreError};
-use crate::domain::{Call, EventReceipt, ExternalId, Installation, Job, SlackCallId, TeamId};
+use super::{preferred_call, CallStore, JobClaim, ReceiptOutcome, StoreError};
+use crate::domain::{
+    Call, EventReceipt, ExternalId, Installation, Job, Lease, SlackCallId, TeamId, UnixSeconds,
+};
 
 /// Everything the store holds; also the file's format.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
@@ -333,6 +335,60 @@ impl CallStore for EmbeddedStore {
             Ok(Change::Commit(()))
         })?;
         job.version = next.version;
+        Ok(())
+    }
+
+    async fn claim_job(
+        &self,
+        job: &Job,
+        lease: &Lease,
+        now: UnixSeconds,
+    ) -> Result<JobClaim, StoreError> {
+        // The delivered copy is only a first guess for DynamoDB; here the stored job is
+        // at hand anyway.
+        self.write(&[], |state| {
+            let Some(stored) = state.jobs.get_mut(&job.id) else {
+                return Ok(Change::Skip(JobClaim::Missing));
+            };
+            if stored.is_finished() {
+                return Ok(Change::Skip(JobClaim::Finished(stored.clone())));
+            }
+            if !stored.is_claimable(now) {
+                return Ok(Change::Skip(JobClaim::Held(stored.clone())));
+            }
+            stored.begin_attempt(lease);
+            stored.version += 1;
+            Ok(Change::Commit(JobClaim::Claimed(stored.clone())))
+        })
+    }
+
+    async fn update_call_and_job(
+        &self,
+        call: &mut Call,
+        job: &mut Job,
+        jobs: &[Job],
+    ) -> Result<(), StoreError> {
+        let mut next_call = call.clone();
+        next_call.version += 1;
+        let mut next_job = job.clone();
+        next_job.version += 1;
+        self.write(jobs, |state| {
+            let stored_call = state
+                .calls
+                .get_mut(&call.external_unique_id)
+                .filter(|stored| stored.version == call.version)
+                .ok_or(StoreError::Conflict)?;
+            *stored_call = next_call.clone();
+            let stored_job = state
+                .jobs
+                .get_mut(&job.id)
+                .filter(|stored| stored.version == job.version)
+                .ok_or(StoreError::Conflict)?;
+            *stored_job = next_job.clone();
+            Ok(Change::Commit(()))
+        })?;
+        call.version = next_call.version;
+        job.version = next_job.version;
         Ok(())
     }
 

@@ -6,10 +6,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rand::Rng;
 
-use crate::domain::{Call, EventReceipt, ExternalId, Installation, Job, SlackCallId, TeamId};
+use crate::domain::{
+    Call, EventReceipt, ExternalId, Installation, Job, Lease, SlackCallId, TeamId, UnixSeconds,
+};
 
 pub mod dynamodb;
 pub mod embedded;
+pub mod installation_cache;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -35,6 +38,19 @@ pub enum StoreError {
 pub enum ReceiptOutcome {
     New,
     Duplicate,
+}
+
+/// What [`CallStore::claim_job`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobClaim {
+    /// The run holds the job: here as stored now, its attempt counted.
+    Claimed(Job),
+    /// Done or failed already: nothing to run.
+    Finished(Job),
+    /// Another run holds it.
+    Held(Job),
+    /// No such job.
+    Missing,
 }
 
 /// Calls, jobs, installations and event receipts, with conditional writes.
@@ -86,6 +102,29 @@ pub trait CallStore: Send + Sync {
     /// success. Updating a job never re-triggers the worker (only inserts do).
     async fn update_job(&self, job: &mut Job) -> Result<(), StoreError>;
 
+    /// Starts a run of `job` without reading it first: counts the attempt and holds the
+    /// job with `lease` ([`Job::begin_attempt`]) if it is pending and nobody holds it at
+    /// `now`. `job` is the job as delivered; its version is tried first (one conditional
+    /// write), the stored job decides when it moved. Otherwise says why not, with the
+    /// job as stored.
+    async fn claim_job(
+        &self,
+        job: &Job,
+        lease: &Lease,
+        now: UnixSeconds,
+    ) -> Result<JobClaim, StoreError>;
+
+    /// Writes `call` and `job`, each if its stored version is still the one it
+    /// carries, and enqueues `jobs`, atomically: a job's end recorded with its last
+    /// call change in one request. On success both versions are incremented.
+    /// `Conflict` if either moved or is gone.
+    async fn update_call_and_job(
+        &self,
+        call: &mut Call,
+        job: &mut Job,
+        jobs: &[Job],
+    ) -> Result<(), StoreError>;
+
     async fn get_installation(&self, team_id: &TeamId) -> Result<Option<Installation>, StoreError>;
 
     /// Creates or replaces the installation if its stored version is still
@@ -113,15 +152,52 @@ const MODIFY_CALL_MAX_BACKOFF: Duration = Duration::from_millis(400);
 pub async fn modify_call<F>(
     store: &dyn CallStore,
     external_unique_id: &ExternalId,
+    change: F,
+) -> Result<Option<Call>, StoreError>
+where
+    F: FnMut(&mut Call) -> Option<Vec<Job>> + Send,
+{
+    let Some(stored) = store.get_call(external_unique_id).await? else {
+        return Ok(None);
+    };
+    modify_loop(store, stored, true, change).await
+}
+
+/// [`modify_call`] starting from a copy of the call already in hand: the first write
+/// is tried at that copy's version, and the call is read again only if someone else
+/// wrote it since (one request instead of two when nobody did).
+pub async fn modify_call_from<F>(
+    store: &dyn CallStore,
+    in_hand: Call,
+    change: F,
+) -> Result<Option<Call>, StoreError>
+where
+    F: FnMut(&mut Call) -> Option<Vec<Job>> + Send,
+{
+    modify_loop(store, in_hand, false, change).await
+}
+
+/// The loop of both: `first` is the copy to try first, `fresh` whether it was just read.
+async fn modify_loop<F>(
+    store: &dyn CallStore,
+    first: Call,
+    fresh: bool,
     mut change: F,
 ) -> Result<Option<Call>, StoreError>
 where
     F: FnMut(&mut Call) -> Option<Vec<Job>> + Send,
 {
+    let external_unique_id = first.external_unique_id.clone();
+    let mut next = Some(first);
     let mut attempt = 0;
     loop {
-        let Some(stored) = store.get_call(external_unique_id).await? else {
-            return Ok(None);
+        let from_hand = next.is_some() && !fresh;
+        let stored = match next.take() {
+            Some(call) => call,
+            None => match store.get_call(&external_unique_id).await? {
+                Some(call) => call,
+                None => return Ok(None),
+            },
         };
         let mut call = stored.clone();
         let Some(jobs) = change(&mut call) else {
@@ -129,11 +205,13 @@ where
         };
         match store.update_call(&mut call, &jobs).await {
             Ok(()) => return Ok(Some(call)),
+            // The copy in hand was stale: no race to back off from, just read it.
+            Err(StoreError::Conflict) if from_hand => {}
             Err(StoreError::Conflict) if attempt + 1 < MODIFY_CALL_ATTEMPTS => {
                 attempt += 1;
                 let pause = conflict_backoff(attempt);
                 tracing::debug!(
-                    %external_unique_id,
+                    external_unique_id = %external_unique_id,
                     attempt,
                     ?pause,
                     "call changed concurrently; reading it again"

@@ -6,6 +6,7 @@
 
 mod support;
 
+mod call_life;
 mod provider_lifecycle;
 mod real_slack;
 mod slack_events;

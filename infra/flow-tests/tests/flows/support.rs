@@ -162,12 +162,14 @@ pub async fn table_items(world: &World) -> usize {
 // ---- the meeting provider's HTTP API -----------------------------------------------
 
 /// Store methods that write (every other method only reads).
-pub const STORE_WRITES: [&str; 6] = [
+pub const STORE_WRITES: [&str; 8] = [
     "create_call",
     "update_call",
     "record_event",
     "enqueue_jobs",
     "update_job",
+    "claim_job",
+    "update_call_and_job",
     "put_installation",
 ];
 

@@ -6,15 +6,14 @@
 
 use secrecy::SecretString;
 
+use super::outcome::{on_dead_token, StepError};
+use super::Progress;
 use crate::domain::{Call, CallKind, ChannelId, SlackCallId};
 use crate::flows::Services;
 use crate::slack::api::{ChatPostEphemeral, ChatPostMessage};
 use crate::slack::payloads::{call_block, ResponseMessage};
 use crate::slack::response_url::check_response_url;
 use crate::slack::SlackError;
-use crate::store::modify_call;
-
-use super::outcome::{on_dead_token, StepError};
 
 /// The call's `response_url`, if we may post to it (an allowed host).
 pub(super) fn usable_response_url<'a>(call: &'a Call, services: &Services) -> Option<&'a str> {
@@ -30,11 +29,13 @@ pub(super) fn usable_response_url<'a>(call: &'a Call, services: &Services) -> Op
 
 /// Posts the call block once, for a call started by a command (pasted rooms are
 /// unfurled instead). Slack refusing it everywhere is not a failure of the job: the
-/// call is registered, joinable and unfurlable, and its starter has the link.
+/// call is registered, joinable and unfurlable, and its starter has the link. What
+/// happened is noted in `progress`, for the job to record.
 pub(super) async fn post_call_block(
     call: &Call,
     token: &SecretString,
     services: &Services,
+    progress: &mut Progress,
 ) -> Result<(), StepError> {
     let (Some(_), Some(slack_call_id)) = (&call.response_url, &call.slack_call_id) else {
         return Ok(());
@@ -74,15 +75,12 @@ pub(super) async fn post_call_block(
             }
         }
     }
-    modify_call(services.store.as_ref(), &call.external_unique_id, |c| {
-        let news = if posted {
-            c.acknowledge_block_posted()
-        } else {
-            c.acknowledge_block_refused()
-        };
-        news.then(Vec::new)
-    })
-    .await?;
+    if posted {
+        progress.acks.block_posted = true;
+        progress.posted_block = true;
+    } else {
+        progress.acks.block_refused = true;
+    }
     Ok(())
 }
 

@@ -1,16 +1,26 @@
 //! The worker's flow: run one job from the outbox, idempotently.
 //!
-//! Progress is recorded on the call after every Slack call that succeeds, so a job run
-//! twice (stream redelivery, a retry after a crash) never registers, posts or ends
-//! twice. Every job ends `done`, `failed(reason)`, or is retried a bounded number of
-//! times. This file holds the bookkeeping; each job kind has a file of its own.
+//! Progress is recorded on the call as Slack confirms it, so a job run twice (stream
+//! redelivery, a retry after a crash) never registers, posts or ends twice. Every job
+//! ends `done`, `failed(reason)`, or is retried a bounded number of times. This file
+//! holds the bookkeeping; each job kind has a file of its own.
+//!
+//! Store requests per run: a job that must run alone is claimed (one conditional
+//! write, no read; the stream delivers the job itself); a sync is not (see
+//! [`JobKind::needs_lease`]). The run's last confirmations are written with the job's
+//! end, in one request; earlier ones only where repeating a Slack request would show
+//! twice (a registration, a posted message).
 
-use crate::domain::{Job, JobKind, JobStatus, Rejection};
+use crate::domain::{Call, Job, JobKind, Lease, Rejection, SlackAcks};
+use crate::metrics;
+use crate::store::{modify_call_from, JobClaim, StoreError};
 
 use super::Services;
+use ending::{record_end, End};
 use outcome::StepError;
 
 mod call_block;
+mod ending;
 mod notify;
 mod outcome;
 mod register;
@@ -38,91 +48,144 @@ pub enum JobOutcome {
     Retry(String),
 }
 
-pub async fn run_job(job_id: &str, services: &Services) -> JobOutcome {
-    let mut job = match services.store.get_job(job_id).await {
-        Ok(Some(job)) => job,
-        Ok(None) => {
-            tracing::warn!(job = job_id, "job not found; nothing to do");
-            return JobOutcome::Done;
-        }
-        Err(error) => return JobOutcome::Retry(error.to_string()),
-    };
-    if job.is_finished() {
-        tracing::debug!(job = job_id, status = ?job.status, "job already finished");
-        return JobOutcome::Done;
+/// What a run has come to know: the call it works on, as last read or written, and
+/// what Slack confirmed that is not recorded on that call yet.
+#[derive(Debug, Default)]
+pub(super) struct Progress {
+    pub(super) call: Option<Call>,
+    pub(super) acks: SlackAcks,
+    /// The call block was posted in this run (its latency is measured).
+    pub(super) posted_block: bool,
+}
+
+impl Progress {
+    /// The call with the confirmations so far applied: what Slack shows now.
+    pub(super) fn call_as_shown(&self) -> Option<Call> {
+        let mut call = self.call.clone()?;
+        self.acks.apply(&mut call);
+        Some(call)
     }
 
+    /// Writes the confirmations so far now, before a step that must not be repeated
+    /// once done (its record is then safe even if a later step fails).
+    pub(super) async fn record_now(&mut self, services: &Services) -> Result<(), StoreError> {
+        let Some(call) = self.call.clone() else {
+            return Ok(());
+        };
+        if self.acks.is_empty() {
+            return Ok(());
+        }
+        let acks = self.acks.clone();
+        self.call = modify_call_from(services.store.as_ref(), call, |c| {
+            acks.apply(c).then(Vec::new)
+        })
+        .await?;
+        self.acks = SlackAcks::default();
+        Ok(())
+    }
+}
+
+/// Runs the job behind an outbox insert, `job` as the stream delivered it.
+pub async fn run_job(job: Job, services: &Services) -> JobOutcome {
     let now = services.clock.now();
-    if job.is_leased(now) {
-        return JobOutcome::Retry("the job is running elsewhere".into());
-    }
-    // Taking the lease and counting the attempt is one conditional write: of two
-    // deliveries racing, one runs the job and the other sees a conflict or the lease.
-    job.begin_attempt(now, JOB_LEASE_SECONDS);
-    if let Err(error) = services.store.update_job(&mut job).await {
-        return JobOutcome::Retry(error.to_string());
-    }
+    let (mut job, lease) = if job.kind.needs_lease() {
+        // Taking the lease and counting the attempt is one conditional write: of two
+        // deliveries racing, one runs the job and the other sees the lease.
+        let lease = Lease::new(now, JOB_LEASE_SECONDS);
+        match services.store.claim_job(&job, &lease, now).await {
+            Ok(JobClaim::Claimed(job)) => (job, Some(lease)),
+            Ok(JobClaim::Finished(job)) => {
+                tracing::debug!(job = %job.id, status = ?job.status, "job already finished");
+                return JobOutcome::Done;
+            }
+            Ok(JobClaim::Held(_)) => {
+                return JobOutcome::Retry("the job is running elsewhere".into())
+            }
+            Ok(JobClaim::Missing) => {
+                tracing::warn!(job = %job.id, "job not found; nothing to do");
+                return JobOutcome::Done;
+            }
+            Err(error) => return JobOutcome::Retry(error.to_string()),
+        }
+    } else {
+        (job, None)
+    };
     let span =
         tracing::info_span!("job", job = %job.id, kind = job.kind.name(), attempt = job.attempts);
     let _guard = span.enter();
 
     if job.is_out_of_attempts(MAX_JOB_ATTEMPTS) {
+        metrics::emit(metrics::job_given_up(job.kind.name()));
         outcome::give_up(&job, services).await;
-        return finish(
-            &mut job,
-            services,
-            JobStatus::Failed,
-            Some("too many attempts".into()),
-        )
-        .await;
+        let end = End::Failed("too many attempts".into());
+        return record_end(services, &mut job, lease.as_ref(), end, Progress::default()).await;
     }
 
-    match execute(&job.kind, services).await {
+    let mut progress = Progress::default();
+    let end = match execute(&job.kind, services, &mut progress).await {
         Ok(()) => {
             tracing::info!("job done");
-            finish(&mut job, services, JobStatus::Done, None).await
+            End::Done
         }
         Err(StepError::Fail(reason)) => {
             tracing::warn!(%reason, "job failed");
-            finish(&mut job, services, JobStatus::Failed, Some(reason)).await
+            End::Failed(reason)
         }
         Err(StepError::Retry(reason)) => {
             tracing::warn!(%reason, "job will be retried");
-            job.release_for_retry(reason.clone());
-            // Best effort: the lease would lapse anyway, and the reason helps whoever
-            // looks at the job later.
-            let _ = services.store.update_job(&mut job).await;
-            JobOutcome::Retry(reason)
+            End::Retry(reason)
         }
+    };
+    observe(&job, &progress, services);
+    let kind = job.kind.name();
+    let outcome = record_end(services, &mut job, lease.as_ref(), end.clone(), progress).await;
+    match (&end, &outcome) {
+        (End::Retry(_), JobOutcome::Failed(_)) => metrics::emit(metrics::job_given_up(kind)),
+        (_, JobOutcome::Retry(_)) => metrics::emit(metrics::job_retried(kind)),
+        _ => {}
+    }
+    outcome
+}
+
+/// Metrics of what Slack confirmed in this run.
+fn observe(job: &Job, progress: &Progress, services: &Services) {
+    let Some(call) = &progress.call else {
+        return;
+    };
+    if progress.acks.ended {
+        metrics::emit(metrics::call_ended(&call.team_id));
+    }
+    if let (true, Some(enqueued_at_ms)) = (progress.posted_block, job.enqueued_at_ms) {
+        let after = services.clock.now_millis().saturating_sub(enqueued_at_ms);
+        let after = std::time::Duration::from_millis(u64::try_from(after).unwrap_or(0));
+        metrics::emit(metrics::call_block_posted(after, &call.team_id));
     }
 }
 
-/// Ends the job and records it.
-async fn finish(
-    job: &mut Job,
+/// Runs the stored job `job_id` (a local worker hears of ids only).
+pub async fn run_stored_job(job_id: &str, services: &Services) -> JobOutcome {
+    match services.store.get_job(job_id).await {
+        Ok(Some(job)) if job.is_finished() => JobOutcome::Done,
+        Ok(Some(job)) => run_job(job, services).await,
+        Ok(None) => {
+            tracing::warn!(job = job_id, "job not found; nothing to do");
+            JobOutcome::Done
+        }
+        Err(error) => JobOutcome::Retry(error.to_string()),
+    }
+}
+
+async fn execute(
+    kind: &JobKind,
     services: &Services,
-    status: JobStatus,
-    reason: Option<String>,
-) -> JobOutcome {
-    job.finish(status, reason.clone());
-    if let Err(error) = services.store.update_job(job).await {
-        // The work is done; recording it failed. A rerun finds nothing left to do.
-        tracing::warn!(%error, "could not record the job's end");
-        return JobOutcome::Retry(error.to_string());
-    }
-    match reason {
-        Some(reason) if status == JobStatus::Failed => JobOutcome::Failed(reason),
-        _ => JobOutcome::Done,
-    }
-}
-
-async fn execute(kind: &JobKind, services: &Services) -> Result<(), StepError> {
+    progress: &mut Progress,
+) -> Result<(), StepError> {
     match kind {
         JobKind::RegisterCall { external_unique_id } => {
-            register::register_call(external_unique_id, services).await
+            register::register_call(external_unique_id, services, progress).await
         }
         JobKind::SyncCall { external_unique_id } => {
-            sync::sync_call(external_unique_id, services).await
+            sync::sync_call(external_unique_id, services, progress).await
         }
         JobKind::RejectCall {
             slack_call_id,

@@ -7,22 +7,26 @@ use secrecy::SecretString;
 use crate::domain::{Call, CallState, CallUser, ExternalId};
 use crate::flows::installation::{self, TokenError, REINSTALL_MESSAGE};
 use crate::flows::Services;
+use crate::metrics;
 use crate::slack::api::CallsAdd;
 use crate::slack::payloads::ResponseMessage;
 use crate::slack::{ApiErrorCode, SlackError};
-use crate::store::modify_call;
+use crate::store::modify_call_from;
 
 use super::call_block::{post_call_block, usable_response_url};
 use super::outcome::{self, StepError};
 use super::sync::sync_call;
+use super::Progress;
 
 pub(super) async fn register_call(
     external_unique_id: &ExternalId,
     services: &Services,
+    progress: &mut Progress,
 ) -> Result<(), StepError> {
     let Some(call) = services.store.get_call(external_unique_id).await? else {
         return Err(StepError::Fail("the call no longer exists".into()));
     };
+    progress.call = Some(call.clone());
     if call.slack_call_id.is_none() && call.state != CallState::Registering {
         tracing::info!(state = ?call.state, "call ended or failed before registration; nothing to do");
         return Ok(());
@@ -48,9 +52,17 @@ pub(super) async fn register_call(
     } else {
         call
     };
-    post_call_block(&call, &token, services).await?;
-    // Participants or an end may have arrived while the call was registering.
-    sync_call(&call.external_unique_id, services).await
+    progress.call = Some(call.clone());
+    post_call_block(&call, &token, services, progress).await?;
+    // Participants or an end may have arrived while the call was registering. The
+    // block's record must not wait for them: a repeated post would show twice.
+    if progress
+        .call_as_shown()
+        .is_some_and(|shown| !shown.pending_sync().is_empty())
+    {
+        progress.record_now(services).await?;
+    }
+    sync_call(&call.external_unique_id, services, progress).await
 }
 
 /// `calls.add`, then records Slack's id on the call.
@@ -86,7 +98,9 @@ pub(super) async fn add_to_slack(
         answer => answer?,
     };
     tracing::info!(slack_call_id = %added.id, "call registered in Slack");
-    let recorded = modify_call(services.store.as_ref(), &call.external_unique_id, |c| {
+    metrics::emit(metrics::call_registered(&call.team_id));
+    // Written at once, on the copy in hand: a repeated calls.add would register twice.
+    let recorded = modify_call_from(services.store.as_ref(), call.clone(), |c| {
         if c.slack_call_id.is_some() {
             return None;
         }
@@ -159,7 +173,8 @@ fn plain_words(error: &SlackError) -> String {
 /// Marks the call failed and tells its starter why (ephemerally, through response_url).
 pub(super) async fn fail_call(call: &Call, message: &str, reason: &str, services: &Services) {
     let reason = reason.to_owned();
-    if let Err(error) = modify_call(services.store.as_ref(), &call.external_unique_id, |c| {
+    metrics::emit(metrics::call_failed(&call.team_id, &reason));
+    if let Err(error) = modify_call_from(services.store.as_ref(), call.clone(), |c| {
         (c.failure.is_none() && c.slack_call_id.is_none()).then(|| {
             c.mark_failed(reason.clone());
             Vec::new()

@@ -6,7 +6,7 @@ use crate::domain::{
     CallState, EndReason, ExternalId, Job, JobKind, ProviderNotice, Rejection, SlackCallId,
 };
 use crate::flows::Services;
-use crate::store::modify_call;
+use crate::store::modify_call_from;
 
 use super::outcome::StepError;
 
@@ -30,7 +30,9 @@ pub(super) async fn reject_call(
     };
     let now = services.clock.now();
     let callback_configured = services.config.provider_callback_url.is_some();
-    let updated = modify_call(services.store.as_ref(), &call.external_unique_id, |c| {
+    let external_unique_id = call.external_unique_id.clone();
+    // Tried on the copy in hand first (read again only if it was stale).
+    let updated = modify_call_from(services.store.as_ref(), call, |c| {
         if !c.record_rejection(rejection.clone()) {
             return None;
         }
@@ -64,7 +66,7 @@ pub(super) async fn reject_call(
     })
     .await?;
     if updated.is_some() {
-        tracing::info!(call = %call.external_unique_id, "rejection recorded");
+        tracing::info!(call = %external_unique_id, "rejection recorded");
     }
     Ok(())
 }

@@ -1,23 +1,31 @@
 //! `sync_call`: makes Slack's call object match the call (joins, leaves, details, end),
-//! recording each change Slack acknowledged before making the next.
+//! noting each change Slack confirmed; the job records them with its end.
 
 use secrecy::SecretString;
 
-use crate::domain::{CallUser, ExternalId, SlackCallId};
+use crate::domain::{CallUser, ExternalId, ShownDetails, SlackCallId};
 use crate::flows::installation;
 use crate::flows::Services;
 use crate::slack::api::{CallsEnd, CallsParticipants, CallsUpdate};
 use crate::slack::SlackError;
-use crate::store::modify_call;
 
 use super::outcome::{slack_failure, StepError};
+use super::Progress;
 
 /// Makes Slack's call object match the call: joins, leaves, details, end, in that order.
+/// Works on the call in `progress` when the run has it, else reads it.
 pub(super) async fn sync_call(
     external_unique_id: &ExternalId,
     services: &Services,
+    progress: &mut Progress,
 ) -> Result<(), StepError> {
-    let Some(call) = services.store.get_call(external_unique_id).await? else {
+    if progress.call.is_none() {
+        let Some(call) = services.store.get_call(external_unique_id).await? else {
+            return Err(StepError::Fail("the call no longer exists".into()));
+        };
+        progress.call = Some(call);
+    }
+    let Some(call) = progress.call_as_shown() else {
         return Err(StepError::Fail("the call no longer exists".into()));
     };
     let plan = call.pending_sync();
@@ -28,7 +36,6 @@ pub(super) async fn sync_call(
         return Ok(());
     };
     let token = installation::bot_token(services, &call.team_id).await?;
-    let store = services.store.as_ref();
     let team_id = &call.team_id;
 
     if !plan.add.is_empty() {
@@ -39,14 +46,8 @@ pub(super) async fn sync_call(
                 Ok(applied) => applied,
                 Err(error) => return Err(slack_failure(error, team_id, &token, services).await),
             };
-        modify_call(store, external_unique_id, |c| {
-            let mut news = c.acknowledge_added(&applied.done);
-            for (user, code) in &applied.refused {
-                news |= c.refuse_participant(user, code);
-            }
-            news.then(Vec::new)
-        })
-        .await?;
+        progress.acks.added.extend(applied.done);
+        progress.acks.refused.extend(applied.refused);
     }
     if !plan.remove.is_empty() {
         let applied = match change_participants(
@@ -62,15 +63,12 @@ pub(super) async fn sync_call(
             Err(error) => return Err(slack_failure(error, team_id, &token, services).await),
         };
         // Someone Slack no longer knows is not shown either.
-        let gone: Vec<CallUser> = applied
-            .done
-            .into_iter()
-            .chain(applied.refused.into_iter().map(|(user, _)| user))
-            .collect();
-        modify_call(store, external_unique_id, |c| {
-            c.acknowledge_removed(&gone).then(Vec::new)
-        })
-        .await?;
+        progress.acks.removed.extend(
+            applied
+                .done
+                .into_iter()
+                .chain(applied.refused.into_iter().map(|(user, _)| user)),
+        );
     }
     if plan.update {
         let request = CallsUpdate {
@@ -85,15 +83,11 @@ pub(super) async fn sync_call(
                 return Err(slack_failure(error, team_id, &token, services).await);
             }
         }
-        modify_call(store, external_unique_id, |c| {
-            c.acknowledge_details(
-                request.title.clone(),
-                request.join_url.clone(),
-                request.desktop_app_join_url.clone(),
-            )
-            .then(Vec::new)
-        })
-        .await?;
+        progress.acks.details = Some(ShownDetails {
+            title: request.title,
+            join_url: request.join_url,
+            desktop_join_url: request.desktop_app_join_url,
+        });
     }
     if plan.end {
         let request = CallsEnd {
@@ -106,10 +100,7 @@ pub(super) async fn sync_call(
             Err(error) if error.is_already_ended() => {}
             Err(error) => return Err(slack_failure(error, team_id, &token, services).await),
         }
-        modify_call(store, external_unique_id, |c| {
-            c.acknowledge_end().then(Vec::new)
-        })
-        .await?;
+        progress.acks.ended = true;
     }
     Ok(())
 }

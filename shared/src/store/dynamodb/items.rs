@@ -3,7 +3,9 @@
 
 use std::collections::HashMap;
 
+use aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use aws_sdk_dynamodb::Client;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -24,6 +26,10 @@ pub const JOB_SK: &str = "JOB";
 pub(super) const JOB_PK_PREFIX: &str = "JOB#";
 pub(super) const INSTALLATION_SK: &str = "INSTALL";
 const EVENT_SK: &str = "EVENT";
+
+/// Set by each plain `PutItem` to a value of its own, so that a retry of it that finds
+/// the item already written can tell its own write from someone else's.
+pub(super) const WRITE_TOKEN: &str = "write_token";
 
 const DAY_SECONDS: i64 = 86_400;
 /// How long a call stays readable after it stopped being live.
@@ -83,6 +89,23 @@ impl ConditionalPut {
                 AttributeValue::N(received_at.to_string()),
             )])),
         }
+    }
+
+    /// Adds (or replaces) one attribute of the item.
+    pub(super) fn set(&mut self, name: &str, value: AttributeValue) {
+        self.item.insert(name.to_owned(), value);
+    }
+
+    /// The same write as a single `PutItem`, ready to send.
+    pub(super) fn into_put_item(self, client: &Client, table: &str) -> PutItemFluentBuilder {
+        let names = self.names();
+        client
+            .put_item()
+            .table_name(table)
+            .set_item(Some(self.item))
+            .condition_expression(self.condition)
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(self.values)
     }
 
     pub(super) fn into_transact_item(self, table: &str) -> Result<TransactWriteItem, StoreError> {

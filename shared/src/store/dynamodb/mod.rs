@@ -11,8 +11,10 @@
 //! attributes and: `live` (calls, only while live: the sparse `live_calls` index),
 //! `expires_at` (the table's TTL: calls 30 days after they stop being live, jobs 7 days
 //! after creation, receipts as the receipt says). Each trait method is one request:
-//! reads one `GetItem` or `Query` (more pages only past 1 MB of results), writes one
-//! `TransactWriteItems`, even for a single item (see `DynamoStore::write` for why).
+//! reads one `GetItem` or `Query` (more pages only past 1 MB of results); a job's claim
+//! and an update of one item at its version one `PutItem`; every other
+//! write (inserts, and writes of several items) one `TransactWriteItems` (see
+//! `DynamoStore::write` for why).
 //!
 //! Reads by key are strongly consistent (optimistic locking reads what it then
 //! conditions on); lookups through an index are eventually consistent, as GSIs are.
@@ -23,16 +25,22 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use aws_sdk_dynamodb::Client;
 use serde::de::DeserializeOwned;
+use tracing::Instrument as _;
 
-use super::{preferred_call, CallStore, ReceiptOutcome, StoreError};
+use crate::telemetry::dynamodb_span;
+
+use super::{preferred_call, CallStore, JobClaim, ReceiptOutcome, StoreError};
 use crate::domain::{
-    Call, EventReceipt, ExternalId, Installation, Job, JobStatus, SlackCallId, TeamId,
+    Call, EventReceipt, ExternalId, Installation, Job, JobStatus, Lease, SlackCallId, TeamId,
+    UnixSeconds,
 };
 
+mod claim;
 mod items;
 pub mod stream;
 
@@ -42,7 +50,7 @@ pub use items::{
 };
 use items::{
     call_item, from_item, installation_item, item_pk, key, receipt_item, ConditionalPut, CALL_SK,
-    INSTALLATION_SK,
+    INSTALLATION_SK, WRITE_TOKEN,
 };
 
 /// Whole-operation budget, retries included: an ack path has 3 s in all, and must still
@@ -154,6 +162,7 @@ impl DynamoStore {
             .set_key(Some(key(pk.clone(), sk)))
             .consistent_read(true)
             .send()
+            .instrument(dynamodb_span("GetItem", &self.table))
             .await
             .map_err(|error| unavailable("GetItem", error))?;
         output.item.map(|item| from_item(item, &pk, sk)).transpose()
@@ -178,6 +187,7 @@ impl DynamoStore {
             .items()
             .send()
             .try_collect()
+            .instrument(dynamodb_span("Query", &self.table))
             .await
             .map_err(|error| unavailable("Query", error))?;
         items
@@ -189,22 +199,21 @@ impl DynamoStore {
             .collect()
     }
 
-    /// Writes `primary` (when given) and inserts `jobs`, atomically, in one request.
+    /// Writes `primaries` and inserts `jobs`, atomically, in one request.
     ///
-    /// Always a `TransactWriteItems`, even for one item: the SDK gives it a client
-    /// request token and retries with the same token, so an attempt that timed out
-    /// after DynamoDB applied it is answered "done" on retry. A retried conditional
-    /// `PutItem` would instead fail its own condition and report a conflict or a
-    /// duplicate that never happened (a dropped event, a refused call). The price is
-    /// twice the write units of a plain put.
+    /// A `TransactWriteItems`, even for one item: the SDK gives it a client request
+    /// token and retries with the same token, so an attempt that timed out after
+    /// DynamoDB applied it is answered "done" on retry. A retried conditional insert
+    /// would instead fail its own condition and report a duplicate that never happened
+    /// (a dropped event, a refused call). The price is twice the write units of a
+    /// plain put: [`Self::put_at_version`] avoids it where the stored item can tell.
     async fn write(
         &self,
-        primary: Option<ConditionalPut>,
+        primaries: Vec<ConditionalPut>,
         jobs: &[Job],
     ) -> Result<WriteOutcome, StoreError> {
-        let has_primary = primary.is_some();
-        let mut puts = Vec::with_capacity(jobs.len() + 1);
-        puts.extend(primary);
+        let primary_count = primaries.len();
+        let mut puts = primaries;
         for job in jobs {
             puts.push(ConditionalPut::insert(job_item(job)?));
         }
@@ -220,6 +229,7 @@ impl DynamoStore {
             .transact_write_items()
             .set_transact_items(Some(items))
             .send()
+            .instrument(dynamodb_span("TransactWriteItems", &self.table))
             .await
         {
             Ok(_) => return Ok(WriteOutcome::Written),
@@ -236,9 +246,40 @@ impl DynamoStore {
             .iter()
             .map(|reason| reason.code().unwrap_or("None"))
             .collect();
-        match classify_cancellation(&codes, has_primary) {
+        match classify_cancellation(&codes, primary_count) {
             Some(outcome) => outcome,
             None => Err(unavailable("TransactWriteItems", error)),
+        }
+    }
+
+    /// Replaces one item at its expected version with a plain conditional `PutItem`
+    /// (half the write units of a transaction). A retry of an attempt that had landed
+    /// fails its condition; DynamoDB then returns the stored item, and if that carries
+    /// this write's token, the write is ours and done. (A twin write of the same item
+    /// by someone else carries another token: still a conflict.)
+    async fn put_at_version(&self, mut put: ConditionalPut) -> Result<WriteOutcome, StoreError> {
+        let token = AttributeValue::S(crate::domain::ids::new_id());
+        put.set(WRITE_TOKEN, token.clone());
+        let error = match put
+            .into_put_item(&self.client, &self.table)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .instrument(dynamodb_span("PutItem", &self.table))
+            .await
+        {
+            Ok(_) => return Ok(WriteOutcome::Written),
+            Err(error) => error,
+        };
+        match error.as_service_error() {
+            Some(PutItemError::ConditionalCheckFailedException(failed)) => {
+                let stored_token = failed.item().and_then(|item| item.get(WRITE_TOKEN));
+                if stored_token == Some(&token) {
+                    Ok(WriteOutcome::Written)
+                } else {
+                    Ok(WriteOutcome::PrimaryConditionFailed)
+                }
+            }
+            _ => Err(unavailable("PutItem", error)),
         }
     }
 }
@@ -247,13 +288,13 @@ impl DynamoStore {
 /// a reason of the store's own (throttling, validation...).
 fn classify_cancellation(
     codes: &[&str],
-    has_primary: bool,
+    primary_count: usize,
 ) -> Option<Result<WriteOutcome, StoreError>> {
     let failed_condition = codes
         .iter()
         .position(|code| *code == "ConditionalCheckFailed");
     match failed_condition {
-        Some(0) if has_primary => Some(Ok(WriteOutcome::PrimaryConditionFailed)),
+        Some(index) if index < primary_count => Some(Ok(WriteOutcome::PrimaryConditionFailed)),
         // Job inserts are conditional too: a job id that exists means the same job was
         // enqueued before, and it must not be reset to pending.
         Some(_) => Some(Err(StoreError::AlreadyExists)),
@@ -266,7 +307,7 @@ fn classify_cancellation(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum WriteOutcome {
     Written,
-    /// The condition of the first (non-job) item failed.
+    /// The condition of an item other than a job insert failed.
     PrimaryConditionFailed,
 }
 
@@ -286,7 +327,7 @@ where
 impl CallStore for DynamoStore {
     async fn create_call(&self, call: &Call, jobs: &[Job]) -> Result<(), StoreError> {
         let put = ConditionalPut::insert(call_item(call)?);
-        match self.write(Some(put), jobs).await? {
+        match self.write(vec![put], jobs).await? {
             WriteOutcome::Written => Ok(()),
             WriteOutcome::PrimaryConditionFailed => Err(StoreError::AlreadyExists),
         }
@@ -324,7 +365,12 @@ impl CallStore for DynamoStore {
         let mut next = call.clone();
         next.version += 1;
         let put = ConditionalPut::at_version(call_item(&next)?, call.version);
-        match self.write(Some(put), jobs).await? {
+        let outcome = if jobs.is_empty() {
+            self.put_at_version(put).await?
+        } else {
+            self.write(vec![put], jobs).await?
+        };
+        match outcome {
             WriteOutcome::Written => {
                 call.version = next.version;
                 Ok(())
@@ -343,15 +389,17 @@ impl CallStore for DynamoStore {
         receipt: &EventReceipt,
         jobs: &[Job],
     ) -> Result<ReceiptOutcome, StoreError> {
+        // Always a transaction: a receipt stored by our own retry and one stored by a
+        // genuine duplicate look the same, so only the request token can tell them apart.
         let put = ConditionalPut::receipt(receipt_item(receipt)?, receipt.received_at);
-        match self.write(Some(put), jobs).await? {
+        match self.write(vec![put], jobs).await? {
             WriteOutcome::Written => Ok(ReceiptOutcome::New),
             WriteOutcome::PrimaryConditionFailed => Ok(ReceiptOutcome::Duplicate),
         }
     }
 
     async fn enqueue_jobs(&self, jobs: &[Job]) -> Result<(), StoreError> {
-        self.write(None, jobs).await.map(|_| ())
+        self.write(Vec::new(), jobs).await.map(|_| ())
     }
 
     async fn get_job(&self, id: &str) -> Result<Option<Job>, StoreError> {
@@ -362,9 +410,42 @@ impl CallStore for DynamoStore {
         let mut next = job.clone();
         next.version += 1;
         let put = ConditionalPut::at_version(job_item(&next)?, job.version);
-        match self.write(Some(put), &[]).await? {
+        match self.put_at_version(put).await? {
             WriteOutcome::Written => {
                 job.version = next.version;
+                Ok(())
+            }
+            WriteOutcome::PrimaryConditionFailed => Err(StoreError::Conflict),
+        }
+    }
+
+    async fn claim_job(
+        &self,
+        job: &Job,
+        lease: &Lease,
+        now: UnixSeconds,
+    ) -> Result<JobClaim, StoreError> {
+        claim::claim_job(&self.client, &self.table, job, lease, now).await
+    }
+
+    async fn update_call_and_job(
+        &self,
+        call: &mut Call,
+        job: &mut Job,
+        jobs: &[Job],
+    ) -> Result<(), StoreError> {
+        let mut next_call = call.clone();
+        next_call.version += 1;
+        let mut next_job = job.clone();
+        next_job.version += 1;
+        let puts = vec![
+            ConditionalPut::at_version(call_item(&next_call)?, call.version),
+            ConditionalPut::at_version(job_item(&next_job)?, job.version),
+        ];
+        match self.write(puts, jobs).await? {
+            WriteOutcome::Written => {
+                call.version = next_call.version;
+                job.version = next_job.version;
                 Ok(())
             }
             WriteOutcome::PrimaryConditionFailed => Err(StoreError::Conflict),
@@ -380,7 +461,9 @@ impl CallStore for DynamoStore {
         next.version += 1;
         let put =
             ConditionalPut::at_version_or_new(installation_item(&next)?, installation.version);
-        match self.write(Some(put), &[]).await? {
+        // A transaction: installations are written rarely, and carry tokens that the
+        // stored-item comparison of `put_at_version` would have to read back.
+        match self.write(vec![put], &[]).await? {
             WriteOutcome::Written => {
                 installation.version = next.version;
                 Ok(())
@@ -411,24 +494,32 @@ mod tests {
 
     #[test]
     fn cancellation_reasons_map_to_store_outcomes() {
-        let outcome = |codes: &[&str], primary| classify_cancellation(codes, primary);
+        let outcome = |codes: &[&str], primaries| classify_cancellation(codes, primaries);
         assert!(matches!(
-            outcome(&["ConditionalCheckFailed", "None"], true),
+            outcome(&["ConditionalCheckFailed", "None"], 1),
             Some(Ok(WriteOutcome::PrimaryConditionFailed))
         ));
         assert!(matches!(
-            outcome(&["None", "ConditionalCheckFailed"], true),
+            outcome(&["None", "ConditionalCheckFailed"], 1),
             Some(Err(StoreError::AlreadyExists))
         ));
         assert!(matches!(
-            outcome(&["ConditionalCheckFailed"], false),
+            outcome(&["None", "ConditionalCheckFailed", "None"], 2),
+            Some(Ok(WriteOutcome::PrimaryConditionFailed))
+        ));
+        assert!(matches!(
+            outcome(&["None", "None", "ConditionalCheckFailed"], 2),
             Some(Err(StoreError::AlreadyExists))
         ));
         assert!(matches!(
-            outcome(&["None", "TransactionConflict"], true),
+            outcome(&["ConditionalCheckFailed"], 0),
+            Some(Err(StoreError::AlreadyExists))
+        ));
+        assert!(matches!(
+            outcome(&["None", "TransactionConflict"], 1),
             Some(Err(StoreError::Conflict))
         ));
-        assert!(outcome(&["ThrottlingError", "None"], true).is_none());
-        assert!(outcome(&["ValidationError"], true).is_none());
+        assert!(outcome(&["ThrottlingError", "None"], 1).is_none());
+        assert!(outcome(&["ValidationError"], 1).is_none());
     }
 }

@@ -1,9 +1,37 @@
-//! The table's stream as the worker sees it: which records are job inserts.
+//! The table's stream as the worker sees it: which records are job inserts, and the
+//! job each one carries (the stream's `NewImage` is the item the store wrote, so the
+//! worker need not read it again).
 
 use aws_lambda_events::event::dynamodb::EventRecord;
 use serde_dynamo::AttributeValue;
 
 use super::items::{JOB_PK_PREFIX, JOB_SK};
+use crate::domain::Job;
+
+/// A job insert, as far as its record tells.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InsertedJob {
+    /// The job as inserted.
+    Job(Box<Job>),
+    /// Only its id: the image is missing or does not read back as a job.
+    Id(String),
+}
+
+/// The job a stream record inserted; `None` for any other record.
+pub fn inserted_job(record: &EventRecord) -> Option<InsertedJob> {
+    let id = inserted_job_id(record)?;
+    match serde_dynamo::from_item::<_, Job>(record.change.new_image.clone()) {
+        Ok(job) if job.id == id => Some(InsertedJob::Job(Box::new(job))),
+        Ok(_) => {
+            tracing::warn!(job = %id, "stream image names another job; reading the job");
+            Some(InsertedJob::Id(id))
+        }
+        Err(error) => {
+            tracing::warn!(job = %id, %error, "stream image is not a job; reading the job");
+            Some(InsertedJob::Id(id))
+        }
+    }
+}
 
 /// The id of the job a stream record inserted; `None` for any other record (a call's
 /// change, a job's update, a removal).
@@ -66,6 +94,37 @@ mod tests {
         assert_eq!(
             inserted_job_id(&record("INSERT", json!({}), keys(&pk, JOB_SK))),
             Some("j1".to_owned())
+        );
+    }
+
+    #[test]
+    fn a_job_insert_carries_the_job_as_written() {
+        let job = Job::new(
+            crate::domain::JobKind::SyncCall {
+                external_unique_id: crate::domain::ids::id("c1"),
+            },
+            1_000,
+        );
+        let item = super::super::items::job_item(&job).expect("item");
+        let image = serde_json::to_value(serde_dynamo::Item::from(item)).expect("json");
+        let pk = job_pk(&job.id);
+        assert_eq!(
+            inserted_job(&record("INSERT", keys(&pk, JOB_SK), image.clone())),
+            Some(InsertedJob::Job(Box::new(job.clone())))
+        );
+        // An image that is not this job's: only the id is trusted.
+        let other = job_pk("j2");
+        assert_eq!(
+            inserted_job(&record("INSERT", keys(&other, JOB_SK), image)),
+            Some(InsertedJob::Id("j2".into()))
+        );
+        assert_eq!(
+            inserted_job(&record("INSERT", keys(&pk, JOB_SK), json!({}))),
+            Some(InsertedJob::Id(job.id.clone()))
+        );
+        assert_eq!(
+            inserted_job(&record("MODIFY", keys(&pk, JOB_SK), json!({}))),
+            None
         );
     }
 

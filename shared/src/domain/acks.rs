@@ -1,0 +1,148 @@
+//! What Slack confirmed during one run of a job, held until it is recorded on the call:
+//! the worker records a run's last confirmations together with the job's end, in one
+//! write, instead of one write per Slack request.
+
+use super::call::Call;
+use super::participant::CallUser;
+
+/// Details Slack now shows (`calls.update`): title, join URL, desktop join URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShownDetails {
+    pub title: Option<String>,
+    pub join_url: Option<String>,
+    pub desktop_join_url: Option<String>,
+}
+
+/// Confirmations not yet recorded on the call, in the order Slack gave them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SlackAcks {
+    pub block_posted: bool,
+    /// Slack refused the call block everywhere (its starter was told instead).
+    pub block_refused: bool,
+    pub added: Vec<CallUser>,
+    /// Participants Slack refused to show, with its error code.
+    pub refused: Vec<(CallUser, String)>,
+    pub removed: Vec<CallUser>,
+    pub details: Option<ShownDetails>,
+    pub ended: bool,
+}
+
+impl SlackAcks {
+    pub fn is_empty(&self) -> bool {
+        *self == SlackAcks::default()
+    }
+
+    /// Records them on `call` (any copy of it: each step is idempotent). Returns
+    /// whether anything changed.
+    pub fn apply(&self, call: &mut Call) -> bool {
+        let mut changed = false;
+        if self.block_posted {
+            changed |= call.acknowledge_block_posted();
+        }
+        if self.block_refused {
+            changed |= call.acknowledge_block_refused();
+        }
+        changed |= call.acknowledge_added(&self.added);
+        for (user, code) in &self.refused {
+            changed |= call.refuse_participant(user, code);
+        }
+        changed |= call.acknowledge_removed(&self.removed);
+        if let Some(details) = &self.details {
+            changed |= call.acknowledge_details(
+                details.title.clone(),
+                details.join_url.clone(),
+                details.desktop_join_url.clone(),
+            );
+        }
+        if self.ended {
+            changed |= call.acknowledge_end();
+        }
+        changed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ids::id;
+    use crate::domain::{CallKind, EndReason, NewCall};
+
+    fn call() -> Call {
+        let mut call = Call::new(
+            NewCall {
+                external_unique_id: id("c1"),
+                team_id: id("T1"),
+                channel_id: Some(id("C1")),
+                created_by: id("U1"),
+                kind: CallKind::Video,
+                title: Some("Standup".into()),
+                join_url: "https://meet.example/r".into(),
+                desktop_join_url: None,
+                external_display_id: None,
+                response_url: None,
+            },
+            1_000,
+        );
+        call.mark_registered(id("R1"));
+        call
+    }
+
+    fn slack(user: &str) -> CallUser {
+        CallUser::Slack { slack_id: id(user) }
+    }
+
+    #[test]
+    fn applying_records_every_confirmation_once() {
+        let mut call = call();
+        call.participant_joined(slack("U2"), None, 1);
+        call.slack_participants = vec![slack("U4")];
+        call.update_details(Some("Renamed".into()), None, None, None, 2);
+        let plan = call.pending_sync();
+        let acks = SlackAcks {
+            block_posted: true,
+            block_refused: false,
+            added: plan.add.clone(),
+            refused: Vec::new(),
+            removed: plan.remove.clone(),
+            details: Some(ShownDetails {
+                title: call.title.clone(),
+                join_url: Some(call.join_url.clone()),
+                desktop_join_url: call.desktop_join_url.clone(),
+            }),
+            ended: false,
+        };
+        assert!(!acks.is_empty());
+        let mut copy = call.clone();
+        assert!(acks.apply(&mut copy));
+        assert!(copy.pending_sync().is_empty(), "{:?}", copy.pending_sync());
+        assert!(copy.block_posted);
+        assert!(!acks.apply(&mut copy), "a second time is no news");
+
+        let refusal = SlackAcks {
+            refused: vec![(slack("U9"), "user_not_found".into())],
+            ..SlackAcks::default()
+        };
+        assert!(refusal.apply(&mut copy));
+        assert!(copy.is_refused("U9"));
+        assert!(!refusal.apply(&mut copy), "refused once");
+
+        copy.end(EndReason::Provider, 5, None);
+        let end = SlackAcks {
+            ended: true,
+            ..SlackAcks::default()
+        };
+        assert!(end.apply(&mut copy));
+        assert!(copy.slack_ended);
+        assert!(copy.pending_sync().is_empty());
+    }
+
+    #[test]
+    fn nothing_confirmed_changes_nothing() {
+        let acks = SlackAcks::default();
+        assert!(acks.is_empty());
+        let mut call = call();
+        let before = call.clone();
+        assert!(!acks.apply(&mut call));
+        assert_eq!(call, before);
+    }
+}

@@ -1,0 +1,226 @@
+//! Every job asks for its team's installation, which changes rarely (an uninstall, a
+//! dead token, a reinstall): a store decorator that remembers each team's installation
+//! (or that it has none) for a short while, so a worker container reads it about once
+//! a minute instead of once a job.
+//!
+//! Writes go through it and replace what it remembers; a conflicting write forgets the
+//! team, so the retry reads it afresh. Another container's change shows here within
+//! [`INSTALLATION_CACHE_TTL`]; until then a job may use a token that was just revoked,
+//! which Slack refuses and the job handles as a dead token (it disables the
+//! installation, which is idempotent). A reinstall is noticed by the new token in the
+//! secret, cached for longer than this anyway.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+
+use super::{CallStore, JobClaim, ReceiptOutcome, StoreError};
+use crate::domain::{
+    Call, EventReceipt, ExternalId, Installation, Job, Lease, SlackCallId, TeamId, UnixSeconds,
+};
+
+/// How long a read installation is served from memory.
+pub const INSTALLATION_CACHE_TTL: Duration = Duration::from_secs(60);
+
+/// [`CallStore`] that serves `get_installation` from memory for `ttl`, and everything
+/// else from the store it wraps.
+pub struct InstallationCache {
+    inner: Arc<dyn CallStore>,
+    ttl: Duration,
+    entries: Mutex<HashMap<TeamId, (Instant, Option<Installation>)>>,
+}
+
+impl InstallationCache {
+    pub fn new(inner: Arc<dyn CallStore>, ttl: Duration) -> Self {
+        InstallationCache {
+            inner,
+            ttl,
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn entries(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<TeamId, (Instant, Option<Installation>)>> {
+        // Entries are replaced whole, so a panic elsewhere cannot leave one half-written.
+        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn remember(&self, team_id: &TeamId, installation: Option<Installation>) {
+        self.entries()
+            .insert(team_id.clone(), (Instant::now(), installation));
+    }
+
+    fn forget(&self, team_id: &TeamId) {
+        self.entries().remove(team_id);
+    }
+}
+
+#[async_trait]
+impl CallStore for InstallationCache {
+    async fn get_installation(&self, team_id: &TeamId) -> Result<Option<Installation>, StoreError> {
+        if let Some((read_at, installation)) = self.entries().get(team_id) {
+            if read_at.elapsed() < self.ttl {
+                return Ok(installation.clone());
+            }
+        }
+        let installation = self.inner.get_installation(team_id).await?;
+        self.remember(team_id, installation.clone());
+        Ok(installation)
+    }
+
+    async fn put_installation(&self, installation: &mut Installation) -> Result<(), StoreError> {
+        match self.inner.put_installation(installation).await {
+            Ok(()) => {
+                self.remember(&installation.team_id, Some(installation.clone()));
+                Ok(())
+            }
+            Err(error) => {
+                self.forget(&installation.team_id);
+                Err(error)
+            }
+        }
+    }
+
+    async fn create_call(&self, call: &Call, jobs: &[Job]) -> Result<(), StoreError> {
+        self.inner.create_call(call, jobs).await
+    }
+
+    async fn get_call(&self, external_unique_id: &ExternalId) -> Result<Option<Call>, StoreError> {
+        self.inner.get_call(external_unique_id).await
+    }
+
+    async fn find_call_by_slack_id(
+        &self,
+        slack_call_id: &SlackCallId,
+    ) -> Result<Option<Call>, StoreError> {
+        self.inner.find_call_by_slack_id(slack_call_id).await
+    }
+
+    async fn find_call_by_join_url(&self, join_url: &str) -> Result<Option<Call>, StoreError> {
+        self.inner.find_call_by_join_url(join_url).await
+    }
+
+    async fn update_call(&self, call: &mut Call, jobs: &[Job]) -> Result<(), StoreError> {
+        self.inner.update_call(call, jobs).await
+    }
+
+    async fn list_live_calls(&self) -> Result<Vec<Call>, StoreError> {
+        self.inner.list_live_calls().await
+    }
+
+    async fn record_event(
+        &self,
+        receipt: &EventReceipt,
+        jobs: &[Job],
+    ) -> Result<ReceiptOutcome, StoreError> {
+        self.inner.record_event(receipt, jobs).await
+    }
+
+    async fn enqueue_jobs(&self, jobs: &[Job]) -> Result<(), StoreError> {
+        self.inner.enqueue_jobs(jobs).await
+    }
+
+    async fn get_job(&self, id: &str) -> Result<Option<Job>, StoreError> {
+        self.inner.get_job(id).await
+    }
+
+    async fn update_job(&self, job: &mut Job) -> Result<(), StoreError> {
+        self.inner.update_job(job).await
+    }
+
+    async fn claim_job(
+        &self,
+        job: &Job,
+        lease: &Lease,
+        now: UnixSeconds,
+    ) -> Result<JobClaim, StoreError> {
+        self.inner.claim_job(job, lease, now).await
+    }
+
+    async fn update_call_and_job(
+        &self,
+        call: &mut Call,
+        job: &mut Job,
+        jobs: &[Job],
+    ) -> Result<(), StoreError> {
+        self.inner.update_call_and_job(call, job, jobs).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use secrecy::SecretString;
+
+    use super::*;
+    use crate::domain::ids::id;
+    use crate::store::embedded::EmbeddedStore;
+
+    fn installation(team: &str) -> Installation {
+        let mut installation = Installation::new(id(team));
+        installation.bot_token = Some(SecretString::from("xoxb-cached"));
+        installation
+    }
+
+    async fn cache(ttl: Duration) -> (InstallationCache, Arc<EmbeddedStore>) {
+        let store = Arc::new(EmbeddedStore::in_memory());
+        (InstallationCache::new(store.clone(), ttl), store)
+    }
+
+    #[tokio::test]
+    async fn reads_are_served_from_memory_until_the_ttl_and_writes_replace_them() {
+        let (cache, store) = cache(Duration::from_secs(60)).await;
+        let team = id("T1");
+        assert!(cache.get_installation(&team).await.unwrap().is_none());
+
+        // Written behind the cache's back (another container): not seen yet.
+        store
+            .put_installation(&mut installation("T1"))
+            .await
+            .unwrap();
+        assert!(cache.get_installation(&team).await.unwrap().is_none());
+
+        // Written through it: seen at once, at the stored version.
+        let mut mine = installation("T1");
+        mine.version = 1;
+        mine.disable("app_uninstalled", None, 2_000);
+        cache.put_installation(&mut mine).await.unwrap();
+        let seen = cache
+            .get_installation(&team)
+            .await
+            .unwrap()
+            .expect("stored");
+        assert!(seen.is_disabled());
+        assert_eq!(seen.version, 2);
+    }
+
+    #[tokio::test]
+    async fn a_conflict_forgets_the_team_and_an_expired_entry_is_read_again() {
+        let (cache, store) = cache(Duration::from_secs(60)).await;
+        let team = id("T1");
+        assert!(cache.get_installation(&team).await.unwrap().is_none());
+        store
+            .put_installation(&mut installation("T1"))
+            .await
+            .unwrap();
+
+        let mut stale = installation("T1");
+        let conflict = cache.put_installation(&mut stale).await;
+        assert!(
+            matches!(conflict, Err(StoreError::Conflict)),
+            "{conflict:?}"
+        );
+        let fresh = cache.get_installation(&team).await.unwrap();
+        assert_eq!(fresh.map(|i| i.version), Some(1), "read afresh");
+
+        let (expiring, store) = self::cache(Duration::ZERO).await;
+        assert!(expiring.get_installation(&team).await.unwrap().is_none());
+        store
+            .put_installation(&mut installation("T1"))
+            .await
+            .unwrap();
+        assert!(expiring.get_installation(&team).await.unwrap().is_some());
+    }
+}
