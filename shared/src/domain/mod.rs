@@ -13,7 +13,10 @@ pub mod participant;
 pub mod unfurl;
 
 pub use acks::{ShownDetails, SlackAcks};
-pub use call::{Call, CallKind, CallState, EndReason, NewCall, Rejection, SyncPlan, UnixSeconds};
+pub use call::{
+    Call, CallKind, CallState, EndReason, NewCall, RegistrationClaim, Rejection, SyncPlan,
+    UnixSeconds,
+};
 pub use event_receipt::EventReceipt;
 pub use ids::{
     ChannelId, EnterpriseId, ExternalId, IdError, InvalidField, SlackCallId, TeamId, UserId,
