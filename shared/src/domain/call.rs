@@ -845,7 +845,10 @@ mod tests {
         assert!(registered.record_added(SlackCallId::parse("R1").expect("id")));
         assert!(!registered.record_added(extra.clone()));
         assert!(!registered.record_added(extra.clone()));
-        assert_eq!(registered.discarded_slack_call_ids, [extra.clone()]);
+        assert_eq!(
+            registered.discarded_slack_call_ids,
+            std::slice::from_ref(&extra)
+        );
         assert_eq!(
             registered.slack_call_id.as_ref().map(SlackCallId::as_str),
             Some("R1")

@@ -121,3 +121,80 @@ async fn a_slack_call_whose_id_could_not_be_recorded_is_ended_and_the_call_regis
         "the retry went on to post the call block"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slack_call_added_after_the_claim_lapsed_is_ended_even_when_the_end_fails_first() {
+    let mut world = World::start().await;
+    let form = world.command_form(CHANNEL, CREATOR, &[("text", "Lapse")]);
+    assert_eq!(world.command(&form).await.status, 200);
+    let register = world.stream_records().await;
+    let live = world
+        .services
+        .store
+        .list_live_calls()
+        .await
+        .expect("live calls");
+    let external_unique_id = live[0].external_unique_id.clone();
+    let join_url = live[0].join_url.clone();
+    let shared = world.standin.link_shared(CHANNEL, TS, &[&join_url]);
+    let event = world.event_callback("Ev0LAPSE001", shared.event(SHARER, &[&join_url]));
+    assert_eq!(world.event(&event).await.status, 200);
+    let unfurl = world.stream_records().await;
+    assert_eq!((register.len(), unfurl.len()), (1, 1));
+
+    // The registration's calls.add is slow; meanwhile its claim lapses and the unfurl
+    // takes over. Ending the surplus Slack call fails at first.
+    world.standin.inject(
+        Fault::on("calls.add")
+            .latency(Duration::from_millis(600))
+            .times(1),
+    );
+    world
+        .standin
+        .inject(Fault::on("calls.end").http_status(500));
+    let (register_failed, unfurl_failed) = tokio::join!(world.deliver(register.clone()), async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        world.clock.advance(120);
+        world.deliver(unfurl.clone()).await
+    });
+    assert_eq!(
+        world.standin.requests_for("calls.add").len(),
+        2,
+        "both added"
+    );
+    let stored = world.call(&external_unique_id).await;
+    assert_eq!(stored.discarded_slack_call_ids.len(), 1, "{stored:?}");
+    let discarded = stored.discarded_slack_call_ids[0].clone();
+    assert_ne!(stored.slack_call_id.as_ref(), Some(&discarded));
+    let retried: Vec<_> = [(register, register_failed), (unfurl, unfurl_failed)]
+        .into_iter()
+        .filter(|(_, failed)| !failed.is_empty())
+        .flat_map(|(records, _)| records)
+        .collect();
+    assert_eq!(retried.len(), 1, "the job that lost is retried");
+
+    world.standin.clear_faults();
+    assert_eq!(world.deliver(retried).await, Vec::<String>::new());
+    assert_eq!(world.run_worker().await, Vec::<String>::new());
+    let stored = world.call(&external_unique_id).await;
+    assert!(stored.discarded_slack_call_ids.is_empty());
+    let in_slack = world
+        .standin
+        .calls_with_external_id(external_unique_id.as_str());
+    assert_eq!(in_slack.len(), 2);
+    for call in &in_slack {
+        let ours = stored.slack_call_id.as_ref().map(|id| id.as_str()) == Some(call.id.as_str());
+        assert_eq!(
+            call.date_end.is_none(),
+            ours,
+            "only ours is ongoing: {in_slack:?}"
+        );
+    }
+    assert_eq!(
+        in_slack
+            .iter()
+            .find(|c| c.id == discarded.as_str())
+            .map(|c| c.date_end.is_some()),
+        Some(true)
+    );
+}
