@@ -10,13 +10,11 @@ pub mod installation;
 pub mod job;
 pub mod notice;
 pub mod participant;
+pub mod registration;
 pub mod unfurl;
 
 pub use acks::{ShownDetails, SlackAcks};
-pub use call::{
-    Call, CallKind, CallState, EndReason, NewCall, RegistrationClaim, Rejection, SyncPlan,
-    UnixSeconds,
-};
+pub use call::{Call, CallKind, CallState, EndReason, NewCall, Rejection, SyncPlan, UnixSeconds};
 pub use event_receipt::EventReceipt;
 pub use ids::{
     ChannelId, EnterpriseId, ExternalId, IdError, InvalidField, SlackCallId, TeamId, UserId,
@@ -25,4 +23,5 @@ pub use installation::Installation;
 pub use job::{Job, JobKind, JobStatus, Lease};
 pub use notice::ProviderNotice;
 pub use participant::{CallUser, Participant, RefusedParticipant};
+pub use registration::RegistrationClaim;
 pub use unfurl::{UnfurlSource, UnfurlTarget};

@@ -138,7 +138,10 @@ pub(super) async fn add_to_slack(
             if call.slack_call_id.as_ref() == Some(&added.id) {
                 metrics::emit(metrics::call_registered(&call.team_id));
             } else {
-                tracing::warn!(slack_call_id = %added.id, "another job registered the call first; ending this Slack call");
+                tracing::warn!(
+                    slack_call_id = %added.id,
+                    "another job registered the call first; ending this Slack call"
+                );
             }
             Ok(call)
         }
