@@ -362,11 +362,14 @@ impl World {
     }
 }
 
-/// Counts every store request by method, then passes it on.
+/// Counts every store request by method, then passes it on; can fail a chosen
+/// `update_call` as an unreachable store would.
 pub struct CountingStore {
     inner: Arc<dyn CallStore>,
     counts: std::sync::Mutex<Vec<&'static str>>,
     total: AtomicUsize,
+    /// `update_call`s to pass before the next one fails (0: none is failed).
+    failing_update_call: AtomicUsize,
 }
 
 impl CountingStore {
@@ -375,7 +378,14 @@ impl CountingStore {
             inner,
             counts: std::sync::Mutex::new(Vec::new()),
             total: AtomicUsize::new(0),
+            failing_update_call: AtomicUsize::new(0),
         }
+    }
+
+    /// Fails the `nth` `update_call` from now (1: the next one) with `Unavailable`,
+    /// once; nothing is written.
+    pub fn fail_update_call(&self, nth: usize) {
+        self.failing_update_call.store(nth, Ordering::SeqCst);
     }
 
     fn count(&self, method: &'static str) {
@@ -430,6 +440,14 @@ impl CallStore for CountingStore {
     }
     async fn update_call(&self, call: &mut Call, jobs: &[Job]) -> Result<(), StoreError> {
         self.count("update_call");
+        let due = self
+            .failing_update_call
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+        if due == Ok(1) {
+            return Err(StoreError::Unavailable(
+                "injected: update_call failed".into(),
+            ));
+        }
         self.inner.update_call(call, jobs).await
     }
     async fn list_live_calls(&self) -> Result<Vec<Call>, StoreError> {

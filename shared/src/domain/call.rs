@@ -135,6 +135,14 @@ pub struct Call {
     pub slack_desktop_join_url: Option<String>,
     #[serde(default)]
     pub slack_ended: bool,
+    /// The job that may call `calls.add` for this call now, so two jobs (a registration
+    /// and an unfurl of the same room, say) never both do.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registration_claim: Option<super::RegistrationClaim>,
+    /// Slack calls added for this call besides `slack_call_id` (a `calls.add` that lost
+    /// a race): each is ended in Slack, then forgotten.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub discarded_slack_call_ids: Vec<SlackCallId>,
 
     /// Optimistic-locking version: every successful write increments it by one.
     #[serde(default)]
@@ -191,6 +199,8 @@ impl Call {
             slack_join_url: None,
             slack_desktop_join_url: None,
             slack_ended: false,
+            registration_claim: None,
+            discarded_slack_call_ids: Vec::new(),
             version: 0,
         }
     }

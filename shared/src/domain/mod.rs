@@ -10,6 +10,7 @@ pub mod installation;
 pub mod job;
 pub mod notice;
 pub mod participant;
+pub mod registration;
 pub mod unfurl;
 
 pub use acks::{ShownDetails, SlackAcks};
@@ -22,4 +23,5 @@ pub use installation::Installation;
 pub use job::{Job, JobKind, JobStatus, Lease};
 pub use notice::ProviderNotice;
 pub use participant::{CallUser, Participant, RefusedParticipant};
+pub use registration::RegistrationClaim;
 pub use unfurl::{UnfurlSource, UnfurlTarget};

@@ -24,6 +24,7 @@ mod ending;
 mod notify;
 mod outcome;
 mod register;
+mod registration;
 mod reject;
 mod sync;
 mod unfurl;
@@ -122,7 +123,7 @@ pub async fn run_job(job: Job, services: &Services) -> JobOutcome {
     }
 
     let mut progress = Progress::default();
-    let end = match execute(&job.kind, services, &mut progress).await {
+    let end = match execute(&job, services, &mut progress).await {
         Ok(()) => {
             tracing::info!("job done");
             End::Done
@@ -175,14 +176,10 @@ pub async fn run_stored_job(job_id: &str, services: &Services) -> JobOutcome {
     }
 }
 
-async fn execute(
-    kind: &JobKind,
-    services: &Services,
-    progress: &mut Progress,
-) -> Result<(), StepError> {
-    match kind {
+async fn execute(job: &Job, services: &Services, progress: &mut Progress) -> Result<(), StepError> {
+    match &job.kind {
         JobKind::RegisterCall { external_unique_id } => {
-            register::register_call(external_unique_id, services, progress).await
+            register::register_call(external_unique_id, &job.id, services, progress).await
         }
         JobKind::SyncCall { external_unique_id } => {
             sync::sync_call(external_unique_id, services, progress).await
@@ -224,6 +221,7 @@ async fn execute(
                 source: *source,
                 user_id,
                 links,
+                job_id: &job.id,
             };
             unfurl::unfurl(share, services).await
         }

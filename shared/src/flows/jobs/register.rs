@@ -1,25 +1,26 @@
-//! `register_call`: `calls.add`, then the call block in the conversation, then whatever
+//! `register_call`: `calls.add` (under the call's registration claim), then the call block in the conversation, then whatever
 //! arrived meanwhile. When Slack refuses for good, the person who started the call is
 //! told why in plain words.
 
 use secrecy::SecretString;
 
-use crate::domain::{Call, CallState, CallUser, ExternalId};
+use crate::domain::{Call, CallState, ExternalId};
 use crate::flows::installation::{self, TokenError, REINSTALL_MESSAGE};
 use crate::flows::Services;
 use crate::metrics;
-use crate::slack::api::CallsAdd;
 use crate::slack::payloads::ResponseMessage;
 use crate::slack::{ApiErrorCode, SlackError};
 use crate::store::modify_call_from;
 
 use super::call_block::{post_call_block, usable_response_url};
 use super::outcome::{self, StepError};
+use super::registration::{add_to_slack, claim_registration, end_discarded, Claim};
 use super::sync::sync_call;
 use super::Progress;
 
 pub(super) async fn register_call(
     external_unique_id: &ExternalId,
+    job_id: &str,
     services: &Services,
     progress: &mut Progress,
 ) -> Result<(), StepError> {
@@ -42,16 +43,20 @@ pub(super) async fn register_call(
         Err(error) => return Err(error.into()),
     };
 
-    let call = if call.slack_call_id.is_none() {
-        match add_to_slack(&call, &token, services).await {
+    let call = match claim_registration(call, job_id, services).await? {
+        Claim::Registered(call) => call,
+        Claim::NotLive(call) => {
+            tracing::info!(state = ?call.state, "call ended or failed before registration; nothing to do");
+            return Ok(());
+        }
+        Claim::Ours(call) => match add_to_slack(&call, &token, services).await {
             Ok(call) => call,
             Err(error) => {
                 return Err(explain_registration_failure(&call, error, &token, services).await)
             }
-        }
-    } else {
-        call
+        },
     };
+    let call = end_discarded(call, &token, services).await?;
     progress.call = Some(call.clone());
     post_call_block(&call, &token, services, progress).await?;
     // Participants or an end may have arrived while the call was registering. The
@@ -63,67 +68,6 @@ pub(super) async fn register_call(
         progress.record_now(services).await?;
     }
     sync_call(&call.external_unique_id, services, progress).await
-}
-
-/// `calls.add`, then records Slack's id on the call.
-///
-/// Slack refuses the whole call when one of its `users` is refused (`user_not_found`
-/// for a deleted user, say): it is then added without them, and the sync that follows
-/// adds them one by one, leaving out only the one Slack refuses.
-pub(super) async fn add_to_slack(
-    call: &Call,
-    token: &SecretString,
-    services: &Services,
-) -> Result<Call, SlackError> {
-    let mut present: Vec<CallUser> = call.showable_participants().cloned().collect();
-    let mut request = CallsAdd {
-        external_unique_id: call.external_unique_id.clone(),
-        join_url: call.join_url.clone(),
-        created_by: Some(call.created_by.clone()),
-        date_start: Some(call.date_start),
-        desktop_app_join_url: call.desktop_join_url.clone(),
-        external_display_id: call.external_display_id.clone(),
-        title: call.title.clone(),
-        users: (!present.is_empty()).then_some(present.clone()),
-    };
-    let added = match services.slack.calls_add(token, &request).await {
-        // A definite refusal: Slack registered nothing, so adding it again cannot
-        // register it twice.
-        Err(error) if error.is_about_one_user() && request.users.is_some() => {
-            tracing::info!(%error, "calls.add refused a participant; adding the call without them");
-            request.users = None;
-            present.clear();
-            services.slack.calls_add(token, &request).await?
-        }
-        answer => answer?,
-    };
-    tracing::info!(slack_call_id = %added.id, "call registered in Slack");
-    metrics::emit(metrics::call_registered(&call.team_id));
-    // Written at once, on the copy in hand: a repeated calls.add would register twice.
-    let recorded = modify_call_from(services.store.as_ref(), call.clone(), |c| {
-        if c.slack_call_id.is_some() {
-            return None;
-        }
-        c.mark_registered(added.id.clone());
-        // Whoever was in the call when it was added is shown already.
-        c.acknowledge_added(&present);
-        Some(Vec::new())
-    })
-    .await;
-    match recorded {
-        Ok(Some(call)) => Ok(call),
-        Ok(None) => Err(SlackError::InvalidResponse {
-            method: "calls.add",
-            reason: "the call vanished while it was being registered".into(),
-        }),
-        // Slack has the call but its id could not be recorded. The job is retried,
-        // which repeats `calls.add` with the same external_unique_id: the narrowest
-        // window left without a Slack lookup by external id.
-        Err(error) => Err(SlackError::Transport {
-            method: "calls.add",
-            reason: format!("registered, but recording the id failed: {error}"),
-        }),
-    }
 }
 
 /// Turns a failed registration into the job's outcome, telling the user in plain words

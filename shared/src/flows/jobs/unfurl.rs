@@ -16,7 +16,7 @@ use crate::slack::payloads::call_block;
 use crate::store::StoreError;
 
 use super::outcome::{on_dead_token, slack_failure, StepError};
-use super::register::add_to_slack;
+use super::registration::{add_to_slack, claim_registration, end_discarded, Claim};
 
 /// One `link_shared` event, as its job holds it.
 pub(super) struct Share<'a> {
@@ -28,6 +28,8 @@ pub(super) struct Share<'a> {
     pub source: Option<UnfurlSource>,
     pub user_id: &'a UserId,
     pub links: &'a [String],
+    /// The job's id: it claims the registration of a room's call.
+    pub job_id: &'a str,
 }
 
 pub(super) async fn unfurl(share: Share<'_>, services: &Services) -> Result<(), StepError> {
@@ -58,8 +60,10 @@ pub(super) async fn unfurl(share: Share<'_>, services: &Services) -> Result<(), 
         let Some(call) = call_for_room(&share, &room, services).await? else {
             continue;
         };
-        let call = if call.slack_call_id.is_none() {
-            match add_to_slack(&call, &token, services).await {
+        let call = match claim_registration(call, share.job_id, services).await? {
+            Claim::Registered(call) => call,
+            Claim::NotLive(_) => continue,
+            Claim::Ours(call) => match add_to_slack(&call, &token, services).await {
                 Ok(call) => call,
                 Err(error) if error.is_retryable() => {
                     return Err(StepError::Retry(error.to_string()))
@@ -71,10 +75,9 @@ pub(super) async fn unfurl(share: Share<'_>, services: &Services) -> Result<(), 
                     tracing::warn!(%error, "room could not be registered; not unfurled");
                     continue;
                 }
-            }
-        } else {
-            call
+            },
         };
+        let call = end_discarded(call, &token, services).await?;
         if let Some(slack_call_id) = &call.slack_call_id {
             unfurls.insert(
                 url.clone(),
