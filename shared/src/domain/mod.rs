@@ -11,10 +11,11 @@ pub mod job;
 pub mod notice;
 pub mod participant;
 pub mod registration;
+pub mod sync_plan;
 pub mod unfurl;
 
 pub use acks::{ShownDetails, SlackAcks};
-pub use call::{Call, CallKind, CallState, EndReason, NewCall, Rejection, SyncPlan, UnixSeconds};
+pub use call::{Call, CallKind, CallState, EndReason, NewCall, Rejection, UnixSeconds};
 pub use event_receipt::EventReceipt;
 pub use ids::{
     ChannelId, EnterpriseId, ExternalId, IdError, InvalidField, SlackCallId, TeamId, UserId,
@@ -24,4 +25,5 @@ pub use job::{Job, JobKind, JobStatus, Lease};
 pub use notice::ProviderNotice;
 pub use participant::{CallUser, Participant, RefusedParticipant};
 pub use registration::RegistrationClaim;
+pub use sync_plan::SyncPlan;
 pub use unfurl::{UnfurlSource, UnfurlTarget};
