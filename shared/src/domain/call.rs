@@ -423,10 +423,11 @@ impl Call {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn call() -> Call {
+    /// A registered call in a channel: the fixture of the domain's tests.
+    pub(crate) fn call() -> Call {
         let mut call = Call::new(
             NewCall {
                 external_unique_id: ExternalId::parse("c1").expect("id"),
@@ -446,7 +447,7 @@ mod tests {
         call
     }
 
-    fn slack(id: &str) -> CallUser {
+    pub(crate) fn slack(id: &str) -> CallUser {
         CallUser::Slack {
             slack_id: UserId::parse(id).expect("a user id"),
         }

@@ -122,35 +122,8 @@ impl SyncPlan {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{
-        CallKind, ChannelId, EndReason, ExternalId, NewCall, SlackCallId, TeamId, UserId,
-    };
-
-    fn call() -> Call {
-        let mut call = Call::new(
-            NewCall {
-                external_unique_id: ExternalId::parse("c1").expect("id"),
-                team_id: TeamId::parse("T1").expect("id"),
-                channel_id: Some(ChannelId::parse("C1").expect("id")),
-                created_by: UserId::parse("U1").expect("id"),
-                kind: CallKind::Video,
-                title: Some("Standup".into()),
-                join_url: "https://meet.example/r".into(),
-                desktop_join_url: None,
-                external_display_id: None,
-                response_url: None,
-            },
-            1_000,
-        );
-        call.mark_registered(SlackCallId::parse("R1").expect("id"));
-        call
-    }
-
-    fn slack(id: &str) -> CallUser {
-        CallUser::Slack {
-            slack_id: UserId::parse(id).expect("a user id"),
-        }
-    }
+    use crate::domain::call::tests::{call, slack};
+    use crate::domain::EndReason;
 
     #[test]
     fn sync_plan_is_the_difference_with_what_slack_shows() {
