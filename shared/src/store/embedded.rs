@@ -189,6 +189,39 @@ impl EmbeddedStore {
     }
 }
 
+/// Optimistic locking: replaces the item at `key` with `next` only if it is still at
+/// `expected_version`; `Conflict` if it moved on or is gone.
+fn replace_at_version<K: Ord + ?Sized, V: Clone + Versioned>(
+    items: &mut BTreeMap<impl std::borrow::Borrow<K> + Ord, V>,
+    key: &K,
+    expected_version: u64,
+    next: &V,
+) -> Result<(), StoreError> {
+    let stored = items
+        .get_mut(key)
+        .filter(|stored| stored.version() == expected_version)
+        .ok_or(StoreError::Conflict)?;
+    *stored = next.clone();
+    Ok(())
+}
+
+/// What [`replace_at_version`] compares.
+trait Versioned {
+    fn version(&self) -> u64;
+}
+
+impl Versioned for Call {
+    fn version(&self) -> u64 {
+        self.version
+    }
+}
+
+impl Versioned for Job {
+    fn version(&self) -> u64 {
+        self.version
+    }
+}
+
 fn parent_dir(path: &Path) -> Option<&Path> {
     path.parent().filter(|dir| !dir.as_os_str().is_empty())
 }
@@ -262,12 +295,12 @@ impl CallStore for EmbeddedStore {
         let mut next = call.clone();
         next.version += 1;
         self.write(jobs, |state| {
-            let stored = state
-                .calls
-                .get_mut(&call.external_unique_id)
-                .filter(|stored| stored.version == call.version)
-                .ok_or(StoreError::Conflict)?;
-            *stored = next.clone();
+            replace_at_version(
+                &mut state.calls,
+                &call.external_unique_id,
+                call.version,
+                &next,
+            )?;
             Ok(Change::Commit(()))
         })?;
         call.version = next.version;
@@ -326,12 +359,7 @@ impl CallStore for EmbeddedStore {
         let mut next = job.clone();
         next.version += 1;
         self.write(&[], |state| {
-            let stored = state
-                .jobs
-                .get_mut(&job.id)
-                .filter(|stored| stored.version == job.version)
-                .ok_or(StoreError::Conflict)?;
-            *stored = next.clone();
+            replace_at_version(&mut state.jobs, &job.id, job.version, &next)?;
             Ok(Change::Commit(()))
         })?;
         job.version = next.version;
@@ -373,18 +401,13 @@ impl CallStore for EmbeddedStore {
         let mut next_job = job.clone();
         next_job.version += 1;
         self.write(jobs, |state| {
-            let stored_call = state
-                .calls
-                .get_mut(&call.external_unique_id)
-                .filter(|stored| stored.version == call.version)
-                .ok_or(StoreError::Conflict)?;
-            *stored_call = next_call.clone();
-            let stored_job = state
-                .jobs
-                .get_mut(&job.id)
-                .filter(|stored| stored.version == job.version)
-                .ok_or(StoreError::Conflict)?;
-            *stored_job = next_job.clone();
+            replace_at_version(
+                &mut state.calls,
+                &call.external_unique_id,
+                call.version,
+                &next_call,
+            )?;
+            replace_at_version(&mut state.jobs, &job.id, job.version, &next_job)?;
             Ok(Change::Commit(()))
         })?;
         call.version = next_call.version;
