@@ -6,8 +6,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::ids::{ChannelId, ExternalId, SlackCallId, TeamId, UserId};
+use super::ids::{ChannelId, EnterpriseId, ExternalId, SlackCallId, TeamId, UserId};
 pub use super::participant::{CallUser, Participant, RefusedParticipant};
+use super::workspace::Workspace;
 
 /// Seconds since the Unix epoch, UTC: the unit Slack uses everywhere.
 pub type UnixSeconds = i64;
@@ -72,6 +73,12 @@ pub struct Call {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slack_call_id: Option<SlackCallId>,
     pub team_id: TeamId,
+    /// The team's Enterprise Grid organisation, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enterprise_id: Option<EnterpriseId>,
+    /// Whether the app serves this call through an organisation-wide install.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub enterprise_install: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channel_id: Option<ChannelId>,
     /// The Slack user who started (or shared) the call.
@@ -153,7 +160,7 @@ pub struct Call {
 #[derive(Debug, Clone)]
 pub struct NewCall {
     pub external_unique_id: ExternalId,
-    pub team_id: TeamId,
+    pub workspace: Workspace,
     pub channel_id: Option<ChannelId>,
     pub created_by: UserId,
     pub kind: CallKind,
@@ -165,12 +172,23 @@ pub struct NewCall {
 }
 
 impl Call {
+    /// The workspace the call belongs to (whose token Slack is told with).
+    pub fn workspace(&self) -> Workspace {
+        Workspace {
+            team_id: self.team_id.clone(),
+            enterprise_id: self.enterprise_id.clone(),
+            is_enterprise_install: self.enterprise_install,
+        }
+    }
+
     /// A call in `Registering` state, not yet known to Slack.
     pub fn new(new: NewCall, now: UnixSeconds) -> Self {
         Call {
             external_unique_id: new.external_unique_id,
             slack_call_id: None,
-            team_id: new.team_id,
+            team_id: new.workspace.team_id,
+            enterprise_id: new.workspace.enterprise_id,
+            enterprise_install: new.workspace.is_enterprise_install,
             channel_id: new.channel_id,
             created_by: new.created_by,
             kind: new.kind,
@@ -431,7 +449,7 @@ pub(crate) mod tests {
         let mut call = Call::new(
             NewCall {
                 external_unique_id: ExternalId::parse("c1").expect("id"),
-                team_id: TeamId::parse("T1").expect("id"),
+                workspace: Workspace::team(TeamId::parse("T1").expect("id")),
                 channel_id: Some(ChannelId::parse("C1").expect("id")),
                 created_by: UserId::parse("U1").expect("id"),
                 kind: CallKind::Video,

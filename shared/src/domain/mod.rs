@@ -13,6 +13,7 @@ pub mod participant;
 pub mod registration;
 pub mod sync_plan;
 pub mod unfurl;
+pub mod workspace;
 
 pub use acks::{ShownDetails, SlackAcks};
 pub use call::{Call, CallKind, CallState, EndReason, NewCall, Rejection, UnixSeconds};
@@ -27,3 +28,4 @@ pub use participant::{CallUser, Participant, RefusedParticipant};
 pub use registration::RegistrationClaim;
 pub use sync_plan::SyncPlan;
 pub use unfurl::{UnfurlSource, UnfurlTarget};
+pub use workspace::Workspace;

@@ -76,7 +76,7 @@ mod tests {
         let mut call = Call::new(
             NewCall {
                 external_unique_id: id("c1"),
-                team_id: id("T1"),
+                workspace: crate::domain::Workspace::team(id("T1")),
                 channel_id: Some(id("C1")),
                 created_by: id("U1"),
                 kind: CallKind::Video,

@@ -4,7 +4,7 @@
 use secrecy::SecretString;
 
 use crate::domain::installation::token_fingerprint;
-use crate::domain::{Installation, TeamId};
+use crate::domain::{Installation, TeamId, Workspace};
 use crate::secrets::SecretsError;
 use crate::store::StoreError;
 
@@ -23,8 +23,12 @@ pub enum TokenError {
 pub const REINSTALL_MESSAGE: &str =
     "This calls app is no longer installed in this workspace. Ask an admin to reinstall it, then try again.";
 
-/// The bot token to use for `team_id`.
-pub async fn bot_token(services: &Services, team_id: &TeamId) -> Result<SecretString, TokenError> {
+/// The bot token to use for `workspace`.
+pub async fn bot_token(
+    services: &Services,
+    workspace: &Workspace,
+) -> Result<SecretString, TokenError> {
+    let team_id = &workspace.team_id;
     let installation = services.store.get_installation(team_id).await?;
     if let Some(installation) = &installation {
         if !installation.is_disabled() {

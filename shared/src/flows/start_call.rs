@@ -7,7 +7,9 @@
 //! replay within the signature's 5-minute window) fails that one write and starts
 //! nothing: the job is the request's receipt, written with the call.
 
-use crate::domain::{Call, CallKind, ChannelId, ExternalId, Job, JobKind, NewCall, TeamId, UserId};
+use crate::domain::{
+    Call, CallKind, ChannelId, ExternalId, Job, JobKind, NewCall, TeamId, UserId, Workspace,
+};
 use crate::meeting::{MeetingError, MeetingRequest};
 use crate::metrics;
 use crate::store::StoreError;
@@ -90,7 +92,7 @@ pub async fn start_call(command: StartCall, request_id: &str, services: &Service
     let call = Call::new(
         NewCall {
             external_unique_id: meeting.external_unique_id.clone(),
-            team_id: command.team_id,
+            workspace: Workspace::team(command.team_id),
             channel_id: Some(command.channel_id),
             created_by: command.user_id,
             kind: command.kind,

@@ -24,7 +24,7 @@ pub fn new_call(created_at: i64) -> Call {
     Call::new(
         NewCall {
             external_unique_id: id(&external_id),
-            team_id: id("T0001"),
+            workspace: slack_calls::domain::Workspace::team(id("T0001")),
             channel_id: Some(id("C0001")),
             created_by: id("U0001"),
             kind: CallKind::Video,

@@ -32,7 +32,7 @@ pub(super) async fn register_call(
         tracing::info!(state = ?call.state, "call ended or failed before registration; nothing to do");
         return Ok(());
     }
-    let token = match installation::bot_token(services, &call.team_id).await {
+    let token = match installation::bot_token(services, &call.workspace()).await {
         Ok(token) => token,
         Err(TokenError::NotInstalled) => {
             fail_call(&call, REINSTALL_MESSAGE, "app not installed", services).await;

@@ -35,7 +35,7 @@ pub(super) async fn sync_call(
     let Some(slack_call_id) = call.slack_call_id.clone() else {
         return Ok(());
     };
-    let token = installation::bot_token(services, &call.team_id).await?;
+    let token = installation::bot_token(services, &call.workspace()).await?;
     let team_id = &call.team_id;
 
     if !plan.add.is_empty() {

@@ -4,7 +4,7 @@
 
 use crate::domain::{
     Call, CallKind, CallState, ChannelId, ExternalId, NewCall, TeamId, UnfurlSource, UnfurlTarget,
-    UnixSeconds, UserId,
+    UnixSeconds, UserId, Workspace,
 };
 use crate::flows::installation;
 use crate::flows::slack_events::MAX_LINKS_PER_EVENT;
@@ -47,7 +47,7 @@ pub(super) async fn unfurl(share: Share<'_>, services: &Services) -> Result<(), 
         return Ok(());
     };
     let team_id = share.team_id;
-    let token = installation::bot_token(services, team_id).await?;
+    let token = installation::bot_token(services, &Workspace::team(team_id.clone())).await?;
     let mut unfurls = serde_json::Map::new();
     // Jobs written before the ack path checked the links are checked here too.
     for url in share.links.iter().take(MAX_LINKS_PER_EVENT) {
@@ -114,7 +114,7 @@ async fn call_for_room(
         let call = Call::new(
             NewCall {
                 external_unique_id: external_unique_id.clone(),
-                team_id: share.team_id.clone(),
+                workspace: Workspace::team(share.team_id.clone()),
                 channel_id: share.channel.cloned(),
                 created_by: share.user_id.clone(),
                 kind: CallKind::Video,

@@ -1,0 +1,38 @@
+//! Which Slack workspace a request or a call belongs to.
+
+use serde::{Deserialize, Serialize};
+
+use super::ids::{EnterpriseId, TeamId};
+
+/// A workspace as Slack names it on every request: its team and, inside an Enterprise
+/// Grid organisation, the organisation. `is_enterprise_install` says the app was
+/// installed for the whole organisation (one installation serves all its workspaces)
+/// rather than for this workspace alone.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Workspace {
+    pub team_id: TeamId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enterprise_id: Option<EnterpriseId>,
+    #[serde(default)]
+    pub is_enterprise_install: bool,
+}
+
+impl Workspace {
+    /// A workspace outside any organisation, or one whose organisation is not known.
+    pub fn team(team_id: TeamId) -> Self {
+        Workspace {
+            team_id,
+            enterprise_id: None,
+            is_enterprise_install: false,
+        }
+    }
+}
+
+impl std::fmt::Display for Workspace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.enterprise_id {
+            Some(enterprise) => write!(f, "{}/{}", enterprise, self.team_id),
+            None => write!(f, "{}", self.team_id),
+        }
+    }
+}
