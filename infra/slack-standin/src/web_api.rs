@@ -269,6 +269,11 @@ impl State {
             "chat.unfurl" => self.chat_unfurl(caller, args),
             "chat.postEphemeral" => self.chat_post_ephemeral(caller, args),
             "chat.postMessage" => self.chat_post_message(caller, args),
+            // Whose token it is: its workspace (single-workspace mode asks once).
+            "auth.test" => Ok(object(serde_json::json!({
+                "team_id": caller.team_id, "team": "Stand-in workspace",
+                "url": "https://standin.slack.com/", "is_enterprise_install": false,
+            }))),
             _ => Err(code::UNKNOWN_METHOD),
         }
     }
