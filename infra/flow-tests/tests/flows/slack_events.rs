@@ -10,7 +10,7 @@ use http::header::{HeaderName, HeaderValue};
 use secrecy::SecretString;
 use serde_json::{json, Value};
 use slack_calls::clock::{Clock, SystemClock};
-use slack_calls::domain::{CallState, EndReason, TeamId};
+use slack_calls::domain::{CallState, EndReason, InstallationKey, TeamId};
 use slack_calls::flows::installation::REINSTALL_MESSAGE;
 use slack_calls::flows::jobs::MAX_JOB_ATTEMPTS;
 use slack_calls::slack;
@@ -611,7 +611,7 @@ async fn app_uninstalled_disables_the_installation() {
     let installation = world
         .services
         .store
-        .get_installation(&team)
+        .get_installation(&InstallationKey::Team(team.clone()))
         .await
         .expect("store")
         .expect("installation recorded");
@@ -642,7 +642,7 @@ async fn tokens_revoked_disables_the_installation_only_for_bot_tokens() {
     assert!(world
         .services
         .store
-        .get_installation(&team)
+        .get_installation(&InstallationKey::Team(team.clone()))
         .await
         .expect("store")
         .is_none_or(|i| !i.is_disabled()));
@@ -658,7 +658,7 @@ async fn tokens_revoked_disables_the_installation_only_for_bot_tokens() {
     let installation = world
         .services
         .store
-        .get_installation(&team)
+        .get_installation(&InstallationKey::Team(team.clone()))
         .await
         .expect("store")
         .expect("installation recorded");

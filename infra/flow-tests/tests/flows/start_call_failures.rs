@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use flow_tests::world::{World, WorldOptions};
 use serde_json::{json, Value};
-use slack_calls::domain::{CallState, JobStatus, TeamId};
+use slack_calls::domain::{CallState, InstallationKey, JobStatus, TeamId};
 use slack_standin::Fault;
 use support::{
     assert_registered_once, job, sequence_numbers, table_items, the_job_records, Scripted,
@@ -285,7 +285,7 @@ async fn invalid_auth_disables_the_installation_and_later_commands_say_reinstall
     let installation = world
         .services
         .store
-        .get_installation(&team)
+        .get_installation(&InstallationKey::Team(team.clone()))
         .await
         .unwrap_or_else(|error| panic!("get_installation: {error}"))
         .unwrap_or_else(|| panic!("no installation for {team}"));
