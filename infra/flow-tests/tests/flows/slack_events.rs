@@ -228,7 +228,10 @@ async fn a_link_to_an_unknown_room_of_ours_is_registered_once_then_unfurled() {
     assert_eq!(answer.status, 200);
     assert_eq!(world.run_worker().await, Vec::<String>::new());
 
-    assert_eq!(world.slack_methods(), ["calls.add", "chat.unfurl"]);
+    assert_eq!(
+        world.slack_methods(),
+        ["auth.test", "calls.add", "chat.unfurl"]
+    );
     let add = &world.standin.requests_for("calls.add")[0].body;
     assert_eq!(add["join_url"], url);
     assert_eq!(add["created_by"], SHARER, "the sharer created it");

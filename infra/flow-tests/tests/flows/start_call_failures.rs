@@ -373,7 +373,10 @@ async fn a_job_delivered_twice_registers_and_posts_once() {
             .len(),
         1
     );
-    assert_eq!(world.slack_methods(), ["calls.add", "response_url"]);
+    assert_eq!(
+        world.slack_methods(),
+        ["auth.test", "calls.add", "response_url"]
+    );
     assert_eq!(job(&world, &job_id).await.status, JobStatus::Done);
 }
 
