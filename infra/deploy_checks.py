@@ -34,6 +34,7 @@ MANIFEST = ROOT / "infra" / "slack-app-manifest.yaml"
 ENV_CONTRACT = {
     "CALLS_TABLE",
     "SECRET_ID",
+    "TOKEN_KMS_KEY_ID",
     "SLACK_API_URL",
     "JOIN_URL_TEMPLATE",
     "DESKTOP_JOIN_URL_TEMPLATE",
@@ -75,14 +76,24 @@ TABLE_ACTIONS = {
     "CallButtonRole": {"GetItem", "PutItem"},
     "EventsRole": {"PutItem"},
     "CallEndRole": {"GetItem", "PutItem"},
-    "WorkerRole": {"GetItem", "PutItem", "Query"},
+    "WorkerRole": {"GetItem", "PutItem", "DeleteItem", "Query"},
 }
 # The kinds of item (partition key prefixes) each role's item actions may touch.
 LEADING_KEYS = {
     "CallButtonRole": {"CALL#*", "JOB#*"},
     "EventsRole": {"EVENT#*", "JOB#*"},
     "CallEndRole": {"CALL#*", "JOB#*"},
-    "WorkerRole": {"CALL#*", "JOB#*", "TEAM#*"},
+    "WorkerRole": {"CALL#*", "JOB#*", "TEAM#*", "ORG#*"},
+}
+# Installations' items: the only ones a role may delete (an uninstall).
+INSTALLATION_KEYS = {"TEAM#*", "ORG#*"}
+# KMS actions on the token key per role: only functions that call Slack open tokens;
+# those that refresh or install seal them.
+KMS_ACTIONS = {
+    "CallButtonRole": set(),
+    "EventsRole": set(),
+    "CallEndRole": set(),
+    "WorkerRole": {"kms:Decrypt", "kms:Encrypt"},
 }
 # Reserved concurrency per function when ReserveConcurrency is "true".
 RESERVED_CONCURRENCY = {
@@ -112,7 +123,7 @@ SDK_CALL_ACTIONS = {
 LOCAL_ONLY_ACTIONS = {"Scan"}
 STREAM_ACTIONS = {"DescribeStream", "GetRecords", "GetShardIterator", "ListStreams"}
 JOB_FILTER = {"eventName": ["INSERT"], "dynamodb": {"Keys": {"sk": {"S": ["JOB"]}}}}
-FORBIDDEN_ACTIONS = re.compile(r"^(dynamodb:(Scan|DeleteItem|BatchWriteItem|DeleteTable|\*)|.*\*.*)$")
+FORBIDDEN_ACTIONS = re.compile(r"^(dynamodb:(Scan|BatchWriteItem|DeleteTable|\*)|.*\*.*)$")
 
 
 class Problems:
@@ -362,18 +373,48 @@ def contract(expanded_path: Path) -> None:
                for a in _as_list(st["Action"]) if a.startswith("dynamodb:")}
         got -= STREAM_ACTIONS if name == "WorkerRole" else set()
         p.check(got == expected, f"{name}: DynamoDB actions {sorted(got)}, expected {sorted(expected)}")
-    # Item actions on the table only for the role's kinds of item; queries on indexes only.
+    # Item actions on the table only for the role's kinds of item (all of them, over its
+    # statements); deletes only of installations; queries on indexes only.
     item_actions = {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "ConditionCheckItem"}
     for name, prefixes in LEADING_KEYS.items():
+        covered: set[str] = set()
         for st in _statements(roles.get(name, {"Properties": {}})):
             actions = {a.split(":", 1)[1] for a in _as_list(st["Action"]) if a.startswith("dynamodb:")}
             if actions & item_actions:
                 leading = (st.get("Condition", {}).get("ForAllValues:StringLike", {})
                            .get("dynamodb:LeadingKeys"))
-                p.check(set(_as_list(leading or [])) == prefixes,
-                        f"{name}: {st.get('Sid')} item actions limited to {leading}, expected {sorted(prefixes)}")
+                leading_set = set(_as_list(leading or []))
+                covered |= leading_set
+                p.check(bool(leading_set) and leading_set <= prefixes,
+                        f"{name}: {st.get('Sid')} item actions limited to {leading}, expected within {sorted(prefixes)}")
+                if "DeleteItem" in actions:
+                    p.check(bool(leading_set) and leading_set <= INSTALLATION_KEYS,
+                            f"{name}: {st.get('Sid')} may delete {sorted(leading_set)}; only installations may be deleted")
                 p.check(_as_list(st["Resource"]) == [{"Fn::GetAtt": ["CallsTable", "Arn"]}],
                         f"{name}: {st.get('Sid')} item actions beyond the table itself")
+        p.check(covered == prefixes, f"{name}: item actions cover {sorted(covered)}, expected {sorted(prefixes)}")
+    # The token key: rotated, kept, and used only by the roles that need it, only on it,
+    # only with an installation as encryption context.
+    key = res.get("TokenKey", {})
+    p.check(key.get("Type") == "AWS::KMS::Key", "TokenKey: no KMS key for the tokens")
+    p.check(key.get("Properties", {}).get("EnableKeyRotation") is True, "TokenKey: key rotation is off")
+    p.check(key.get("DeletionPolicy") == "Retain" and key.get("UpdateReplacePolicy") == "Retain",
+            "TokenKey: DeletionPolicy and UpdateReplacePolicy must be Retain (the tokens it sealed outlive the stack)")
+    p.check(glob.get("Environment", {}).get("Variables", {}).get("TOKEN_KMS_KEY_ID") == {"Fn::GetAtt": ["TokenKey", "Arn"]},
+            "TOKEN_KMS_KEY_ID is not the token key's ARN")
+    for name, expected in KMS_ACTIONS.items():
+        got: set[str] = set()
+        for st in _statements(roles.get(name, {"Properties": {}})):
+            kms = {a for a in _as_list(st["Action"]) if a.startswith("kms:")}
+            if not kms:
+                continue
+            got |= kms
+            p.check(_as_list(st["Resource"]) == [{"Fn::GetAtt": ["TokenKey", "Arn"]}],
+                    f"{name}: {st.get('Sid')} KMS actions beyond the token key")
+            context = st.get("Condition", {}).get("StringLike", {}).get("kms:EncryptionContext:installation")
+            p.check(set(_as_list(context or [])) == INSTALLATION_KEYS,
+                    f"{name}: {st.get('Sid')} KMS actions not bound to an installation's encryption context")
+        p.check(got == expected, f"{name}: KMS actions {sorted(got)}, expected {sorted(expected)}")
             if "Query" in actions:
                 p.check(all("/index/" in json.dumps(r) for r in _as_list(st["Resource"])),
                         f"{name}: {st.get('Sid')} queries the base table, not only its indexes")
