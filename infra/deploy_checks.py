@@ -392,6 +392,9 @@ def contract(expanded_path: Path) -> None:
                             f"{name}: {st.get('Sid')} may delete {sorted(leading_set)}; only installations may be deleted")
                 p.check(_as_list(st["Resource"]) == [{"Fn::GetAtt": ["CallsTable", "Arn"]}],
                         f"{name}: {st.get('Sid')} item actions beyond the table itself")
+            if "Query" in actions:
+                p.check(all("/index/" in json.dumps(r) for r in _as_list(st["Resource"])),
+                        f"{name}: {st.get('Sid')} queries the base table, not only its indexes")
         p.check(covered == prefixes, f"{name}: item actions cover {sorted(covered)}, expected {sorted(prefixes)}")
     # The token key: rotated, kept, and used only by the roles that need it, only on it,
     # only with an installation as encryption context.
@@ -415,9 +418,6 @@ def contract(expanded_path: Path) -> None:
             p.check(set(_as_list(context or [])) == INSTALLATION_KEYS,
                     f"{name}: {st.get('Sid')} KMS actions not bound to an installation's encryption context")
         p.check(got == expected, f"{name}: KMS actions {sorted(got)}, expected {sorted(expected)}")
-            if "Query" in actions:
-                p.check(all("/index/" in json.dumps(r) for r in _as_list(st["Resource"])),
-                        f"{name}: {st.get('Sid')} queries the base table, not only its indexes")
     # What the store adapter sends is granted to some role (or is local-only), so a new
     # kind of request cannot reach Lambda without its permission.
     used = set()
