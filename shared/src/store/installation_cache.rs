@@ -26,22 +26,35 @@ use crate::domain::{
 
 /// How long a read installation is served from memory.
 pub const INSTALLATION_CACHE_TTL: Duration = Duration::from_secs(60);
+/// How long "no installation" is served from memory: a workspace that just installed
+/// the app (through another function) is served within seconds.
+pub const ABSENT_INSTALLATION_TTL: Duration = Duration::from_secs(10);
 
 /// [`CallStore`] that serves `get_installation` from memory for `ttl`, and everything
 /// else from the store it wraps.
 pub struct InstallationCache {
     inner: Arc<dyn CallStore>,
     ttl: Duration,
+    absent_ttl: Duration,
     entries: Mutex<HashMap<InstallationKey, (Instant, Option<Installation>)>>,
 }
 
 impl InstallationCache {
+    /// Installations are served from memory for `ttl`, their absence for at most
+    /// [`ABSENT_INSTALLATION_TTL`].
     pub fn new(inner: Arc<dyn CallStore>, ttl: Duration) -> Self {
         InstallationCache {
             inner,
             ttl,
+            absent_ttl: ttl.min(ABSENT_INSTALLATION_TTL),
             entries: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The same, with absences served for `absent_ttl` (at most `ttl`).
+    pub fn with_absent_ttl(mut self, absent_ttl: Duration) -> Self {
+        self.absent_ttl = absent_ttl.min(self.ttl);
+        self
     }
 
     fn entries(
@@ -74,7 +87,12 @@ impl CallStore for InstallationCache {
                 .as_ref()
                 .and_then(|installation| installation.credentials.as_ref())
                 .is_some_and(|credentials| credentials.due_for_refresh(SystemClock.now()));
-            if read_at.elapsed() < self.ttl && !due {
+            let ttl = if installation.is_some() {
+                self.ttl
+            } else {
+                self.absent_ttl
+            };
+            if read_at.elapsed() < ttl && !due {
                 return Ok(installation.clone());
             }
         }
@@ -239,6 +257,21 @@ mod tests {
         );
         let fresh = cache.get_installation(&team).await.unwrap();
         assert_eq!(fresh.map(|i| i.version), Some(1), "read afresh");
+
+        // Absence is forgotten sooner than an installation.
+        let (absent, store) = self::cache(Duration::from_secs(60)).await;
+        let absent = absent.with_absent_ttl(Duration::ZERO);
+        assert!(absent.get_installation(&team).await.unwrap().is_none());
+        store
+            .put_installation(&mut installation("T1"))
+            .await
+            .unwrap();
+        assert!(absent.get_installation(&team).await.unwrap().is_some());
+        let mut moved = installation("T1");
+        moved.version = 1;
+        store.put_installation(&mut moved).await.unwrap();
+        let served = absent.get_installation(&team).await.unwrap();
+        assert_eq!(served.map(|i| i.version), Some(1), "a present one is kept");
 
         let (expiring, store) = self::cache(Duration::ZERO).await;
         assert!(expiring.get_installation(&team).await.unwrap().is_none());
