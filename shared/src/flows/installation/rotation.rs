@@ -16,6 +16,8 @@ use crate::store::StoreError;
 
 use super::{single_workspace, Resolved, Services, TokenError};
 
+/// How often a refreshed pair's write is tried when other writes come first.
+const SAVE_ATTEMPTS: usize = 5;
 /// Pauses before each read of the winner's write (it may still be on its way).
 const WINNER_READ_PAUSES: [Duration; 4] = [
     Duration::ZERO,
@@ -100,24 +102,7 @@ async fn refresh(services: &Services, stale: Installation) -> Result<Resolved, T
         ClientCredentials::from_secrets(&secrets).ok_or(TokenError::NoClientCredentials)?;
     let grant = OAuthGrant::Refresh { refresh_token };
     match services.slack.oauth_v2_access(&grant, &client).await {
-        Ok(access) => {
-            let mut next = current.clone();
-            next.credentials = Some(seal(services, &key, &access).await?);
-            match services.store.put_installation(&mut next).await {
-                Ok(()) => {
-                    tracing::info!(installation = %key, "bot token refreshed");
-                    Ok(Resolved {
-                        installation: next,
-                        token: access.access_token,
-                    })
-                }
-                Err(StoreError::Conflict) => {
-                    tracing::info!(installation = %key, "another refresh was saved first; using its token");
-                    winner(services, &current).await
-                }
-                Err(error) => Err(error.into()),
-            }
-        }
+        Ok(access) => save(services, current, &access).await,
         // The refresh token was used already: by the refresh that won, if any.
         Err(error) if error.is_token_dead() => match winner(services, &current).await {
             Ok(resolved) => Ok(resolved),
@@ -125,6 +110,57 @@ async fn refresh(services: &Services, stale: Installation) -> Result<Resolved, T
         },
         Err(error) => Err(error.into()),
     }
+}
+
+/// Saves the pair `access` refreshed from `refreshed`, at the version it was read at.
+/// When another write came first: its pair, if it is one (that refresh won); else
+/// (something else changed) ours again, on the new version, as our pair is the one
+/// whose refresh token Slack now holds.
+async fn save(
+    services: &Services,
+    refreshed: Installation,
+    access: &OAuthAccess,
+) -> Result<Resolved, TokenError> {
+    let key = refreshed.key.clone();
+    let sealed = seal(services, &key, access).await?;
+    let mut base = refreshed.clone();
+    for _ in 0..SAVE_ATTEMPTS {
+        let mut next = base.clone();
+        next.credentials = Some(sealed.clone());
+        match services.store.put_installation(&mut next).await {
+            Ok(()) => {
+                tracing::info!(installation = %key, "bot token refreshed");
+                return Ok(Resolved {
+                    installation: next,
+                    token: access.access_token.clone(),
+                });
+            }
+            Err(StoreError::Conflict) => {
+                let Some(stored) = services.store.get_installation(&key).await? else {
+                    // Uninstalled meanwhile: the new pair has nothing to serve.
+                    return Err(TokenError::NotInstalled);
+                };
+                if stored.credentials != refreshed.credentials {
+                    tracing::info!(installation = %key, "another refresh was saved first; using its token");
+                    return usable_now(services, stored).await;
+                }
+                base = stored;
+            }
+            Err(error) => return Err(error.into()),
+        }
+    }
+    Err(StoreError::Conflict.into())
+}
+
+/// `installation`'s token as stored, if it has a usable one.
+async fn usable_now(
+    services: &Services,
+    installation: Installation,
+) -> Result<Resolved, TokenError> {
+    if installation.credentials.is_none() || installation.is_disabled() {
+        return Err(TokenError::NotInstalled);
+    }
+    open(services, installation).await
 }
 
 /// The token another refresh saved in place of `ours`.

@@ -34,6 +34,9 @@ struct FakeSlack {
     refresh: Mutex<(String, usize)>,
     refresh_attempts: AtomicUsize,
     auth_tests: AtomicUsize,
+    /// While a refresh is under way, this store's installation of T0ROT is renamed
+    /// (a write that is not a refresh).
+    meddle: Mutex<Option<Arc<dyn CallStore>>>,
 }
 
 impl FakeSlack {
@@ -112,6 +115,17 @@ impl SlackApi for FakeSlack {
             return unsupported("oauth.v2.access");
         };
         self.refresh_attempts.fetch_add(1, Ordering::SeqCst);
+        let meddler = self.meddle.lock().unwrap().take();
+        if let Some(store) = meddler {
+            let key = InstallationKey::Team(id("T0ROT"));
+            let mut renamed = store
+                .get_installation(&key)
+                .await
+                .unwrap()
+                .expect("installed");
+            renamed.team_name = Some("Renamed".into());
+            store.put_installation(&mut renamed).await.unwrap();
+        }
         // Slow enough for a rival refresh to start meanwhile.
         tokio::time::sleep(Duration::from_millis(20)).await;
         let mut refresh = self.refresh.lock().unwrap();
@@ -444,4 +458,45 @@ async fn revocation_drops_the_tokens_and_uninstall_deletes_the_installation() {
         token_for(&services, &ours).await,
         Err(TokenError::NotInstalled)
     ));
+}
+
+#[tokio::test]
+async fn a_refreshed_pair_survives_another_write_to_its_installation() {
+    let slack = Arc::new(FakeSlack::default());
+    let store: Arc<dyn CallStore> = Arc::new(EmbeddedStore::in_memory());
+    let services = services(store.clone(), slack.clone(), false);
+    install_rotating(&services, &slack, 3_600).await;
+    *slack.meddle.lock().unwrap() = Some(store.clone());
+    let ours = workspace("T0ROT", None, false);
+    assert_eq!(
+        token_for(&services, &ours).await.ok().as_deref(),
+        Some("xoxe.xoxb-1")
+    );
+    let stored = store
+        .get_installation(&InstallationKey::Team(id("T0ROT")))
+        .await
+        .unwrap()
+        .expect("stored");
+    assert_eq!(
+        stored.team_name.as_deref(),
+        Some("Renamed"),
+        "the other write kept"
+    );
+    assert_eq!(stored.version, 3, "installed, renamed, refreshed");
+    // The saved pair is the one Slack holds: the next refresh works.
+    let opened = services
+        .cipher
+        .open(
+            &stored.key,
+            stored
+                .credentials
+                .as_ref()
+                .expect("tokens")
+                .refresh_token
+                .as_ref()
+                .expect("rotating"),
+        )
+        .await
+        .expect("opens");
+    assert_eq!(opened.expose_secret(), "xoxe-1-refresh-1");
 }
