@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 
 use super::{CallStore, JobClaim, ReceiptOutcome, StoreError};
+use crate::domain::OAuthState;
 use crate::domain::{
     Call, EventReceipt, ExternalId, Installation, Job, Lease, SlackCallId, TeamId, UnixSeconds,
 };
@@ -82,6 +83,14 @@ impl CallStore for InstallationCache {
                 Err(error)
             }
         }
+    }
+
+    async fn put_oauth_state(&self, state: &OAuthState) -> Result<(), StoreError> {
+        self.inner.put_oauth_state(state).await
+    }
+
+    async fn take_oauth_state(&self, state: &str) -> Result<Option<OAuthState>, StoreError> {
+        self.inner.take_oauth_state(state).await
     }
 
     async fn create_call(&self, call: &Call, jobs: &[Job]) -> Result<(), StoreError> {

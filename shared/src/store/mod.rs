@@ -6,6 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rand::Rng;
 
+use crate::domain::OAuthState;
 use crate::domain::{
     Call, EventReceipt, ExternalId, Installation, Job, Lease, SlackCallId, TeamId, UnixSeconds,
 };
@@ -130,6 +131,14 @@ pub trait CallStore: Send + Sync {
     /// Creates or replaces the installation if its stored version is still
     /// `installation.version` (0 = must not exist); increments it on success.
     async fn put_installation(&self, installation: &mut Installation) -> Result<(), StoreError>;
+
+    /// Records an install attempt's state. `AlreadyExists` if that state exists.
+    async fn put_oauth_state(&self, state: &OAuthState) -> Result<(), StoreError>;
+
+    /// Removes the state and answers it, if it was there: a state is taken once, even
+    /// by two redirects at the same moment. An expired state that is still stored is
+    /// answered (and removed) too; the caller checks its expiry.
+    async fn take_oauth_state(&self, state: &str) -> Result<Option<OAuthState>, StoreError>;
 }
 
 /// How many times [`modify_call`] tries before giving up with `Conflict`.
