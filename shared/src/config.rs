@@ -29,6 +29,9 @@ pub struct Config {
     pub calls_table: Option<String>,
     /// `SECRET_ID`: Secrets Manager id or ARN. Unset: secrets come from the environment.
     pub secret_id: Option<String>,
+    /// `TOKEN_KMS_KEY_ID`: the KMS key that seals installations' tokens. Unset: tokens
+    /// are sealed with `TOKEN_LOCAL_KEY`, or cannot be stored (single-workspace mode).
+    pub token_kms_key_id: Option<String>,
     /// `SLACK_API_URL`, always ending in `/`.
     pub slack_api_url: String,
     /// `JOIN_URL_TEMPLATE`, containing `{room}`.
@@ -139,6 +142,7 @@ impl Config {
         Ok(Config {
             calls_table: get("CALLS_TABLE"),
             secret_id: get("SECRET_ID"),
+            token_kms_key_id: get("TOKEN_KMS_KEY_ID"),
             slack_api_url,
             join_url_template,
             desktop_join_url_template,

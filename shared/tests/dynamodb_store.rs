@@ -135,7 +135,13 @@ async fn job_receipt_and_installation_items() {
     let mut installation = installation("T0LAYOUT", "xoxb-layout");
     store.put_installation(&mut installation).await.unwrap();
     let item = raw_item(&client, &table, "TEAM#T0LAYOUT", "INSTALL").await;
-    assert_eq!(item.get("bot_token").cloned(), s("xoxb-layout"));
+    assert_eq!(item.get("key").cloned(), s("TEAM#T0LAYOUT"));
+    let credentials = item.get("credentials").and_then(|c| c.as_m().ok());
+    assert_eq!(
+        credentials.and_then(|c| c.get("bot_token")).cloned(),
+        s("xoxb-layout"),
+        "the sealed token, as the store was given it"
+    );
     assert_eq!(item.get("version").cloned(), n(1));
     assert!(!item.contains_key("expires_at"), "installations are kept");
 }
@@ -235,8 +241,13 @@ async fn every_method_is_one_request() {
     let mut installation = installation("T0COUNT", "xoxb-count");
     store.put_installation(&mut installation).await.unwrap();
     assert_one("put_installation");
-    store.get_installation(&id("T0COUNT")).await.unwrap();
+    store.get_installation(&team_key("T0COUNT")).await.unwrap();
     assert_one("get_installation");
+    store
+        .delete_installation(&team_key("T0COUNT"))
+        .await
+        .unwrap();
+    assert_one("delete_installation");
 }
 
 #[tokio::test]

@@ -10,9 +10,11 @@ mod support;
 
 use std::sync::Arc;
 
+use slack_calls::domain::installation::{Sealed, SealedCredentials};
 use slack_calls::domain::OAuthState;
 use slack_calls::domain::{
-    CallState, CallUser, EndReason, EventReceipt, ExternalId, Job, JobStatus, Lease,
+    CallState, CallUser, EndReason, EventReceipt, ExternalId, InstallationKey, Job, JobStatus,
+    Lease,
 };
 use slack_calls::store::{
     modify_call, modify_call_from, CallStore, JobClaim, ReceiptOutcome, StoreError,
@@ -47,6 +49,7 @@ macro_rules! conformance_suite {
                 every_job_kind_round_trips,
                 every_installation_field_round_trips,
                 an_oauth_state_is_taken_once,
+                installations_are_keyed_by_team_or_organisation,
             );
         }
     };
@@ -131,7 +134,11 @@ mod cases {
             None
         );
         assert_eq!(store.get_job("no-such-job").await.unwrap(), None);
-        assert!(store.get_installation(&id("T404")).await.unwrap().is_none());
+        assert!(store
+            .get_installation(&team_key("T404"))
+            .await
+            .unwrap()
+            .is_none());
         assert!(store.list_live_calls().await.unwrap().is_empty());
 
         let mut ghost = new_call(NOW);
@@ -145,7 +152,11 @@ mod cases {
         ghost_installation.version = 3;
         let result = store.put_installation(&mut ghost_installation).await;
         assert!(matches!(result, Err(StoreError::Conflict)), "{result:?}");
-        assert!(store.get_installation(&id("T404")).await.unwrap().is_none());
+        assert!(store
+            .get_installation(&team_key("T404"))
+            .await
+            .unwrap()
+            .is_none());
 
         let untouched = modify_call(store.as_ref(), &id("no-such-call"), |_| {
             panic!("nothing to change on an absent call")
@@ -722,7 +733,11 @@ mod cases {
         );
         assert_eq!(rival.version, 0);
 
-        installation.bot_token = Some("xoxb-rotated".to_owned().into());
+        installation.credentials = Some(SealedCredentials {
+            bot_token: Sealed::from_base64("c2VhbGVkLXJvdGF0ZWQ=".into()),
+            refresh_token: Some(Sealed::from_base64("cmVmcmVzaC0y".into())),
+            expires_at: Some(NOW + 43_200),
+        });
         store.put_installation(&mut installation).await.unwrap();
         assert_eq!(installation.version, 2);
         let mut stale = installation.clone();
@@ -730,7 +745,11 @@ mod cases {
         let result = store.put_installation(&mut stale).await;
         assert!(matches!(result, Err(StoreError::Conflict)), "{result:?}");
 
-        let stored = store.get_installation(&id("T0100")).await.unwrap().unwrap();
+        let stored = store
+            .get_installation(&team_key("T0100"))
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(
             installation_fields(&stored),
             installation_fields(&installation)
@@ -823,14 +842,57 @@ mod cases {
     pub async fn every_installation_field_round_trips(store: Arc<dyn CallStore>) {
         let mut active = installation("T0200", "xoxb-1234-5678-secret");
         store.put_installation(&mut active).await.unwrap();
-        let stored = store.get_installation(&id("T0200")).await.unwrap().unwrap();
+        let stored = store
+            .get_installation(&team_key("T0200"))
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(installation_fields(&stored), installation_fields(&active));
 
         let mut disabled = stored;
         disabled.disable("tokens_revoked", Some("fedcba9876543210".into()), NOW + 99);
         store.put_installation(&mut disabled).await.unwrap();
-        let stored = store.get_installation(&id("T0200")).await.unwrap().unwrap();
+        let stored = store
+            .get_installation(&team_key("T0200"))
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(installation_fields(&stored), installation_fields(&disabled));
-        assert!(stored.bot_token.is_none() && stored.is_disabled());
+        assert!(stored.credentials.is_none() && stored.is_disabled());
+    }
+
+    pub async fn installations_are_keyed_by_team_or_organisation(store: Arc<dyn CallStore>) {
+        let mut team = installation("T0300", "c2VhbGVkLXRlYW0=");
+        store.put_installation(&mut team).await.unwrap();
+        let mut org = org_installation("E0300", "c2VhbGVkLW9yZw==");
+        store.put_installation(&mut org).await.unwrap();
+        let stored = store
+            .get_installation(&InstallationKey::Enterprise(id("E0300")))
+            .await
+            .unwrap()
+            .expect("the org-wide install");
+        assert_eq!(installation_fields(&stored), installation_fields(&org));
+        assert!(stored.is_enterprise_install && stored.team_id.is_none());
+
+        store
+            .delete_installation(&InstallationKey::Enterprise(id("E0300")))
+            .await
+            .unwrap();
+        assert!(store
+            .get_installation(&InstallationKey::Enterprise(id("E0300")))
+            .await
+            .unwrap()
+            .is_none());
+        store
+            .delete_installation(&InstallationKey::Enterprise(id("E0300")))
+            .await
+            .expect("deleting twice is fine");
+        let kept = store.get_installation(&team_key("T0300")).await.unwrap();
+        assert_eq!(kept.map(|i| i.version), Some(1), "the team's is untouched");
+
+        // Deleted, then installed again: a new item (version 0 means new).
+        let mut again = org_installation("E0300", "c2VhbGVkLWFnYWlu");
+        store.put_installation(&mut again).await.unwrap();
+        assert_eq!(again.version, 1);
     }
 }

@@ -9,7 +9,8 @@ use lambda_harness::stream::StreamPump;
 use serde_json::Value;
 use slack_calls::domain::OAuthState;
 use slack_calls::domain::{
-    Call, EventReceipt, ExternalId, Installation, Job, Lease, SlackCallId, TeamId, UnixSeconds,
+    Call, EventReceipt, ExternalId, Installation, InstallationKey, Job, Lease, SlackCallId,
+    UnixSeconds,
 };
 use slack_calls::store::dynamodb::DynamoStore;
 use slack_calls::store::embedded::EmbeddedStore;
@@ -178,7 +179,13 @@ impl CallStore for UnreachableStore {
     async fn update_job(&self, _: &mut Job) -> Result<(), StoreError> {
         self.refuse()
     }
-    async fn get_installation(&self, _: &TeamId) -> Result<Option<Installation>, StoreError> {
+    async fn get_installation(
+        &self,
+        _: &InstallationKey,
+    ) -> Result<Option<Installation>, StoreError> {
+        self.refuse()
+    }
+    async fn delete_installation(&self, _: &InstallationKey) -> Result<(), StoreError> {
         self.refuse()
     }
     async fn put_installation(&self, _: &mut Installation) -> Result<(), StoreError> {

@@ -16,7 +16,8 @@ use slack_calls::clock::{Clock, ManualClock};
 use slack_calls::config::Config;
 use slack_calls::domain::OAuthState;
 use slack_calls::domain::{
-    Call, EventReceipt, ExternalId, Installation, Job, Lease, SlackCallId, TeamId, UnixSeconds,
+    Call, EventReceipt, ExternalId, Installation, InstallationKey, Job, Lease, SlackCallId,
+    UnixSeconds,
 };
 use slack_calls::entry::worker::{handle_worker_event, WorkerError, WorkerEvent};
 use slack_calls::flows::Services;
@@ -493,9 +494,16 @@ impl CallStore for CountingStore {
         self.count("update_call_and_job");
         self.inner.update_call_and_job(call, job, jobs).await
     }
-    async fn get_installation(&self, team_id: &TeamId) -> Result<Option<Installation>, StoreError> {
+    async fn get_installation(
+        &self,
+        key: &InstallationKey,
+    ) -> Result<Option<Installation>, StoreError> {
         self.count("get_installation");
-        self.inner.get_installation(team_id).await
+        self.inner.get_installation(key).await
+    }
+    async fn delete_installation(&self, key: &InstallationKey) -> Result<(), StoreError> {
+        self.count("delete_installation");
+        self.inner.delete_installation(key).await
     }
     async fn put_installation(&self, installation: &mut Installation) -> Result<(), StoreError> {
         self.count("put_installation");

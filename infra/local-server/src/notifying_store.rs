@@ -6,7 +6,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use slack_calls::domain::OAuthState;
 use slack_calls::domain::{
-    Call, EventReceipt, ExternalId, Installation, Job, Lease, SlackCallId, TeamId, UnixSeconds,
+    Call, EventReceipt, ExternalId, Installation, InstallationKey, Job, Lease, SlackCallId,
+    UnixSeconds,
 };
 use slack_calls::store::{CallStore, JobClaim, ReceiptOutcome, StoreError};
 use tokio::sync::mpsc::UnboundedSender;
@@ -108,8 +109,15 @@ impl CallStore for NotifyingStore {
         Ok(())
     }
 
-    async fn get_installation(&self, team_id: &TeamId) -> Result<Option<Installation>, StoreError> {
-        self.inner.get_installation(team_id).await
+    async fn get_installation(
+        &self,
+        key: &InstallationKey,
+    ) -> Result<Option<Installation>, StoreError> {
+        self.inner.get_installation(key).await
+    }
+
+    async fn delete_installation(&self, key: &InstallationKey) -> Result<(), StoreError> {
+        self.inner.delete_installation(key).await
     }
 
     async fn put_installation(&self, installation: &mut Installation) -> Result<(), StoreError> {

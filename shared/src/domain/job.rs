@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::call::UnixSeconds;
-use super::ids::{ChannelId, ExternalId, SlackCallId, TeamId, UserId};
+use super::ids::{ChannelId, EnterpriseId, ExternalId, SlackCallId, TeamId, UserId};
 use super::notice::ProviderNotice;
 use super::unfurl::UnfurlSource;
 
@@ -47,8 +47,16 @@ pub enum JobKind {
         external_unique_id: ExternalId,
         payload: ProviderNotice,
     },
-    /// The app was uninstalled or its tokens revoked: disable the team's installation.
-    DisableInstallation { team_id: TeamId, reason: String },
+    /// The app was uninstalled or its tokens revoked (`reason`): the workspace's
+    /// installation (the organisation's, for an org-wide install) goes.
+    DisableInstallation {
+        team_id: TeamId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        enterprise_id: Option<EnterpriseId>,
+        #[serde(default)]
+        is_enterprise_install: bool,
+        reason: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -321,6 +329,8 @@ mod tests {
             },
             JobKind::DisableInstallation {
                 team_id: id("T1"),
+                enterprise_id: None,
+                is_enterprise_install: false,
                 reason: "app_uninstalled".into(),
             },
         ];

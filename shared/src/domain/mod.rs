@@ -22,7 +22,7 @@ pub use event_receipt::EventReceipt;
 pub use ids::{
     ChannelId, EnterpriseId, ExternalId, IdError, InvalidField, SlackCallId, TeamId, UserId,
 };
-pub use installation::Installation;
+pub use installation::{Installation, InstallationKey};
 pub use job::{Job, JobKind, JobStatus, Lease};
 pub use notice::ProviderNotice;
 pub use oauth_state::{OAuthState, StateCheck};

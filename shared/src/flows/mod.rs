@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::cipher::TokenCipher;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::meeting::MeetingProvider;
@@ -29,4 +30,8 @@ pub struct Services {
     pub secrets: Arc<dyn SecretSource>,
     pub provider_callback: Arc<dyn ProviderCallback>,
     pub clock: Arc<dyn Clock>,
+    /// Seals and opens installations' tokens.
+    pub cipher: Arc<dyn TokenCipher>,
+    /// What this container remembers about tokens (see [`installation::TokenCaches`]).
+    pub token_caches: Arc<installation::TokenCaches>,
 }

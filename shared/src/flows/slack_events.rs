@@ -85,6 +85,8 @@ pub async fn handle_event_callback(
             };
             JobKind::DisableInstallation {
                 team_id,
+                enterprise_id: None,
+                is_enterprise_install: false,
                 reason: "app_uninstalled".into(),
             }
         }
@@ -102,6 +104,8 @@ pub async fn handle_event_callback(
             };
             JobKind::DisableInstallation {
                 team_id,
+                enterprise_id: None,
+                is_enterprise_install: false,
                 reason: "tokens_revoked".into(),
             }
         }

@@ -18,9 +18,10 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
 use super::{preferred_call, CallStore, JobClaim, ReceiptOutcome, StoreError};
+use crate::domain::installation::InstallationKey;
 use crate::domain::OAuthState;
 use crate::domain::{
-    Call, EventReceipt, ExternalId, Installation, Job, Lease, SlackCallId, TeamId, UnixSeconds,
+    Call, EventReceipt, ExternalId, Installation, Job, Lease, SlackCallId, UnixSeconds,
 };
 
 /// Everything the store holds; also the file's format.
@@ -31,7 +32,9 @@ struct State {
     #[serde(default)]
     jobs: BTreeMap<String, Job>,
     #[serde(default)]
-    installations: BTreeMap<TeamId, Installation>,
+    /// Keyed `TEAM#…` / `ORG#…`; files written before many workspaces have bare team
+    /// ids, which read as team keys.
+    installations: BTreeMap<InstallationKey, Installation>,
     #[serde(default)]
     receipts: BTreeMap<String, EventReceipt>,
     #[serde(default)]
@@ -422,8 +425,18 @@ impl CallStore for EmbeddedStore {
         Ok(())
     }
 
-    async fn get_installation(&self, team_id: &TeamId) -> Result<Option<Installation>, StoreError> {
-        Ok(self.read(|state| state.installations.get(team_id).cloned()))
+    async fn get_installation(
+        &self,
+        key: &InstallationKey,
+    ) -> Result<Option<Installation>, StoreError> {
+        Ok(self.read(|state| state.installations.get(key).cloned()))
+    }
+
+    async fn delete_installation(&self, key: &InstallationKey) -> Result<(), StoreError> {
+        self.write(&[], |state| match state.installations.remove(key) {
+            Some(_) => Ok(Change::Commit(())),
+            None => Ok(Change::Skip(())),
+        })
     }
 
     async fn put_installation(&self, installation: &mut Installation) -> Result<(), StoreError> {
@@ -432,7 +445,7 @@ impl CallStore for EmbeddedStore {
         self.write(&[], |state| {
             let stored_version = state
                 .installations
-                .get(&installation.team_id)
+                .get(&installation.key)
                 .map(|stored| stored.version);
             let expected = (installation.version > 0).then_some(installation.version);
             if stored_version != expected {
@@ -440,7 +453,7 @@ impl CallStore for EmbeddedStore {
             }
             state
                 .installations
-                .insert(installation.team_id.clone(), next.clone());
+                .insert(installation.key.clone(), next.clone());
             Ok(Change::Commit(()))
         })?;
         installation.version = next.version;
@@ -476,8 +489,8 @@ impl CallStore for EmbeddedStore {
 mod tests {
     use super::*;
     use crate::domain::ids::id;
+    use crate::domain::installation::{Sealed, SealedCredentials};
     use crate::domain::{CallKind, JobKind, NewCall};
-    use secrecy::{ExposeSecret, SecretString};
 
     fn call(external_id: &str) -> Call {
         Call::new(
@@ -508,13 +521,12 @@ mod tests {
 
     fn installation() -> Installation {
         Installation {
-            team_id: id("T1"),
-            bot_token: Some(SecretString::from("xoxb-persisted")),
-            scopes: vec!["calls:write".into()],
-            disabled_at: None,
-            disabled_reason: None,
-            revoked_token_fingerprint: None,
-            version: 0,
+            credentials: Some(SealedCredentials {
+                bot_token: Sealed::from_base64("c2VhbGVk".into()),
+                refresh_token: None,
+                expires_at: None,
+            }),
+            ..Installation::for_team(id("T1"))
         }
     }
 
@@ -548,10 +560,17 @@ mod tests {
             Some(stored_call)
         );
         assert_eq!(reopened.get_job(&queued.id).await.unwrap(), Some(queued));
-        let installation = reopened.get_installation(&id("T1")).await.unwrap().unwrap();
+        let installation = reopened
+            .get_installation(&InstallationKey::Team(id("T1")))
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(
-            installation.bot_token.as_ref().map(|t| t.expose_secret()),
-            Some("xoxb-persisted")
+            installation
+                .credentials
+                .as_ref()
+                .map(|c| c.bot_token.as_base64()),
+            Some("c2VhbGVk")
         );
         assert_eq!(installation.version, 1);
         let again = EventReceipt::new("Ev1", 1_001);

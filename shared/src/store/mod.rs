@@ -6,9 +6,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rand::Rng;
 
+use crate::domain::installation::InstallationKey;
 use crate::domain::OAuthState;
 use crate::domain::{
-    Call, EventReceipt, ExternalId, Installation, Job, Lease, SlackCallId, TeamId, UnixSeconds,
+    Call, EventReceipt, ExternalId, Installation, Job, Lease, SlackCallId, UnixSeconds,
 };
 
 pub mod dynamodb;
@@ -126,10 +127,14 @@ pub trait CallStore: Send + Sync {
         jobs: &[Job],
     ) -> Result<(), StoreError>;
 
-    async fn get_installation(&self, team_id: &TeamId) -> Result<Option<Installation>, StoreError>;
+    async fn get_installation(
+        &self,
+        key: &InstallationKey,
+    ) -> Result<Option<Installation>, StoreError>;
 
-    /// Creates or replaces the installation if its stored version is still
-    /// `installation.version` (0 = must not exist); increments it on success.
+    /// Creates or replaces the installation (under `installation.key`) if its stored
+    /// version is still `installation.version` (0 = must not exist); increments it on
+    /// success. Token rotation relies on it: of two refreshes, one write wins.
     async fn put_installation(&self, installation: &mut Installation) -> Result<(), StoreError>;
 
     /// Records an install attempt's state. `AlreadyExists` if that state exists.
@@ -139,6 +144,9 @@ pub trait CallStore: Send + Sync {
     /// by two redirects at the same moment. An expired state that is still stored is
     /// answered (and removed) too; the caller checks its expiry.
     async fn take_oauth_state(&self, state: &str) -> Result<Option<OAuthState>, StoreError>;
+
+    /// Deletes the installation and its tokens, whatever its version. Idempotent.
+    async fn delete_installation(&self, key: &InstallationKey) -> Result<(), StoreError>;
 }
 
 /// How many times [`modify_call`] tries before giving up with `Conflict`.

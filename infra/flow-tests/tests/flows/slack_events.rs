@@ -4,6 +4,7 @@
 //! tokens_revoked, and what is refused.
 
 use crate::support;
+use slack_calls::domain::InstallationKey;
 
 use flow_tests::world::{World, WorldOptions, PROVIDER_SECRET, SIGNING_SECRET};
 use http::header::{HeaderName, HeaderValue};
@@ -611,7 +612,7 @@ async fn app_uninstalled_disables_the_installation() {
     let installation = world
         .services
         .store
-        .get_installation(&team)
+        .get_installation(&InstallationKey::Team(team.clone()))
         .await
         .expect("store")
         .expect("installation recorded");
@@ -642,7 +643,7 @@ async fn tokens_revoked_disables_the_installation_only_for_bot_tokens() {
     assert!(world
         .services
         .store
-        .get_installation(&team)
+        .get_installation(&InstallationKey::Team(team.clone()))
         .await
         .expect("store")
         .is_none_or(|i| !i.is_disabled()));
@@ -658,7 +659,7 @@ async fn tokens_revoked_disables_the_installation_only_for_bot_tokens() {
     let installation = world
         .services
         .store
-        .get_installation(&team)
+        .get_installation(&InstallationKey::Team(team.clone()))
         .await
         .expect("store")
         .expect("installation recorded");

@@ -3,6 +3,7 @@
 //! the call. Over real HTTP against DynamoDB Local, the worker fed the table's stream.
 
 use crate::support;
+use slack_calls::domain::InstallationKey;
 
 use std::time::{Duration, Instant};
 
@@ -285,7 +286,7 @@ async fn invalid_auth_disables_the_installation_and_later_commands_say_reinstall
     let installation = world
         .services
         .store
-        .get_installation(&team)
+        .get_installation(&InstallationKey::Team(team.clone()))
         .await
         .unwrap_or_else(|error| panic!("get_installation: {error}"))
         .unwrap_or_else(|| panic!("no installation for {team}"));

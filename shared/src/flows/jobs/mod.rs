@@ -11,7 +11,7 @@
 //! end, in one request; earlier ones only where repeating a Slack request would show
 //! twice (a registration, a posted message).
 
-use crate::domain::{Call, Job, JobKind, Lease, Rejection, SlackAcks};
+use crate::domain::{Call, Job, JobKind, Lease, Rejection, SlackAcks, Workspace};
 use crate::metrics;
 use crate::store::{modify_call_from, JobClaim, StoreError};
 
@@ -226,8 +226,18 @@ async fn execute(job: &Job, services: &Services, progress: &mut Progress) -> Res
             unfurl::unfurl(share, services).await
         }
         JobKind::NotifyProvider { payload, .. } => notify::notify_provider(payload, services).await,
-        JobKind::DisableInstallation { team_id, reason } => {
-            uninstall::disable_installation(team_id, reason, services).await
+        JobKind::DisableInstallation {
+            team_id,
+            enterprise_id,
+            is_enterprise_install,
+            reason,
+        } => {
+            let workspace = Workspace {
+                team_id: team_id.clone(),
+                enterprise_id: enterprise_id.clone(),
+                is_enterprise_install: *is_enterprise_install,
+            };
+            uninstall::disable_installation(&workspace, reason, services).await
         }
     }
 }

@@ -1,8 +1,8 @@
 //! What a step's failure means for its job: retry later, or give up for good.
 
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 
-use crate::domain::{Job, JobKind, TeamId};
+use crate::domain::{Job, JobKind, Workspace};
 use crate::flows::installation::{self, TokenError};
 use crate::flows::Services;
 use crate::slack::SlackError;
@@ -29,9 +29,9 @@ impl From<StoreError> for StepError {
 impl From<TokenError> for StepError {
     fn from(error: TokenError) -> Self {
         match error {
-            TokenError::NotInstalled => StepError::Fail(error.to_string()),
             TokenError::Store(store) => store.into(),
-            TokenError::Secrets(secrets) => StepError::Retry(secrets.to_string()),
+            error if error.is_retryable() => StepError::Retry(error.to_string()),
+            error => StepError::Fail(error.to_string()),
         }
     }
 }
@@ -39,42 +39,38 @@ impl From<TokenError> for StepError {
 /// What a failed Slack call means for the job: retry, give up, or deal with a dead token.
 pub(super) async fn slack_failure(
     error: SlackError,
-    team_id: &TeamId,
+    workspace: &Workspace,
     token: &SecretString,
     services: &Services,
 ) -> StepError {
     if error.is_retryable() {
         StepError::Retry(error.to_string())
     } else if error.is_token_dead() {
-        on_dead_token(team_id, token, &error, services).await
+        on_dead_token(workspace, token, &error, services).await
     } else {
         StepError::Fail(error.to_string())
     }
 }
 
-/// Slack rejected the token. A rotated secret may already hold a working one; else the
-/// installation is disabled so nobody waits on a dead token.
+/// Slack rejected the token. A newer one may be there already (refreshed, rotated in
+/// the secret): retry with it; else the installation is disabled so nobody waits on a
+/// dead token.
 pub(super) async fn on_dead_token(
-    team_id: &TeamId,
+    workspace: &Workspace,
     used: &SecretString,
     error: &SlackError,
     services: &Services,
 ) -> StepError {
-    if let Ok(secrets) = services.secrets.refresh().await {
-        if let Some(fresh) = &secrets.bot_token {
-            if fresh.expose_secret() != used.expose_secret() {
-                return StepError::Retry(
-                    "the bot token was rotated; retrying with the new one".into(),
-                );
-            }
+    match installation::token_rejected(services, workspace, used, error).await {
+        Ok(true) => {
+            StepError::Retry("the bot token was replaced; retrying with the new one".into())
+        }
+        Ok(false) => StepError::Fail(format!("the bot token was rejected: {error}")),
+        Err(token_error) => {
+            tracing::warn!(error = %token_error, "could not disable the installation");
+            StepError::Fail(format!("the bot token was rejected: {error}"))
         }
     }
-    if let Err(disable_error) =
-        installation::disable(services, team_id, &error.to_string(), Some(used)).await
-    {
-        tracing::warn!(error = %disable_error, "could not disable the installation");
-    }
-    StepError::Fail(format!("the bot token was rejected: {error}"))
 }
 
 /// After the last attempt: make sure nobody waits for a call that will never come.

@@ -84,7 +84,7 @@ async fn explain_registration_failure(
         plain_words(&error)
     };
     let reason = error.to_string();
-    let outcome = outcome::slack_failure(error, &call.team_id, token, services).await;
+    let outcome = outcome::slack_failure(error, &call.workspace(), token, services).await;
     if matches!(outcome, StepError::Fail(_)) {
         fail_call(call, &message, &reason, services).await;
     }

@@ -36,7 +36,7 @@ pub(super) async fn sync_call(
         return Ok(());
     };
     let token = installation::bot_token(services, &call.workspace()).await?;
-    let team_id = &call.team_id;
+    let workspace = call.workspace();
 
     if !plan.add.is_empty() {
         let applied =
@@ -44,7 +44,7 @@ pub(super) async fn sync_call(
                 .await
             {
                 Ok(applied) => applied,
-                Err(error) => return Err(slack_failure(error, team_id, &token, services).await),
+                Err(error) => return Err(slack_failure(error, &workspace, &token, services).await),
             };
         progress.acks.added.extend(applied.done);
         progress.acks.refused.extend(applied.refused);
@@ -60,7 +60,7 @@ pub(super) async fn sync_call(
         .await
         {
             Ok(applied) => applied,
-            Err(error) => return Err(slack_failure(error, team_id, &token, services).await),
+            Err(error) => return Err(slack_failure(error, &workspace, &token, services).await),
         };
         // Someone Slack no longer knows is not shown either.
         progress.acks.removed.extend(
@@ -80,7 +80,7 @@ pub(super) async fn sync_call(
         if let Err(error) = services.slack.calls_update(&token, &request).await {
             // The call ended in Slack meanwhile: nothing left to update.
             if !error.is_already_ended() {
-                return Err(slack_failure(error, team_id, &token, services).await);
+                return Err(slack_failure(error, &workspace, &token, services).await);
             }
         }
         progress.acks.details = Some(ShownDetails {
@@ -98,7 +98,7 @@ pub(super) async fn sync_call(
             Ok(()) => tracing::info!("call ended in Slack"),
             // Already ended: the idempotent success it is.
             Err(error) if error.is_already_ended() => {}
-            Err(error) => return Err(slack_failure(error, team_id, &token, services).await),
+            Err(error) => return Err(slack_failure(error, &workspace, &token, services).await),
         }
         progress.acks.ended = true;
     }

@@ -47,7 +47,8 @@ pub(super) async fn unfurl(share: Share<'_>, services: &Services) -> Result<(), 
         return Ok(());
     };
     let team_id = share.team_id;
-    let token = installation::bot_token(services, &Workspace::team(team_id.clone())).await?;
+    let workspace = Workspace::team(team_id.clone());
+    let token = installation::bot_token(services, &workspace).await?;
     let mut unfurls = serde_json::Map::new();
     // Jobs written before the ack path checked the links are checked here too.
     for url in share.links.iter().take(MAX_LINKS_PER_EVENT) {
@@ -69,7 +70,7 @@ pub(super) async fn unfurl(share: Share<'_>, services: &Services) -> Result<(), 
                     return Err(StepError::Retry(error.to_string()))
                 }
                 Err(error) if error.is_token_dead() => {
-                    return Err(on_dead_token(team_id, &token, &error, services).await)
+                    return Err(on_dead_token(&workspace, &token, &error, services).await)
                 }
                 Err(error) => {
                     tracing::warn!(%error, "room could not be registered; not unfurled");
@@ -91,7 +92,7 @@ pub(super) async fn unfurl(share: Share<'_>, services: &Services) -> Result<(), 
     let request = ChatUnfurl { target, unfurls };
     match services.slack.chat_unfurl(&token, &request).await {
         Ok(()) => Ok(()),
-        Err(error) => Err(slack_failure(error, team_id, &token, services).await),
+        Err(error) => Err(slack_failure(error, &workspace, &token, services).await),
     }
 }
 

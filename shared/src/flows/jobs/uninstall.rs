@@ -1,17 +1,24 @@
-//! `disable_installation`: the app was uninstalled or its tokens revoked.
+//! `disable_installation`: the app was uninstalled (the installation and its tokens
+//! are deleted) or its tokens revoked (the tokens are).
 
-use crate::domain::TeamId;
+use crate::domain::Workspace;
 use crate::flows::installation;
 use crate::flows::Services;
 
 use super::outcome::StepError;
 
+/// The reason Slack's `tokens_revoked` event is recorded with.
+const TOKENS_REVOKED: &str = "tokens_revoked";
+
 pub(super) async fn disable_installation(
-    team_id: &TeamId,
+    workspace: &Workspace,
     reason: &str,
     services: &Services,
 ) -> Result<(), StepError> {
-    // No token named: the one in the secret is the one that was revoked.
-    installation::disable(services, team_id, reason, None).await?;
+    if reason == TOKENS_REVOKED {
+        installation::revoke_bot_tokens(services, workspace).await?;
+    } else {
+        installation::uninstall(services, workspace).await?;
+    }
     Ok(())
 }

@@ -9,10 +9,9 @@ use aws_sdk_dynamodb::Client;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::domain::installation::InstallationKey;
 use crate::domain::OAuthState;
-use crate::domain::{
-    Call, CallState, EventReceipt, ExternalId, Installation, Job, TeamId, UnixSeconds,
-};
+use crate::domain::{Call, CallState, EventReceipt, ExternalId, Installation, Job, UnixSeconds};
 use crate::store::StoreError;
 
 /// A DynamoDB item as the SDK holds it.
@@ -193,8 +192,9 @@ pub fn job_pk(id: &str) -> String {
     format!("{JOB_PK_PREFIX}{id}")
 }
 
-pub fn installation_pk(team_id: &TeamId) -> String {
-    format!("TEAM#{team_id}")
+/// `TEAM#<team_id>`, or `ORG#<enterprise_id>` for an org-wide install.
+pub fn installation_pk(key: &InstallationKey) -> String {
+    key.to_string()
 }
 
 pub fn event_pk(event_id: &str) -> String {
@@ -245,7 +245,7 @@ pub(super) fn installation_item(installation: &Installation) -> Result<Item, Sto
     to_item(
         installation,
         ItemKeys {
-            pk: installation_pk(&installation.team_id),
+            pk: installation_pk(&installation.key),
             sk: INSTALLATION_SK,
             live: None,
             expires_at: None,
@@ -449,7 +449,7 @@ mod tests {
     #[test]
     fn a_stored_id_that_does_not_parse_is_malformed() {
         assert_eq!(call_pk(&id("c1")), "CALL#c1");
-        assert_eq!(installation_pk(&id("T1")), "TEAM#T1");
+        assert_eq!(installation_pk(&InstallationKey::Team(id("T1"))), "TEAM#T1");
         let item = call_item(&call(CallState::Active)).expect("item");
         assert_eq!(item.get("team_id"), Some(&AttributeValue::S("T1".into())));
         for (attribute, value, reason) in [

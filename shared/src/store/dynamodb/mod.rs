@@ -4,7 +4,7 @@
 //! |---|---|---|
 //! | call | `CALL#<external_unique_id>` | `CALL` |
 //! | job | `JOB#<id>` | `JOB` |
-//! | installation | `TEAM#<team_id>` | `INSTALL` |
+//! | installation | `TEAM#<team_id>` or `ORG#<enterprise_id>` | `INSTALL` |
 //! | event receipt | `EVENT#<event_id>` | `EVENT` |
 //! | OAuth state | `STATE#<state>` | `STATE` |
 //!
@@ -37,10 +37,10 @@ use tracing::Instrument as _;
 use crate::telemetry::dynamodb_span;
 
 use super::{preferred_call, CallStore, JobClaim, ReceiptOutcome, StoreError};
+use crate::domain::installation::InstallationKey;
 use crate::domain::OAuthState;
 use crate::domain::{
-    Call, EventReceipt, ExternalId, Installation, Job, JobStatus, Lease, SlackCallId, TeamId,
-    UnixSeconds,
+    Call, EventReceipt, ExternalId, Installation, Job, JobStatus, Lease, SlackCallId, UnixSeconds,
 };
 
 mod claim;
@@ -455,8 +455,23 @@ impl CallStore for DynamoStore {
         }
     }
 
-    async fn get_installation(&self, team_id: &TeamId) -> Result<Option<Installation>, StoreError> {
-        self.get(installation_pk(team_id), INSTALLATION_SK).await
+    async fn get_installation(
+        &self,
+        key: &InstallationKey,
+    ) -> Result<Option<Installation>, StoreError> {
+        self.get(installation_pk(key), INSTALLATION_SK).await
+    }
+
+    async fn delete_installation(&self, key: &InstallationKey) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(items::key(installation_pk(key), INSTALLATION_SK)))
+            .send()
+            .instrument(dynamodb_span("DeleteItem", &self.table))
+            .await
+            .map_err(|error| unavailable("DeleteItem", error))?;
+        Ok(())
     }
 
     async fn put_installation(&self, installation: &mut Installation) -> Result<(), StoreError> {
