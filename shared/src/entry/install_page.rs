@@ -6,7 +6,12 @@ use http::{Response, StatusCode};
 
 /// A page: no script, no frames, no requests of its own, never cached, and links
 /// that do not hand the redirect's query (the code) on as a referrer.
-pub fn html_page(status: StatusCode, title: &str, message: &str, link: Option<(&str, &str)>) -> Response<String> {
+pub fn html_page(
+    status: StatusCode,
+    title: &str,
+    message: &str,
+    link: Option<(&str, &str)>,
+) -> Response<String> {
     let action = link
         .map(|(href, text)| {
             format!(
@@ -45,7 +50,10 @@ pub fn html_page(status: StatusCode, title: &str, message: &str, link: Option<(&
             "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
         ),
     );
-    headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    headers.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
     headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
     response
 }
@@ -105,7 +113,10 @@ mod tests {
         assert!(!body.contains("<script>"), "{body}");
         assert!(!body.contains("<b>"), "{body}");
         assert!(body.contains("&lt;script&gt;"), "{body}");
-        assert!(body.contains(r#"href="https://x.example/?a=1&amp;b=&quot;2&quot;""#), "{body}");
+        assert!(
+            body.contains(r#"href="https://x.example/?a=1&amp;b=&quot;2&quot;""#),
+            "{body}"
+        );
         assert_eq!(page.headers()[CACHE_CONTROL], "no-store");
         assert_eq!(page.headers()["referrer-policy"], "no-referrer");
         assert!(page.headers()["content-security-policy"]

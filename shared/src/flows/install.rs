@@ -9,10 +9,13 @@
 use secrecy::SecretString;
 
 use crate::domain::oauth_state::is_plausible_state;
-use crate::domain::{OAuthState, StateCheck};
+use crate::domain::{Installation, OAuthState, StateCheck};
 use crate::secrets::SecretsError;
+use crate::slack::oauth::{ClientCredentials, OAuthGrant};
+use crate::slack::SlackError;
 use crate::store::StoreError;
 
+use super::installation::{self, TokenError};
 use super::Services;
 
 /// The bot scopes the app asks for (README, "Point a Slack app at it";
@@ -74,6 +77,19 @@ pub enum InstallError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Secrets(#[from] SecretsError),
+    #[error("the installation could not be stored: {0}")]
+    NotStored(#[from] TokenError),
+}
+
+impl From<SlackError> for InstallError {
+    fn from(error: SlackError) -> Self {
+        match error.code() {
+            // `invalid_code`, `bad_redirect_uri`, `invalid_client_id`...: the exchange
+            // itself was refused, and a retry of the same code cannot succeed.
+            Some(code) if !error.is_retryable() => InstallError::Refused(code.as_str().to_owned()),
+            _ => InstallError::SlackUnavailable(error.to_string()),
+        }
+    }
 }
 
 /// Starts an install: records a fresh state and builds the authorize URL that carries
@@ -138,6 +154,31 @@ pub async fn check_redirect(
         (None, Some(code)) if !code.is_empty() => Ok(code.clone()),
         (None, _) => Err(InstallError::MissingCode),
     }
+}
+
+/// Completes an install: checks the redirect ([`check_redirect`]), exchanges its code
+/// with `oauth.v2.access` (the same `redirect_uri` as the authorize request) and stores
+/// the installation, its tokens sealed.
+pub async fn finish_install(
+    services: &Services,
+    redirect: &OAuthRedirect,
+    browser_nonce: Option<&SecretString>,
+    redirect_uri: &str,
+) -> Result<Installation, InstallError> {
+    let code = check_redirect(services, redirect, browser_nonce).await?;
+    let secrets = services.secrets.current().await?;
+    let client = ClientCredentials::from_secrets(&secrets).ok_or(InstallError::NotConfigured)?;
+    let grant = OAuthGrant::Code {
+        code: SecretString::from(code),
+        redirect_uri: Some(redirect_uri.to_owned()),
+    };
+    let access = services
+        .slack
+        .oauth_v2_access(&grant, &client)
+        .await
+        .inspect_err(|error| tracing::warn!(%error, "the install's code was not exchanged"))?;
+    let installation = installation::install(services, access).await?;
+    Ok(installation)
 }
 
 /// An error code from a query string, safe to log and show: Slack's are short
