@@ -190,7 +190,10 @@ impl SlackStandin {
 
     /// The app's `(client_id, client_secret)`, for `oauth.v2.access`.
     pub fn oauth_client(&self) -> (String, String) {
-        (STANDIN_CLIENT_ID.to_owned(), STANDIN_CLIENT_SECRET.to_owned())
+        (
+            STANDIN_CLIENT_ID.to_owned(),
+            STANDIN_CLIENT_SECRET.to_owned(),
+        )
     }
 
     /// The authorize page, `http://127.0.0.1:PORT/oauth/v2/authorize`: what

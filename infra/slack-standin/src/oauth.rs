@@ -132,7 +132,8 @@ impl State {
         if let Some(state) = arg("state") {
             back.push(("state", state));
         }
-        let query = serde_urlencoded::to_string(&back).map_err(|_| (400, code::INVALID_ARGUMENTS))?;
+        let query =
+            serde_urlencoded::to_string(&back).map_err(|_| (400, code::INVALID_ARGUMENTS))?;
         let joiner = if redirect_uri.contains('?') { '&' } else { '?' };
         Ok(format!("{redirect_uri}{joiner}{query}"))
     }
@@ -172,13 +173,17 @@ impl State {
             return Err(code::INVALID_CODE);
         }
         // "This must match the originally submitted URI (if one was sent)."
-        if issued.redirect_uri.is_some() && given_string(args, "redirect_uri")? != issued.redirect_uri
+        if issued.redirect_uri.is_some()
+            && given_string(args, "redirect_uri")? != issued.redirect_uri
         {
             return Err(code::BAD_REDIRECT_URI);
         }
         let issued = self.oauth.codes.remove(&code).ok_or(code::INVALID_CODE)?;
         let mut answer = self.issue_tokens(&issued.grant, "authorization_code");
-        answer.insert("authed_user".into(), json!({ "id": issued.grant.installer }));
+        answer.insert(
+            "authed_user".into(),
+            json!({ "id": issued.grant.installer }),
+        );
         Ok(answer)
     }
 
@@ -220,7 +225,9 @@ impl State {
         );
         let refresh_token = rotating.then(|| format!("xoxe-1-{serial}-{}", self.fresh_hex()));
         if let Some(refresh) = &refresh_token {
-            self.oauth.refresh_tokens.insert(refresh.clone(), grant.clone());
+            self.oauth
+                .refresh_tokens
+                .insert(refresh.clone(), grant.clone());
         }
         self.oauth.issued.push(IssuedToken {
             access_token: access_token.clone(),

@@ -357,7 +357,10 @@ async fn response_url_request(
 /// user approves (or cancels). Refusals are a plain page naming the problem.
 async fn authorize_request(shared: &Shared, request: Request<Incoming>) -> HttpResponse {
     if request.method() != Method::GET {
-        return plain(StatusCode::METHOD_NOT_ALLOWED, "the authorize page takes GET");
+        return plain(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "the authorize page takes GET",
+        );
     }
     let query = request.uri().query().unwrap_or_default().to_owned();
     let args: Map<String, Value> = serde_urlencoded::from_str::<Vec<(String, String)>>(&query)

@@ -9,13 +9,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde_json::{Map, Value};
 
 use crate::fault::ActiveFault;
-use crate::oauth::OAuthState;
-use crate::workspace::WorkspaceInfo;
 use crate::model::{
     ChannelAccess, ComposerUnfurl, LinkShared, RecordedRequest, ResponsePost, StandinCall,
     StandinMessage,
 };
+use crate::oauth::OAuthState;
 use crate::response_url::ResponseUrl;
+use crate::workspace::WorkspaceInfo;
 
 /// Slack error codes, as `&'static str` so a typo cannot hide in a literal.
 pub(crate) mod code {
