@@ -174,7 +174,7 @@ impl SlackStandin {
     /// reach of every other workspace's tokens (an org-wide token reaches the
     /// workspaces of its organisation).
     pub fn add_workspace(&self, team_id: &str, enterprise_id: Option<&str>) -> WorkspaceHandle {
-        let bot_token = format!("xoxb-{team_id}-standin");
+        let bot_token = workspace::manual_bot_token(team_id);
         {
             let mut state = self.shared.state();
             state.add_workspace(team_id, enterprise_id);

@@ -20,6 +20,11 @@ pub(crate) struct WorkspaceInfo {
     pub enterprise_id: Option<String>,
 }
 
+/// The bot token a workspace added by a test gets, as if installed by hand.
+pub(crate) fn manual_bot_token(team_id: &str) -> String {
+    format!("xoxb-{team_id}-standin")
+}
+
 impl State {
     pub fn add_workspace(&mut self, team_id: &str, enterprise_id: Option<&str>) {
         self.workspaces.insert(
