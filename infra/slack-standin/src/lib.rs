@@ -244,6 +244,14 @@ impl SlackStandin {
         self.shared.state().oauth.issued.clone()
     }
 
+    /// The app is uninstalled from a workspace (or, given an organisation's id, from the
+    /// organisation's org-wide install): every token issued for it is answered with
+    /// `token_revoked` from now on, and its refresh tokens are refused. True if any
+    /// token was revoked.
+    pub fn uninstall(&self, team_or_enterprise_id: &str) -> bool {
+        self.shared.state().uninstall(team_or_enterprise_id)
+    }
+
     /// From now on the token is answered with `token_revoked`.
     pub fn revoke_token(&self, token: &str) {
         if let Some(info) = self.shared.state().tokens.get_mut(token) {

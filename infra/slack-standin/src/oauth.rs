@@ -262,6 +262,21 @@ impl State {
         answer
     }
 
+    /// Revokes every token of the workspace (or org-wide install) `owner`.
+    pub fn uninstall(&mut self, owner: &str) -> bool {
+        let mut any = false;
+        for info in self.tokens.values_mut() {
+            if info.team_id == owner && !info.revoked {
+                info.revoked = true;
+                any = true;
+            }
+        }
+        self.oauth
+            .refresh_tokens
+            .retain(|_, grant| grant.owner() != owner);
+        any
+    }
+
     fn team_name(&self, team_id: &str) -> String {
         self.workspaces
             .get(team_id)

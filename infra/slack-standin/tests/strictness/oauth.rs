@@ -276,8 +276,29 @@ async fn rotating_tokens_expire_and_refresh_tokens_work_once() {
         .map(|t| t.grant_type)
         .collect();
     assert_eq!(grants, ["authorization_code", "refresh_token"]);
-}
 
+    // Uninstalled: every token of the workspace is revoked, refresh tokens refused.
+    let next = winner.body["refresh_token"]
+        .as_str()
+        .expect("a refresh")
+        .to_owned();
+    assert!(slack.uninstall(slack.team_id()));
+    assert_eq!(
+        auth_test(&slack, fresh).await.error(),
+        Some("token_revoked")
+    );
+    assert_eq!(
+        bot(&slack, "auth.test", json!({})).await.error(),
+        Some("token_revoked")
+    );
+    let after = access(
+        &slack,
+        &[("grant_type", "refresh_token"), ("refresh_token", &next)],
+    )
+    .await;
+    assert_eq!(after.error(), Some("invalid_refresh_token"));
+    assert!(!slack.uninstall("T0NOBODY"));
+}
 #[tokio::test]
 async fn an_org_wide_install_serves_the_workspaces_of_its_organisation() {
     let slack = SlackStandin::start().await;
