@@ -371,7 +371,7 @@ async fn authorize_request(shared: &Shared, request: Request<Incoming>) -> HttpR
     let decoded = Decoded {
         logged: Value::Object(args.clone()),
         body: Ok(Body {
-            args,
+            args: args.clone(),
             kind: BodyKind::Form,
             warning: None,
         }),
@@ -388,10 +388,7 @@ async fn authorize_request(shared: &Shared, request: Request<Incoming>) -> HttpR
             return response;
         }
     }
-    let outcome = match decoded.body {
-        Ok(body) => shared.state().authorize(&body.args),
-        Err(code) => Err((400, code)),
-    };
+    let outcome = shared.state().authorize(&args);
     match outcome {
         Ok(location) => {
             finish(shared, index, StatusCode::FOUND, None);
