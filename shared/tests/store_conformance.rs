@@ -11,6 +11,7 @@ mod support;
 use std::sync::Arc;
 
 use slack_calls::domain::installation::{Sealed, SealedCredentials};
+use slack_calls::domain::OAuthState;
 use slack_calls::domain::{
     CallState, CallUser, EndReason, EventReceipt, ExternalId, InstallationKey, Job, JobStatus,
     Lease,
@@ -47,6 +48,7 @@ macro_rules! conformance_suite {
                 every_call_field_round_trips,
                 every_job_kind_round_trips,
                 every_installation_field_round_trips,
+                an_oauth_state_is_taken_once,
                 installations_are_keyed_by_team_or_organisation,
             );
         }
@@ -752,6 +754,40 @@ mod cases {
             installation_fields(&stored),
             installation_fields(&installation)
         );
+    }
+
+    pub async fn an_oauth_state_is_taken_once(store: Arc<dyn CallStore>) {
+        let (state, _) = OAuthState::issue(NOW);
+        store.put_oauth_state(&state).await.unwrap();
+        let again = store.put_oauth_state(&state).await;
+        assert!(matches!(again, Err(StoreError::AlreadyExists)), "{again:?}");
+        assert_eq!(store.take_oauth_state("unknown0").await.unwrap(), None);
+
+        // Two redirects with the same state at once: exactly one gets it.
+        let takes = (0..4).map(|_| {
+            let store = store.clone();
+            let key = state.state.clone();
+            tokio::spawn(async move { store.take_oauth_state(&key).await })
+        });
+        let mut taken = Vec::new();
+        for take in takes {
+            if let Some(found) = take.await.unwrap().unwrap() {
+                taken.push(found);
+            }
+        }
+        assert_eq!(
+            taken,
+            std::slice::from_ref(&state),
+            "taken exactly once, every field back"
+        );
+        assert_eq!(store.take_oauth_state(&state.state).await.unwrap(), None);
+
+        // An expired state the TTL has not removed yet is still answered (and removed):
+        // the caller tells the person it expired.
+        let (old, _) = OAuthState::issue(NOW - 3_600);
+        store.put_oauth_state(&old).await.unwrap();
+        let found = store.take_oauth_state(&old.state).await.unwrap();
+        assert!(found.is_some_and(|found| found.is_expired(NOW)));
     }
 
     pub async fn every_call_field_round_trips(store: Arc<dyn CallStore>) {

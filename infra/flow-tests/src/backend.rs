@@ -7,6 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use lambda_harness::stream::StreamPump;
 use serde_json::Value;
+use slack_calls::domain::OAuthState;
 use slack_calls::domain::{
     Call, EventReceipt, ExternalId, Installation, InstallationKey, Job, Lease, SlackCallId,
     UnixSeconds,
@@ -188,6 +189,12 @@ impl CallStore for UnreachableStore {
         self.refuse()
     }
     async fn put_installation(&self, _: &mut Installation) -> Result<(), StoreError> {
+        self.refuse()
+    }
+    async fn put_oauth_state(&self, _: &OAuthState) -> Result<(), StoreError> {
+        self.refuse()
+    }
+    async fn take_oauth_state(&self, _: &str) -> Result<Option<OAuthState>, StoreError> {
         self.refuse()
     }
     async fn claim_job(&self, _: &Job, _: &Lease, _: UnixSeconds) -> Result<JobClaim, StoreError> {

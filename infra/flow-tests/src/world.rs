@@ -14,6 +14,7 @@ use secrecy::SecretString;
 use serde_json::{json, Value};
 use slack_calls::clock::{Clock, ManualClock};
 use slack_calls::config::Config;
+use slack_calls::domain::OAuthState;
 use slack_calls::domain::{
     Call, EventReceipt, ExternalId, Installation, InstallationKey, Job, Lease, SlackCallId,
     UnixSeconds,
@@ -507,5 +508,13 @@ impl CallStore for CountingStore {
     async fn put_installation(&self, installation: &mut Installation) -> Result<(), StoreError> {
         self.count("put_installation");
         self.inner.put_installation(installation).await
+    }
+    async fn put_oauth_state(&self, state: &OAuthState) -> Result<(), StoreError> {
+        self.count("put_oauth_state");
+        self.inner.put_oauth_state(state).await
+    }
+    async fn take_oauth_state(&self, state: &str) -> Result<Option<OAuthState>, StoreError> {
+        self.count("take_oauth_state");
+        self.inner.take_oauth_state(state).await
     }
 }

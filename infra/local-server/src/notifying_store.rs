@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use slack_calls::domain::OAuthState;
 use slack_calls::domain::{
     Call, EventReceipt, ExternalId, Installation, InstallationKey, Job, Lease, SlackCallId,
     UnixSeconds,
@@ -121,5 +122,13 @@ impl CallStore for NotifyingStore {
 
     async fn put_installation(&self, installation: &mut Installation) -> Result<(), StoreError> {
         self.inner.put_installation(installation).await
+    }
+
+    async fn put_oauth_state(&self, state: &OAuthState) -> Result<(), StoreError> {
+        self.inner.put_oauth_state(state).await
+    }
+
+    async fn take_oauth_state(&self, state: &str) -> Result<Option<OAuthState>, StoreError> {
+        self.inner.take_oauth_state(state).await
     }
 }

@@ -9,6 +9,7 @@ pub mod ids;
 pub mod installation;
 pub mod job;
 pub mod notice;
+pub mod oauth_state;
 pub mod participant;
 pub mod registration;
 pub mod sync_plan;
@@ -24,6 +25,7 @@ pub use ids::{
 pub use installation::{Installation, InstallationKey};
 pub use job::{Job, JobKind, JobStatus, Lease};
 pub use notice::ProviderNotice;
+pub use oauth_state::{OAuthState, StateCheck};
 pub use participant::{CallUser, Participant, RefusedParticipant};
 pub use registration::RegistrationClaim;
 pub use sync_plan::SyncPlan;

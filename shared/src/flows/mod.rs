@@ -12,6 +12,7 @@ use crate::secrets::SecretSource;
 use crate::slack::SlackApi;
 use crate::store::CallStore;
 
+pub mod install;
 pub mod installation;
 pub mod jobs;
 pub mod provider_events;

@@ -19,6 +19,7 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
 use super::{preferred_call, CallStore, JobClaim, ReceiptOutcome, StoreError};
 use crate::domain::installation::InstallationKey;
+use crate::domain::OAuthState;
 use crate::domain::{
     Call, EventReceipt, ExternalId, Installation, Job, Lease, SlackCallId, UnixSeconds,
 };
@@ -36,6 +37,8 @@ struct State {
     installations: BTreeMap<InstallationKey, Installation>,
     #[serde(default)]
     receipts: BTreeMap<String, EventReceipt>,
+    #[serde(default)]
+    oauth_states: BTreeMap<String, OAuthState>,
 }
 
 impl State {
@@ -147,11 +150,15 @@ impl EmbeddedStore {
         })
     }
 
-    /// How many items the store holds (calls, jobs, installations, event receipts): what
-    /// a scan of the DynamoDB table would count.
+    /// How many items the store holds (calls, jobs, installations, event receipts,
+    /// OAuth states): what a scan of the DynamoDB table would count.
     pub fn item_count(&self) -> usize {
         self.read(|state| {
-            state.calls.len() + state.jobs.len() + state.installations.len() + state.receipts.len()
+            state.calls.len()
+                + state.jobs.len()
+                + state.installations.len()
+                + state.receipts.len()
+                + state.oauth_states.len()
         })
     }
 
@@ -451,6 +458,30 @@ impl CallStore for EmbeddedStore {
         })?;
         installation.version = next.version;
         Ok(())
+    }
+
+    async fn put_oauth_state(&self, state: &OAuthState) -> Result<(), StoreError> {
+        self.write(&[], |stored| {
+            // What DynamoDB's TTL would have deleted by now, so the file does not grow
+            // with every abandoned install.
+            stored
+                .oauth_states
+                .retain(|_, kept| !kept.is_expired(state.created_at));
+            if stored.oauth_states.contains_key(&state.state) {
+                return Err(StoreError::AlreadyExists);
+            }
+            stored
+                .oauth_states
+                .insert(state.state.clone(), state.clone());
+            Ok(Change::Commit(()))
+        })
+    }
+
+    async fn take_oauth_state(&self, state: &str) -> Result<Option<OAuthState>, StoreError> {
+        self.write(&[], |stored| match stored.oauth_states.remove(state) {
+            Some(taken) => Ok(Change::Commit(Some(taken))),
+            None => Ok(Change::Skip(None)),
+        })
     }
 }
 

@@ -20,6 +20,7 @@ use async_trait::async_trait;
 use super::{CallStore, JobClaim, ReceiptOutcome, StoreError};
 use crate::clock::{Clock, SystemClock};
 use crate::domain::installation::InstallationKey;
+use crate::domain::OAuthState;
 use crate::domain::{
     Call, EventReceipt, ExternalId, Installation, Job, Lease, SlackCallId, UnixSeconds,
 };
@@ -121,6 +122,14 @@ impl CallStore for InstallationCache {
                 Err(error)
             }
         }
+    }
+
+    async fn put_oauth_state(&self, state: &OAuthState) -> Result<(), StoreError> {
+        self.inner.put_oauth_state(state).await
+    }
+
+    async fn take_oauth_state(&self, state: &str) -> Result<Option<OAuthState>, StoreError> {
+        self.inner.take_oauth_state(state).await
     }
 
     async fn create_call(&self, call: &Call, jobs: &[Job]) -> Result<(), StoreError> {

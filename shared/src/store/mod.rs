@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use rand::Rng;
 
 use crate::domain::installation::InstallationKey;
+use crate::domain::OAuthState;
 use crate::domain::{
     Call, EventReceipt, ExternalId, Installation, Job, Lease, SlackCallId, UnixSeconds,
 };
@@ -135,6 +136,14 @@ pub trait CallStore: Send + Sync {
     /// version is still `installation.version` (0 = must not exist); increments it on
     /// success. Token rotation relies on it: of two refreshes, one write wins.
     async fn put_installation(&self, installation: &mut Installation) -> Result<(), StoreError>;
+
+    /// Records an install attempt's state. `AlreadyExists` if that state exists.
+    async fn put_oauth_state(&self, state: &OAuthState) -> Result<(), StoreError>;
+
+    /// Removes the state and answers it, if it was there: a state is taken once, even
+    /// by two redirects at the same moment. An expired state that is still stored is
+    /// answered (and removed) too; the caller checks its expiry.
+    async fn take_oauth_state(&self, state: &str) -> Result<Option<OAuthState>, StoreError>;
 
     /// Deletes the installation and its tokens, whatever its version. Idempotent.
     async fn delete_installation(&self, key: &InstallationKey) -> Result<(), StoreError>;

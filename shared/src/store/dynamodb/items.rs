@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::domain::installation::InstallationKey;
+use crate::domain::OAuthState;
 use crate::domain::{Call, CallState, EventReceipt, ExternalId, Installation, Job, UnixSeconds};
 use crate::store::StoreError;
 
@@ -25,6 +26,7 @@ pub const JOB_SK: &str = "JOB";
 pub(super) const JOB_PK_PREFIX: &str = "JOB#";
 pub(super) const INSTALLATION_SK: &str = "INSTALL";
 const EVENT_SK: &str = "EVENT";
+pub(super) const OAUTH_STATE_SK: &str = "STATE";
 
 /// Set by each plain `PutItem` to a value of its own, so that a retry of it that finds
 /// the item already written can tell its own write from someone else's.
@@ -199,6 +201,10 @@ pub fn event_pk(event_id: &str) -> String {
     format!("EVENT#{event_id}")
 }
 
+pub fn oauth_state_pk(state: &str) -> String {
+    format!("STATE#{state}")
+}
+
 /// When DynamoDB may delete a call: a while after it stopped being live, never before.
 pub fn call_expires_at(call: &Call) -> Option<UnixSeconds> {
     match call.state {
@@ -241,6 +247,19 @@ pub(super) fn installation_item(installation: &Installation) -> Result<Item, Sto
         ItemKeys {
             pk: installation_pk(&installation.key),
             sk: INSTALLATION_SK,
+            live: None,
+            expires_at: None,
+        },
+    )
+}
+
+pub(super) fn oauth_state_item(state: &OAuthState) -> Result<Item, StoreError> {
+    // The state's own `expires_at` is the TTL attribute.
+    to_item(
+        state,
+        ItemKeys {
+            pk: oauth_state_pk(&state.state),
+            sk: OAUTH_STATE_SK,
             live: None,
             expires_at: None,
         },

@@ -6,11 +6,12 @@
 //! | job | `JOB#<id>` | `JOB` |
 //! | installation | `TEAM#<team_id>` or `ORG#<enterprise_id>` | `INSTALL` |
 //! | event receipt | `EVENT#<event_id>` | `EVENT` |
+//! | OAuth state | `STATE#<state>` | `STATE` |
 //!
 //! Items (`items.rs`) are the domain types as `serde_dynamo` maps them, plus the key
 //! attributes and: `live` (calls, only while live: the sparse `live_calls` index),
 //! `expires_at` (the table's TTL: calls 30 days after they stop being live, jobs 7 days
-//! after creation, receipts as the receipt says). Each trait method is one request:
+//! after creation, receipts and OAuth states as they say). Each trait method is one request:
 //! reads one `GetItem` or `Query` (more pages only past 1 MB of results); a job's claim
 //! and an update of one item at its version one `PutItem`; every other
 //! write (inserts, and writes of several items) one `TransactWriteItems` (see
@@ -25,9 +26,10 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use aws_sdk_dynamodb::Client;
 use serde::de::DeserializeOwned;
 use tracing::Instrument as _;
@@ -36,6 +38,7 @@ use crate::telemetry::dynamodb_span;
 
 use super::{preferred_call, CallStore, JobClaim, ReceiptOutcome, StoreError};
 use crate::domain::installation::InstallationKey;
+use crate::domain::OAuthState;
 use crate::domain::{
     Call, EventReceipt, ExternalId, Installation, Job, JobStatus, Lease, SlackCallId, UnixSeconds,
 };
@@ -45,12 +48,12 @@ mod items;
 pub mod stream;
 
 pub use items::{
-    call_expires_at, call_pk, event_pk, installation_pk, job_item, job_pk, Item,
+    call_expires_at, call_pk, event_pk, installation_pk, job_item, job_pk, oauth_state_pk, Item,
     CALL_RETENTION_SECONDS, JOB_RETENTION_SECONDS, JOB_SK, LIVE,
 };
 use items::{
-    call_item, from_item, installation_item, item_pk, key, receipt_item, ConditionalPut, CALL_SK,
-    INSTALLATION_SK, WRITE_TOKEN,
+    call_item, from_item, installation_item, item_pk, key, oauth_state_item, receipt_item,
+    ConditionalPut, CALL_SK, INSTALLATION_SK, OAUTH_STATE_SK, WRITE_TOKEN,
 };
 
 /// Whole-operation budget, retries included: an ack path has 3 s in all, and must still
@@ -484,6 +487,47 @@ impl CallStore for DynamoStore {
                 Ok(())
             }
             WriteOutcome::PrimaryConditionFailed => Err(StoreError::Conflict),
+        }
+    }
+
+    async fn put_oauth_state(&self, state: &OAuthState) -> Result<(), StoreError> {
+        let put = ConditionalPut::insert(oauth_state_item(state)?);
+        match self.write(vec![put], &[]).await? {
+            WriteOutcome::Written => Ok(()),
+            WriteOutcome::PrimaryConditionFailed => Err(StoreError::AlreadyExists),
+        }
+    }
+
+    async fn take_oauth_state(&self, state: &str) -> Result<Option<OAuthState>, StoreError> {
+        // One conditional delete answering the old item: of two redirects racing with
+        // the same state, only one gets it. (A retry of an attempt that had landed finds
+        // it gone: the install is refused, never done twice.)
+        let pk = oauth_state_pk(state);
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(pk.clone(), OAUTH_STATE_SK)))
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", "pk")
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .instrument(dynamodb_span("DeleteItem", &self.table))
+            .await;
+        match result {
+            Ok(output) => output
+                .attributes
+                .map(|item| from_item(item, &pk, OAUTH_STATE_SK))
+                .transpose(),
+            Err(error)
+                if matches!(
+                    error.as_service_error(),
+                    Some(DeleteItemError::ConditionalCheckFailedException(_))
+                ) =>
+            {
+                Ok(None)
+            }
+            Err(error) => Err(unavailable("DeleteItem", error)),
         }
     }
 }
