@@ -150,6 +150,10 @@ pub struct Call {
     /// a race): each is ended in Slack, then forgotten.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub discarded_slack_call_ids: Vec<SlackCallId>,
+    /// Its room is a call in another workspace too (a link pasted there): the
+    /// provider's events for this call are meant for those calls as well.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub room_shared: bool,
 
     /// Optimistic-locking version: every successful write increments it by one.
     #[serde(default)]
@@ -219,6 +223,7 @@ impl Call {
             slack_ended: false,
             registration_claim: None,
             discarded_slack_call_ids: Vec::new(),
+            room_shared: false,
             version: 0,
         }
     }

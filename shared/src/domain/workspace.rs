@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::call::Call;
 use super::ids::{EnterpriseId, TeamId};
 
 /// A workspace as Slack names it on every request: its team and, inside an Enterprise
@@ -25,6 +26,16 @@ impl Workspace {
             enterprise_id: None,
             is_enterprise_install: false,
         }
+    }
+
+    /// Whether `call` is this workspace's: a call belongs to the team it was started or
+    /// shared in, whichever installation (the team's or its organisation's) serves it.
+    pub fn owns(&self, call: &Call) -> bool {
+        let same_org = match (&self.enterprise_id, &call.enterprise_id) {
+            (Some(mine), Some(its)) => mine == its,
+            _ => true,
+        };
+        call.team_id == self.team_id && same_org
     }
 }
 
