@@ -91,9 +91,9 @@ pub fn install_url(config: &Config, host: Option<&str>) -> Option<String> {
 pub fn not_installed_message(install_url: Option<&str>) -> String {
     match install_url {
         Some(url) => format!(
-            "This calls app is not installed in this workspace yet. <{url}|Install it>, then try again."
+            "This calls app is not installed in this workspace yet, or no longer is. <{url}|Install it>, then try again."
         ),
-        None => "This calls app is not installed in this workspace yet. Ask an admin to install it, then try again.".into(),
+        None => "This calls app is not installed in this workspace yet, or no longer is. Ask an admin to install it, then try again.".into(),
     }
 }
 
