@@ -129,10 +129,7 @@ async fn the_http_provider_s_login_link_is_shown_and_no_call_is_made() {
     assert_eq!(answer.status, 200, "{:?}", answer.json);
     assert_ephemeral_containing(&answer.json, &[login, "sign in"]);
     assert_eq!(api.received().len(), 1);
-    assert_eq!(
-        world.store_requests.calls(),
-        after_installation_lookup(&[])
-    );
+    assert_eq!(world.store_requests.calls(), after_installation_lookup(&[]));
     assert_eq!(world.run_worker().await, Vec::<String>::new());
     assert!(world.standin.requests().is_empty());
     assert_eq!(table_items(&world).await, 0);

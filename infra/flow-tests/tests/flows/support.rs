@@ -31,9 +31,16 @@ pub fn after_installation_lookup(then: &[&'static str]) -> Vec<&'static str> {
 /// write, no meeting, no Slack request.
 pub async fn assert_told_not_installed(world: &mut World, answer: &Answer) {
     assert_eq!(answer.status, 200, "{:?}", answer.json);
-    assert_eq!(answer.json["response_type"], "ephemeral", "{:?}", answer.json);
+    assert_eq!(
+        answer.json["response_type"], "ephemeral",
+        "{:?}",
+        answer.json
+    );
     let text = answer.json["text"].as_str().unwrap_or_default();
-    let link = format!("<{}/slack/install|Install it>", world.http.url().trim_end_matches('/'));
+    let link = format!(
+        "<{}/slack/install|Install it>",
+        world.http.url().trim_end_matches('/')
+    );
     assert!(
         text.contains("not installed in this workspace") && text.contains(&link),
         "{text}"
