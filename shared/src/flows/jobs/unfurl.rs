@@ -132,7 +132,7 @@ async fn new_room_call(
 ) -> Result<Option<Call>, StepError> {
     let workspace = share.workspace;
     let now = services.clock.now();
-    for external_unique_id in room_call_ids(&room.room, &workspace.team_id.to_string(), now) {
+    for external_unique_id in room_call_ids(&room.room, workspace.team_id.as_str(), now) {
         let mut call = Call::new(
             NewCall {
                 external_unique_id: external_unique_id.clone(),
