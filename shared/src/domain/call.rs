@@ -55,6 +55,9 @@ pub enum EndReason {
     Abandoned,
     /// Older than `MAX_CALL_HOURS`.
     TooOld,
+    /// The app was uninstalled from the call's workspace (or its bot token revoked):
+    /// nothing more is done for the call, in Slack or here.
+    Uninstalled,
 }
 
 /// A DM call declined by its callee (`call_rejected`).

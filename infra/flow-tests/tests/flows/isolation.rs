@@ -9,7 +9,7 @@ use crate::support;
 use flow_tests::world::{World, WorldOptions};
 use secrecy::SecretString;
 use serde_json::{json, Value};
-use slack_calls::domain::{CallState, Installation, TeamId, Workspace};
+use slack_calls::domain::{CallState, EndReason, Installation, TeamId, Workspace};
 use support::{assert_told_not_installed, start_call};
 
 const TEAM_B: &str = "T0SECOND01";
@@ -178,12 +178,33 @@ async fn a_second_workspace_reaches_neither_the_first_s_calls_nor_its_token() {
         .await;
     assert_eq!(answer.status, 200);
     assert_eq!(world.run_worker().await, Vec::<String>::new());
+    let store = world.services.store.clone();
     let installation = |team_id: &str| {
-        let store = world.services.store.clone();
+        let store = store.clone();
         let team_id = team(team_id);
         async move { store.get_installation(&team_id).await.expect("store") }
     };
     assert!(installation(TEAM_B).await.is_some_and(|i| i.is_disabled()));
+    // B's live calls are ended with it, unannounced: the provider's events for them
+    // change nothing and reach no Slack.
+    let b_call = world.call(&b_id).await;
+    assert_eq!(b_call.state, CallState::Ended);
+    assert_eq!(b_call.end_reason, Some(EndReason::Uninstalled));
+    world.standin.clear_requests();
+    let answer = world
+        .provider(
+            &json!({"type": "participant.joined", "external_unique_id": b_id,
+                           "participant": {"external_id": "guest-1", "display_name": "Guest"}}),
+        )
+        .await;
+    assert_eq!(answer.status, 202, "{:?}", answer.json);
+    assert_eq!(answer.json["results"][0]["status"], "ignored");
+    assert_eq!(world.run_worker().await, Vec::<String>::new());
+    assert!(
+        world.standin.requests().is_empty(),
+        "{:?}",
+        world.slack_methods()
+    );
     let a_team = world.standin.team_id().to_owned();
     assert!(installation(&a_team).await.is_none_or(|i| !i.is_disabled()));
     start_call(&mut world, CHANNEL_A, USER_A, "A again").await;
