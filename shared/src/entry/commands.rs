@@ -69,41 +69,10 @@ async fn answer_request(services: &Services, headers: &HeaderMap, body: &[u8]) -
         workspace: command.workspace.clone(),
         app_id,
     };
-    let admitted = tokio::time::timeout_at(deadline, tenant::admit(services, &origin)).await;
-    match admitted {
-        Ok(Ok(Admission::Admitted)) => {}
-        Ok(Ok(Admission::NotInstalled)) => {
-            tracing::info!(workspace = %origin.workspace, "command from a workspace without the app");
-            let host = headers
-                .get(http::header::HOST)
-                .and_then(|h| h.to_str().ok());
-            let url = tenant::install_url(&services.config, host);
-            let message = ResponseMessage::ephemeral(tenant::not_installed_message(url.as_deref()));
-            return json_response(
-                StatusCode::OK,
-                &serde_json::to_value(message).unwrap_or_default(),
-            );
-        }
-        Ok(Ok(Admission::OtherApp)) => {
-            tracing::warn!(app = ?origin.app_id, "command for another app refused");
-            return error_response(StatusCode::FORBIDDEN, OTHER_APP);
-        }
-        Ok(Err(error)) => {
-            tracing::error!(%error, "could not tell whether the app is installed");
-            return answer(
-                command.started_from,
-                command.kind,
-                StartOutcome::Refused(TRY_AGAIN.into()),
-            );
-        }
-        Err(_) => {
-            tracing::error!("the installation lookup took too long");
-            return answer(
-                command.started_from,
-                command.kind,
-                StartOutcome::Refused(TRY_AGAIN.into()),
-            );
-        }
+    if let Some(refusal) =
+        refuse_unless_admitted(services, headers, &origin, &command, deadline).await
+    {
+        return refusal;
     }
     let (started_from, kind) = (command.started_from, command.kind);
     // The same signed request sent again (a replay) has the same digest.
@@ -115,6 +84,47 @@ async fn answer_request(services: &Services, headers: &HeaderMap, body: &[u8]) -
             StartOutcome::Refused(TRY_AGAIN.into())
         });
     answer(started_from, kind, outcome)
+}
+
+/// The answer to a request the workspace's installation does not let through: another
+/// app (403), a workspace without the app (ephemeral, with the install link), or no
+/// way to tell in time (try again). `None`: go ahead.
+async fn refuse_unless_admitted(
+    services: &Services,
+    headers: &HeaderMap,
+    origin: &Origin,
+    command: &StartCall,
+    deadline: tokio::time::Instant,
+) -> Option<Response<String>> {
+    let admitted = tokio::time::timeout_at(deadline, tenant::admit(services, origin)).await;
+    let message = match admitted {
+        Ok(Ok(Admission::Admitted)) => return None,
+        Ok(Ok(Admission::NotInstalled)) => {
+            tracing::info!(workspace = %origin.workspace, "command from a workspace without the app");
+            let host = headers
+                .get(http::header::HOST)
+                .and_then(|h| h.to_str().ok());
+            let url = tenant::install_url(&services.config, host);
+            tenant::not_installed_message(url.as_deref())
+        }
+        Ok(Ok(Admission::OtherApp)) => {
+            tracing::warn!(app = ?origin.app_id, "command for another app refused");
+            return Some(error_response(StatusCode::FORBIDDEN, OTHER_APP));
+        }
+        Ok(Err(error)) => {
+            tracing::error!(%error, "could not tell whether the app is installed");
+            TRY_AGAIN.into()
+        }
+        Err(_) => {
+            tracing::error!("the installation lookup took too long");
+            TRY_AGAIN.into()
+        }
+    };
+    Some(answer(
+        command.started_from,
+        command.kind,
+        StartOutcome::Refused(message),
+    ))
 }
 
 /// Why a decoded form is not a command to start a call.
