@@ -47,3 +47,36 @@ impl std::fmt::Display for Workspace {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::call::tests::call;
+    use crate::domain::ids::id;
+
+    #[test]
+    fn a_workspace_owns_the_calls_of_its_team_only() {
+        let mut call = call();
+        let team = Workspace::team(id("T1"));
+        assert!(team.owns(&call));
+        assert!(!Workspace::team(id("T2")).owns(&call));
+
+        // Inside an organisation, through the team's or the org's install alike.
+        call.enterprise_id = Some(id("E1"));
+        let org_install = Workspace {
+            team_id: id("T1"),
+            enterprise_id: Some(id("E1")),
+            is_enterprise_install: true,
+        };
+        assert!(org_install.owns(&call));
+        assert!(
+            team.owns(&call),
+            "an event that did not name the organisation"
+        );
+        let other_org = Workspace {
+            enterprise_id: Some(id("E2")),
+            ..org_install
+        };
+        assert!(!other_org.owns(&call));
+    }
+}

@@ -257,3 +257,25 @@ fn apply_one(
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn over_several_calls_a_failure_wins_then_what_applied_anywhere() {
+        let not_found = (EventStatus::NotFound, Some("unknown external_unique_id"));
+        let ended = (EventStatus::Ignored, Some("the call has ended"));
+        let applied = (EventStatus::Applied, None);
+        let error = (EventStatus::Error, Some("store unavailable, send again"));
+
+        let mut statuses = vec![not_found, ended, applied, applied];
+        merge(&mut statuses, vec![ended, applied, ended, error]);
+        assert_eq!(statuses, vec![ended, applied, applied, error]);
+        merge(
+            &mut statuses,
+            vec![not_found, not_found, not_found, applied],
+        );
+        assert_eq!(statuses, vec![ended, applied, applied, error]);
+    }
+}
