@@ -60,6 +60,11 @@ pub struct Config {
     pub stale_call_minutes: i64,
     /// `MAX_CALL_HOURS`
     pub max_call_hours: i64,
+    /// `SLACK_APP_ID`: when set, Slack requests naming another `api_app_id` are refused.
+    pub slack_app_id: Option<String>,
+    /// `SLACK_INSTALL_URL`: the install link shown to a workspace without the app;
+    /// unset, it is derived from the request's host (`https://{host}/slack/install`).
+    pub slack_install_url: Option<String>,
 }
 
 impl Config {
@@ -120,6 +125,10 @@ impl Config {
         if let Some(url) = &slack_redirect_uri {
             require_http_url("SLACK_REDIRECT_URI", url)?;
         }
+        let slack_install_url = get("SLACK_INSTALL_URL");
+        if let Some(url) = &slack_install_url {
+            require_http_url("SLACK_INSTALL_URL", url)?;
+        }
 
         let response_url_hosts = split_list(
             &get("RESPONSE_URL_HOSTS").unwrap_or_else(|| DEFAULT_RESPONSE_URL_HOSTS.into()),
@@ -154,6 +163,8 @@ impl Config {
             provider_callback_url,
             slack_authorize_url,
             slack_redirect_uri,
+            slack_app_id: get("SLACK_APP_ID"),
+            slack_install_url,
             stale_call_minutes: positive_number(
                 &get,
                 "STALE_CALL_MINUTES",

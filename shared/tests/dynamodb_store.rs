@@ -201,7 +201,10 @@ async fn every_method_is_one_request() {
     assert_one("update_call");
     store.find_call_by_slack_id(&id("R0COUNT")).await.unwrap();
     assert_one("find_call_by_slack_id");
-    store.find_call_by_join_url(&call.join_url).await.unwrap();
+    store
+        .find_call_by_join_url(&call.workspace(), &call.join_url)
+        .await
+        .unwrap();
     assert_one("find_call_by_join_url");
     store.list_live_calls().await.unwrap();
     assert_one("list_live_calls");

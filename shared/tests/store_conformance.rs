@@ -14,13 +14,18 @@ use slack_calls::domain::installation::{Sealed, SealedCredentials};
 use slack_calls::domain::OAuthState;
 use slack_calls::domain::{
     CallState, CallUser, EndReason, EventReceipt, ExternalId, InstallationKey, Job, JobStatus,
-    Lease,
+    Lease, Workspace,
 };
 use slack_calls::store::{
     modify_call, modify_call_from, CallStore, JobClaim, ReceiptOutcome, StoreError,
 };
 
 use support::*;
+
+/// The workspace of [`new_call`]'s calls.
+fn ours() -> Workspace {
+    Workspace::team(id("T0001"))
+}
 
 macro_rules! conformance_suite {
     ($adapter:ident, $store:expr) => {
@@ -35,6 +40,7 @@ macro_rules! conformance_suite {
                 modify_call_skips_when_nothing_changes,
                 lookups_by_slack_id_and_join_url,
                 reused_join_url_finds_the_live_call,
+                join_url_lookups_are_scoped_by_workspace,
                 live_listing_follows_state_and_creation_order,
                 live_listing_spans_pages,
                 event_receipts_dedupe_and_drop_duplicate_jobs,
@@ -128,7 +134,7 @@ mod cases {
         );
         assert_eq!(
             store
-                .find_call_by_join_url("https://meet.example/404")
+                .find_call_by_join_url(&ours(), "https://meet.example/404")
                 .await
                 .unwrap(),
             None
@@ -312,21 +318,33 @@ mod cases {
             Some(registered.clone())
         );
         assert_eq!(
-            store.find_call_by_join_url(&call.join_url).await.unwrap(),
+            store
+                .find_call_by_join_url(&ours(), &call.join_url)
+                .await
+                .unwrap(),
             Some(registered.clone())
         );
         assert_eq!(
-            store.find_call_by_join_url(&other.join_url).await.unwrap(),
+            store
+                .find_call_by_join_url(&ours(), &other.join_url)
+                .await
+                .unwrap(),
             Some(other)
         );
 
         let old_url = registered.join_url.clone();
         registered.update_details(None, Some(format!("{old_url}/moved")), None, None, NOW + 5);
         store.update_call(&mut registered, &[]).await.unwrap();
-        assert_eq!(store.find_call_by_join_url(&old_url).await.unwrap(), None);
         assert_eq!(
             store
-                .find_call_by_join_url(&format!("{old_url}/moved"))
+                .find_call_by_join_url(&ours(), &old_url)
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            store
+                .find_call_by_join_url(&ours(), &format!("{old_url}/moved"))
                 .await
                 .unwrap(),
             Some(registered)
@@ -350,7 +368,10 @@ mod cases {
             store.create_call(call, &[]).await.unwrap();
         }
         assert_eq!(
-            store.find_call_by_join_url(&shared_url).await.unwrap(),
+            store
+                .find_call_by_join_url(&ours(), &shared_url)
+                .await
+                .unwrap(),
             Some(live.clone())
         );
 
@@ -358,10 +379,57 @@ mod cases {
         ending.end(EndReason::Provider, NOW + 50, None);
         store.update_call(&mut ending, &[]).await.unwrap();
         assert_eq!(
-            store.find_call_by_join_url(&shared_url).await.unwrap(),
+            store
+                .find_call_by_join_url(&ours(), &shared_url)
+                .await
+                .unwrap(),
             Some(newer_ended),
             "with none live, the most recently created"
         );
+    }
+
+    /// A room pasted in two workspaces is a call in each: each sees only its own,
+    /// and the room's calls are all listed.
+    pub async fn join_url_lookups_are_scoped_by_workspace(store: Arc<dyn CallStore>) {
+        let room_url = format!(
+            "https://meet.example/room-{}",
+            slack_calls::domain::ids::new_id()
+        );
+        let mut mine = new_call(NOW);
+        mine.join_url = room_url.clone();
+        let mut theirs = new_call(NOW + 10);
+        theirs.join_url = room_url.clone();
+        theirs.team_id = id("T0002");
+        theirs.enterprise_id = Some(id("E0002"));
+        for call in [&mine, &theirs] {
+            store.create_call(call, &[]).await.unwrap();
+        }
+        assert_eq!(
+            store
+                .find_call_by_join_url(&ours(), &room_url)
+                .await
+                .unwrap(),
+            Some(mine.clone()),
+            "not the other workspace's newer call"
+        );
+        let other = Workspace::team(id("T0002"));
+        assert_eq!(
+            store
+                .find_call_by_join_url(&other, &room_url)
+                .await
+                .unwrap(),
+            Some(theirs.clone())
+        );
+        assert_eq!(
+            store
+                .find_call_by_join_url(&Workspace::team(id("T0003")), &room_url)
+                .await
+                .unwrap(),
+            None
+        );
+        let mut all = store.calls_by_join_url(&room_url).await.unwrap();
+        all.sort_by_key(|call| call.created_at);
+        assert_eq!(all, vec![mine, theirs]);
     }
 
     pub async fn live_listing_follows_state_and_creation_order(store: Arc<dyn CallStore>) {

@@ -154,7 +154,7 @@ impl CallStore for UnreachableStore {
     async fn find_call_by_slack_id(&self, _: &SlackCallId) -> Result<Option<Call>, StoreError> {
         self.refuse()
     }
-    async fn find_call_by_join_url(&self, _: &str) -> Result<Option<Call>, StoreError> {
+    async fn calls_by_join_url(&self, _: &str) -> Result<Vec<Call>, StoreError> {
         self.refuse()
     }
     async fn update_call(&self, _: &mut Call, _: &[Job]) -> Result<(), StoreError> {

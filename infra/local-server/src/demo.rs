@@ -135,7 +135,7 @@ impl Driver<'_> {
         let event = serde_json::json!({
             "token": "unused-legacy-token",
             "team_id": self.standin.team_id(),
-            "api_app_id": "A0DEMO",
+            "api_app_id": slack_standin::STANDIN_APP_ID,
             "type": "event_callback",
             "event_id": "Ev0DEMO0001",
             "event_time": unix_now(),

@@ -55,6 +55,9 @@ pub enum EndReason {
     Abandoned,
     /// Older than `MAX_CALL_HOURS`.
     TooOld,
+    /// The app was uninstalled from the call's workspace (or its bot token revoked):
+    /// nothing more is done for the call, in Slack or here.
+    Uninstalled,
 }
 
 /// A DM call declined by its callee (`call_rejected`).
@@ -150,6 +153,10 @@ pub struct Call {
     /// a race): each is ended in Slack, then forgotten.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub discarded_slack_call_ids: Vec<SlackCallId>,
+    /// Its room is a call in another workspace too (a link pasted there): the
+    /// provider's events for this call are meant for those calls as well.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub room_shared: bool,
 
     /// Optimistic-locking version: every successful write increments it by one.
     #[serde(default)]
@@ -219,6 +226,7 @@ impl Call {
             slack_ended: false,
             registration_claim: None,
             discarded_slack_call_ids: Vec::new(),
+            room_shared: false,
             version: 0,
         }
     }

@@ -3,9 +3,10 @@
 use serde::{Deserialize, Serialize};
 
 use super::call::UnixSeconds;
-use super::ids::{ChannelId, EnterpriseId, ExternalId, SlackCallId, TeamId, UserId};
+use super::ids::{ChannelId, ExternalId, SlackCallId, UserId};
 use super::notice::ProviderNotice;
 use super::unfurl::UnfurlSource;
+use super::workspace::Workspace;
 
 /// What the worker has to do. Each kind is idempotent: running it twice (stream
 /// redelivery) has the effect of running it once.
@@ -24,11 +25,17 @@ pub enum JobKind {
         user_id: UserId,
         channel_id: ChannelId,
         rejected_at: UnixSeconds,
+        /// The workspace the rejection came from: only its calls are touched. Unset on
+        /// jobs written before calls were scoped by workspace.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        workspace: Option<Workspace>,
     },
     /// `chat.unfurl` the links of ours in one shared message (or message composer),
     /// registering rooms that have no live call.
     Unfurl {
-        team_id: TeamId,
+        /// Flattened, so a job written when it held only `team_id` still reads.
+        #[serde(flatten)]
+        workspace: Workspace,
         /// The conversation; unset for a link still in the message composer.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         channel: Option<ChannelId>,
@@ -47,14 +54,10 @@ pub enum JobKind {
         external_unique_id: ExternalId,
         payload: ProviderNotice,
     },
-    /// The app was uninstalled or its tokens revoked (`reason`): the workspace's
-    /// installation (the organisation's, for an org-wide install) goes.
+    /// The app was uninstalled or its tokens revoked: disable the workspace's installation.
     DisableInstallation {
-        team_id: TeamId,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        enterprise_id: Option<EnterpriseId>,
-        #[serde(default)]
-        is_enterprise_install: bool,
+        #[serde(flatten)]
+        workspace: Workspace,
         reason: String,
     },
 }
@@ -317,9 +320,10 @@ mod tests {
                 user_id: id("U1"),
                 channel_id: id("D1"),
                 rejected_at: 1,
+                workspace: Some(Workspace::team(id("T1"))),
             },
             JobKind::Unfurl {
-                team_id: id("T1"),
+                workspace: Workspace::team(id("T1")),
                 channel: Some(id("C1")),
                 message_ts: "1.2".into(),
                 unfurl_id: None,
@@ -328,9 +332,7 @@ mod tests {
                 links: Vec::new(),
             },
             JobKind::DisableInstallation {
-                team_id: id("T1"),
-                enterprise_id: None,
-                is_enterprise_install: false,
+                workspace: Workspace::team(id("T1")),
                 reason: "app_uninstalled".into(),
             },
         ];
@@ -357,5 +359,52 @@ mod tests {
             job.kind,
             JobKind::Unfurl { channel: Some(ref c), unfurl_id: None, source: None, .. } if c == "C1"
         ));
+        let JobKind::Unfurl { workspace, .. } = job.kind else {
+            panic!("an unfurl job");
+        };
+        assert_eq!(workspace, Workspace::team(id("T1")));
+    }
+
+    #[test]
+    fn jobs_written_before_workspaces_still_read_and_org_installs_round_trip() {
+        let old = serde_json::json!({
+            "id": "j1", "kind": "disable_installation", "status": "pending", "created_at": 1,
+            "team_id": "T1", "reason": "app_uninstalled",
+        });
+        let job: Job = serde_json::from_value(old).expect("an older job reads");
+        assert_eq!(
+            job.kind,
+            JobKind::DisableInstallation {
+                workspace: Workspace::team(id("T1")),
+                reason: "app_uninstalled".into()
+            }
+        );
+        let old = serde_json::json!({
+            "id": "j2", "kind": "reject_call", "status": "pending", "created_at": 1,
+            "slack_call_id": "R1", "user_id": "U1", "channel_id": "D1", "rejected_at": 1,
+        });
+        let job: Job = serde_json::from_value(old).expect("an older rejection reads");
+        assert!(matches!(
+            job.kind,
+            JobKind::RejectCall {
+                workspace: None,
+                ..
+            }
+        ));
+
+        let org = Workspace {
+            team_id: id("T2"),
+            enterprise_id: Some(id("E1")),
+            is_enterprise_install: true,
+        };
+        let kind = JobKind::DisableInstallation {
+            workspace: org.clone(),
+            reason: "tokens_revoked".into(),
+        };
+        let json = serde_json::to_value(&kind).unwrap_or_default();
+        assert_eq!(json["team_id"], "T2");
+        assert_eq!(json["enterprise_id"], "E1");
+        let back: JobKind = serde_json::from_value(json).expect("reads back");
+        assert_eq!(back, kind);
     }
 }

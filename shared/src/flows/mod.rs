@@ -19,6 +19,7 @@ pub mod provider_events;
 pub mod slack_events;
 pub mod start_call;
 pub mod sweep;
+pub mod tenant;
 
 /// The ports every flow may use, built once per container.
 #[derive(Clone)]

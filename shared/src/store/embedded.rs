@@ -289,15 +289,14 @@ impl CallStore for EmbeddedStore {
         }))
     }
 
-    async fn find_call_by_join_url(&self, join_url: &str) -> Result<Option<Call>, StoreError> {
+    async fn calls_by_join_url(&self, join_url: &str) -> Result<Vec<Call>, StoreError> {
         Ok(self.read(|state| {
-            preferred_call(
-                state
-                    .calls
-                    .values()
-                    .filter(|call| call.join_url == join_url)
-                    .cloned(),
-            )
+            state
+                .calls
+                .values()
+                .filter(|call| call.join_url == join_url)
+                .cloned()
+                .collect()
         }))
     }
 

@@ -147,8 +147,8 @@ impl CallStore for InstallationCache {
         self.inner.find_call_by_slack_id(slack_call_id).await
     }
 
-    async fn find_call_by_join_url(&self, join_url: &str) -> Result<Option<Call>, StoreError> {
-        self.inner.find_call_by_join_url(join_url).await
+    async fn calls_by_join_url(&self, join_url: &str) -> Result<Vec<Call>, StoreError> {
+        self.inner.calls_by_join_url(join_url).await
     }
 
     async fn update_call(&self, call: &mut Call, jobs: &[Job]) -> Result<(), StoreError> {

@@ -9,7 +9,7 @@ use rand::Rng;
 use crate::domain::installation::InstallationKey;
 use crate::domain::OAuthState;
 use crate::domain::{
-    Call, EventReceipt, ExternalId, Installation, Job, Lease, SlackCallId, UnixSeconds,
+    Call, EventReceipt, ExternalId, Installation, Job, Lease, SlackCallId, UnixSeconds, Workspace,
 };
 
 pub mod dynamodb;
@@ -73,9 +73,23 @@ pub trait CallStore: Send + Sync {
         slack_call_id: &SlackCallId,
     ) -> Result<Option<Call>, StoreError>;
 
-    /// Finds a call by its current join URL (exact match). When several calls share the
-    /// URL (a reused personal room), the live one, else the most recently created.
-    async fn find_call_by_join_url(&self, join_url: &str) -> Result<Option<Call>, StoreError>;
+    /// Every call whose current join URL is `join_url` (exact match), in every
+    /// workspace: a room shared in several workspaces is a call in each.
+    async fn calls_by_join_url(&self, join_url: &str) -> Result<Vec<Call>, StoreError>;
+
+    /// Finds `workspace`'s call by its current join URL (exact match). When several of
+    /// its calls share the URL (a reused personal room), the live one, else the most
+    /// recently created. Another workspace's call of the URL is never answered.
+    async fn find_call_by_join_url(
+        &self,
+        workspace: &Workspace,
+        join_url: &str,
+    ) -> Result<Option<Call>, StoreError> {
+        let calls = self.calls_by_join_url(join_url).await?;
+        Ok(preferred_call(
+            calls.into_iter().filter(|call| workspace.owns(call)),
+        ))
+    }
 
     /// Writes `call` if the stored version is still `call.version`, and enqueues `jobs`,
     /// atomically. On success `call.version` is incremented to the stored version.

@@ -7,7 +7,7 @@ use slack_calls::domain::installation::{Sealed, SealedCredentials};
 use slack_calls::domain::InstallationKey;
 use slack_calls::domain::{
     Call, CallKind, CallState, CallUser, EndReason, IdError, Installation, Job, JobKind, JobStatus,
-    NewCall, Participant, ProviderNotice, Rejection, UnfurlSource,
+    NewCall, Participant, ProviderNotice, Rejection, UnfurlSource, Workspace,
 };
 
 pub const NOW: i64 = 1_700_000_000;
@@ -122,7 +122,12 @@ pub fn jobs_of_every_kind() -> Vec<Job> {
             external_unique_id: id("call-2"),
         },
         JobKind::Unfurl {
-            team_id: id("T0001"),
+            // An org-wide install: the flattened workspace keeps its organisation.
+            workspace: Workspace {
+                team_id: id("T0001"),
+                enterprise_id: Some(id("E0001")),
+                is_enterprise_install: true,
+            },
             channel: Some(id("C0001")),
             message_ts: "1700000000.000100".into(),
             unfurl_id: Some("C0001.1700000000000100.abc".into()),
@@ -146,10 +151,16 @@ pub fn jobs_of_every_kind() -> Vec<Job> {
             },
         },
         JobKind::DisableInstallation {
-            team_id: id("T0001"),
-            enterprise_id: Some(id("E0001")),
-            is_enterprise_install: true,
+            workspace: Workspace::team(id("T0001")),
             reason: "tokens_revoked".into(),
+        },
+        JobKind::RejectCall {
+            slack_call_id: id("R0001"),
+            external_unique_id: Some(id("call-4")),
+            user_id: id("U0003"),
+            channel_id: id("D0001"),
+            rejected_at: NOW - 2,
+            workspace: Some(Workspace::team(id("T0001"))),
         },
     ];
     kinds

@@ -106,6 +106,7 @@ impl Driver<'_> {
         let started = Instant::now();
         let response_url = installed.workspace.new_response_url(SECOND_CHANNEL);
         let form = serde_urlencoded::to_string([
+            ("api_app_id", slack_standin::STANDIN_APP_ID),
             ("team_id", SECOND_TEAM),
             ("team_domain", "sandbox-two"),
             ("channel_id", SECOND_CHANNEL),

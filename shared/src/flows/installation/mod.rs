@@ -92,7 +92,11 @@ enum Serving {
     Secret(Resolved),
 }
 
-async fn serving(services: &Services, workspace: &Workspace) -> Result<Serving, TokenError> {
+async fn serving(
+    services: &Services,
+    workspace: &Workspace,
+    how: single_workspace::Identify,
+) -> Result<Serving, TokenError> {
     let mut marker = None;
     for key in InstallationKey::lookup_order(workspace) {
         let Some(installation) = services.store.get_installation(&key).await? else {
@@ -104,7 +108,7 @@ async fn serving(services: &Services, workspace: &Workspace) -> Result<Serving, 
         // A single-workspace marker, or an installation whose tokens were revoked.
         marker.get_or_insert(installation);
     }
-    single_workspace::resolve(services, workspace, marker)
+    single_workspace::resolve(services, workspace, marker, how)
         .await
         .map(Serving::Secret)
 }
@@ -116,16 +120,18 @@ pub async fn installation_for(
     services: &Services,
     workspace: &Workspace,
 ) -> Result<Installation, TokenError> {
-    Ok(match serving(services, workspace).await? {
-        Serving::Stored(installation) => installation,
-        Serving::Secret(resolved) => resolved.installation,
-    })
+    Ok(
+        match serving(services, workspace, single_workspace::Identify::FromCache).await? {
+            Serving::Stored(installation) => installation,
+            Serving::Secret(resolved) => resolved.installation,
+        },
+    )
 }
 
 /// The installation serving `workspace`, with a usable bot token (refreshed first
 /// when it is due).
 pub async fn resolve(services: &Services, workspace: &Workspace) -> Result<Resolved, TokenError> {
-    match serving(services, workspace).await? {
+    match serving(services, workspace, single_workspace::Identify::AskSlack).await? {
         Serving::Stored(installation) => rotation::usable(services, installation).await,
         Serving::Secret(resolved) => Ok(resolved),
     }

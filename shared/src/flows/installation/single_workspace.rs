@@ -12,12 +12,24 @@ use crate::store::StoreError;
 
 use super::{Resolved, Services, TokenError};
 
+/// Whether a token's workspace may be learnt from Slack (`auth.test`) now, or only from
+/// what this container already knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Identify {
+    AskSlack,
+    /// An acknowledgement path: no Slack request within Slack's 3 s. An unknown token
+    /// is taken to serve the workspace; the worker asks before it uses the token, and
+    /// refuses the call then if it belongs elsewhere.
+    FromCache,
+}
+
 /// The secret's token, when it serves `workspace`. `marker` is the workspace's stored
 /// item without tokens, if any.
 pub(super) async fn resolve(
     services: &Services,
     workspace: &Workspace,
     marker: Option<Installation>,
+    how: Identify,
 ) -> Result<Resolved, TokenError> {
     let secrets = services.secrets.current().await?;
     let Some(token) = secrets.bot_token.clone() else {
@@ -35,7 +47,7 @@ pub(super) async fn resolve(
             return Err(TokenError::NotInstalled);
         }
     }
-    if !serves(identify(services, &token).await?.as_ref(), workspace) {
+    if !serves(identify(services, &token, how).await?.as_ref(), workspace) {
         return Err(TokenError::NotInstalled);
     }
     let installation = match marker {
@@ -75,10 +87,14 @@ fn serves(identity: Option<&AuthTest>, workspace: &Workspace) -> bool {
 async fn identify(
     services: &Services,
     token: &SecretString,
+    how: Identify,
 ) -> Result<Option<AuthTest>, TokenError> {
     let fingerprint = token_fingerprint(token);
     if let Some(identity) = services.token_caches.identity(&fingerprint) {
         return Ok(Some(identity));
+    }
+    if how == Identify::FromCache {
+        return Ok(None);
     }
     match services.slack.auth_test(token).await {
         Ok(identity) => {

@@ -11,7 +11,7 @@
 //! end, in one request; earlier ones only where repeating a Slack request would show
 //! twice (a registration, a posted message).
 
-use crate::domain::{Call, Job, JobKind, Lease, Rejection, SlackAcks, Workspace};
+use crate::domain::{Call, Job, JobKind, Lease, Rejection, SlackAcks};
 use crate::metrics;
 use crate::store::{modify_call_from, JobClaim, StoreError};
 
@@ -190,6 +190,7 @@ async fn execute(job: &Job, services: &Services, progress: &mut Progress) -> Res
             user_id,
             channel_id,
             rejected_at,
+            workspace,
         } => {
             let rejection = Rejection {
                 user_id: user_id.clone(),
@@ -199,13 +200,14 @@ async fn execute(job: &Job, services: &Services, progress: &mut Progress) -> Res
             reject::reject_call(
                 slack_call_id,
                 external_unique_id.as_ref(),
+                workspace.as_ref(),
                 rejection,
                 services,
             )
             .await
         }
         JobKind::Unfurl {
-            team_id,
+            workspace,
             channel,
             message_ts,
             unfurl_id,
@@ -214,7 +216,7 @@ async fn execute(job: &Job, services: &Services, progress: &mut Progress) -> Res
             links,
         } => {
             let share = unfurl::Share {
-                team_id,
+                workspace,
                 channel: channel.as_ref(),
                 message_ts,
                 unfurl_id: unfurl_id.as_deref(),
@@ -226,18 +228,8 @@ async fn execute(job: &Job, services: &Services, progress: &mut Progress) -> Res
             unfurl::unfurl(share, services).await
         }
         JobKind::NotifyProvider { payload, .. } => notify::notify_provider(payload, services).await,
-        JobKind::DisableInstallation {
-            team_id,
-            enterprise_id,
-            is_enterprise_install,
-            reason,
-        } => {
-            let workspace = Workspace {
-                team_id: team_id.clone(),
-                enterprise_id: enterprise_id.clone(),
-                is_enterprise_install: *is_enterprise_install,
-            };
-            uninstall::disable_installation(&workspace, reason, services).await
+        JobKind::DisableInstallation { workspace, reason } => {
+            uninstall::disable_installation(workspace, reason, services).await
         }
     }
 }

@@ -347,7 +347,11 @@ mod tests {
                 external_unique_id: id("c1"),
             },
             JobKind::Unfurl {
-                team_id: id("T1"),
+                workspace: crate::domain::Workspace {
+                    team_id: id("T1"),
+                    enterprise_id: Some(id("E1")),
+                    is_enterprise_install: true,
+                },
                 channel: Some(id("C1")),
                 message_ts: "1.2".into(),
                 unfurl_id: None,
@@ -356,7 +360,7 @@ mod tests {
                 links: vec!["https://meet.example/c1".into()],
             },
             JobKind::Unfurl {
-                team_id: id("T1"),
+                workspace: crate::domain::Workspace::team(id("T1")),
                 channel: None,
                 message_ts: "U1-draft".into(),
                 unfurl_id: Some("U1-draft".into()),

@@ -354,14 +354,14 @@ impl CallStore for DynamoStore {
         Ok(preferred_call(calls))
     }
 
-    async fn find_call_by_join_url(&self, join_url: &str) -> Result<Option<Call>, StoreError> {
+    async fn calls_by_join_url(&self, join_url: &str) -> Result<Vec<Call>, StoreError> {
         if join_url.is_empty() {
-            return Ok(None);
+            return Ok(Vec::new());
         }
-        let calls = self
-            .query_calls(BY_JOIN_URL_INDEX, "join_url", join_url)
-            .await?;
-        Ok(preferred_call(calls))
+        // The index is keyed by the URL alone (items written before workspaces read as
+        // they are); the few calls of one URL are told apart by their team afterwards.
+        self.query_calls(BY_JOIN_URL_INDEX, "join_url", join_url)
+            .await
     }
 
     async fn update_call(&self, call: &mut Call, jobs: &[Job]) -> Result<(), StoreError> {
