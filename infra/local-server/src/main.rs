@@ -160,6 +160,10 @@ async fn run_with_slack(addr: SocketAddr, sweep_interval: Duration) -> ExitCode 
     println!("    Slash command / call button request URL: https://<your-tunnel>/slack/commands");
     println!("    Event subscriptions request URL:        https://<your-tunnel>/slack/events");
     println!("  Provider webhook (your meeting backend):  https://<your-tunnel>/provider/events");
+    println!("  Install link (many workspaces):           https://<your-tunnel>/slack/install");
+    println!(
+        "    with OAuth & Permissions > Redirect URL: https://<your-tunnel>/slack/oauth_redirect"
+    );
     println!("  store: {}", store.describe());
     println!(
         "  join URLs: {}  (unfurled domains: {})",
