@@ -36,6 +36,7 @@ INSTALL_FLOW = ROOT / "shared" / "src" / "flows" / "install.rs"
 ENV_CONTRACT = {
     "CALLS_TABLE",
     "SECRET_ID",
+    "TOKEN_KMS_KEY_ID",
     "SLACK_API_URL",
     "JOIN_URL_TEMPLATE",
     "DESKTOP_JOIN_URL_TEMPLATE",
@@ -82,7 +83,7 @@ TABLE_ACTIONS = {
     "CallButtonRole": {"GetItem", "PutItem"},
     "EventsRole": {"PutItem"},
     "CallEndRole": {"GetItem", "PutItem"},
-    "WorkerRole": {"GetItem", "PutItem", "Query"},
+    "WorkerRole": {"GetItem", "PutItem", "DeleteItem", "Query"},
     "InstallRole": {"GetItem", "PutItem", "DeleteItem"},
 }
 # The kinds of item (partition key prefixes) each role's item actions may touch.
@@ -90,11 +91,22 @@ LEADING_KEYS = {
     "CallButtonRole": {"CALL#*", "JOB#*"},
     "EventsRole": {"EVENT#*", "JOB#*"},
     "CallEndRole": {"CALL#*", "JOB#*"},
-    "WorkerRole": {"CALL#*", "JOB#*", "TEAM#*"},
+    "WorkerRole": {"CALL#*", "JOB#*", "TEAM#*", "ORG#*"},
     "InstallRole": {"STATE#*", "TEAM#*", "ORG#*"},
 }
-# The only kinds of item any role may delete: an install's state, used once.
-DELETABLE_KEYS = {"STATE#*"}
+# Installations' items (uninstall) and install states (used once): the only kinds of
+# item a role may delete.
+INSTALLATION_KEYS = {"TEAM#*", "ORG#*"}
+DELETABLE_KEYS = INSTALLATION_KEYS | {"STATE#*"}
+# KMS actions on the token key per role: only functions that call Slack open tokens;
+# those that refresh or install seal them.
+KMS_ACTIONS = {
+    "CallButtonRole": set(),
+    "EventsRole": set(),
+    "CallEndRole": set(),
+    "WorkerRole": {"kms:Decrypt", "kms:Encrypt"},
+    "InstallRole": {"kms:Encrypt"},
+}
 # Reserved concurrency per function when ReserveConcurrency is "true".
 RESERVED_CONCURRENCY = {
     "CallButtonFunction": 20,
@@ -376,10 +388,11 @@ def contract(expanded_path: Path) -> None:
                for a in _as_list(st["Action"]) if a.startswith("dynamodb:")}
         got -= STREAM_ACTIONS if name == "WorkerRole" else set()
         p.check(got == expected, f"{name}: DynamoDB actions {sorted(got)}, expected {sorted(expected)}")
-    # Item actions on the table only for the role's kinds of item; queries on indexes only.
+    # Item actions on the table only for the role's kinds of item (all of them, over its
+    # statements); deletes only of installations; queries on indexes only.
     item_actions = {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "ConditionCheckItem"}
     for name, prefixes in LEADING_KEYS.items():
-        covered = set()
+        covered: set[str] = set()
         for st in _statements(roles.get(name, {"Properties": {}})):
             actions = {a.split(":", 1)[1] for a in _as_list(st["Action"]) if a.startswith("dynamodb:")}
             if actions & item_actions:
@@ -388,7 +401,7 @@ def contract(expanded_path: Path) -> None:
                 covered |= leading
                 p.check(bool(leading) and leading <= prefixes,
                         f"{name}: {st.get('Sid')} item actions limited to {sorted(leading)}, "
-                        f"expected some of {sorted(prefixes)}")
+                        f"expected within {sorted(prefixes)}")
                 p.check("DeleteItem" not in actions or leading <= DELETABLE_KEYS,
                         f"{name}: {st.get('Sid')} deletes {sorted(leading - DELETABLE_KEYS)}, "
                         f"only {sorted(DELETABLE_KEYS)} may be deleted")
@@ -397,7 +410,29 @@ def contract(expanded_path: Path) -> None:
             if "Query" in actions:
                 p.check(all("/index/" in json.dumps(r) for r in _as_list(st["Resource"])),
                         f"{name}: {st.get('Sid')} queries the base table, not only its indexes")
-        p.check(covered == prefixes, f"{name}: item actions on {sorted(covered)}, expected {sorted(prefixes)}")
+        p.check(covered == prefixes, f"{name}: item actions cover {sorted(covered)}, expected {sorted(prefixes)}")
+    # The token key: rotated, kept, and used only by the roles that need it, only on it,
+    # only with an installation as encryption context.
+    key = res.get("TokenKey", {})
+    p.check(key.get("Type") == "AWS::KMS::Key", "TokenKey: no KMS key for the tokens")
+    p.check(key.get("Properties", {}).get("EnableKeyRotation") is True, "TokenKey: key rotation is off")
+    p.check(key.get("DeletionPolicy") == "Retain" and key.get("UpdateReplacePolicy") == "Retain",
+            "TokenKey: DeletionPolicy and UpdateReplacePolicy must be Retain (the tokens it sealed outlive the stack)")
+    p.check(glob.get("Environment", {}).get("Variables", {}).get("TOKEN_KMS_KEY_ID") == {"Fn::GetAtt": ["TokenKey", "Arn"]},
+            "TOKEN_KMS_KEY_ID is not the token key's ARN")
+    for name, expected in KMS_ACTIONS.items():
+        got: set[str] = set()
+        for st in _statements(roles.get(name, {"Properties": {}})):
+            kms = {a for a in _as_list(st["Action"]) if a.startswith("kms:")}
+            if not kms:
+                continue
+            got |= kms
+            p.check(_as_list(st["Resource"]) == [{"Fn::GetAtt": ["TokenKey", "Arn"]}],
+                    f"{name}: {st.get('Sid')} KMS actions beyond the token key")
+            context = st.get("Condition", {}).get("StringLike", {}).get("kms:EncryptionContext:installation")
+            p.check(set(_as_list(context or [])) == INSTALLATION_KEYS,
+                    f"{name}: {st.get('Sid')} KMS actions not bound to an installation's encryption context")
+        p.check(got == expected, f"{name}: KMS actions {sorted(got)}, expected {sorted(expected)}")
     # What the store adapter sends is granted to some role (or is local-only), so a new
     # kind of request cannot reach Lambda without its permission.
     used = set()

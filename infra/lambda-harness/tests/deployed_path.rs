@@ -365,6 +365,8 @@ async fn a_call_from_click_to_end_through_the_deployed_binaries() {
     assert_eq!(
         methods(&standin),
         [
+            // The worker's container asks once whose the secret's token is.
+            "auth.test",
             "calls.add",
             "response_url",
             "chat.unfurl",

@@ -279,7 +279,7 @@ mod tests {
         );
         let shown = format!("{access:?}");
         assert!(
-            !shown.contains("secret") && !shown.contains("refresh"),
+            !shown.contains("xoxe") && !shown.contains("xoxp"),
             "{shown}"
         );
     }

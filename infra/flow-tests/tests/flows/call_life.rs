@@ -46,6 +46,7 @@ async fn a_call_life_costs_at_most_23_store_requests() {
     assert_eq!(
         world.slack_methods(),
         [
+            "auth.test",
             "calls.add",
             "response_url",
             "calls.participants.add",

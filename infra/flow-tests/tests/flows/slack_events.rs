@@ -11,7 +11,7 @@ use http::header::{HeaderName, HeaderValue};
 use secrecy::SecretString;
 use serde_json::{json, Value};
 use slack_calls::clock::{Clock, SystemClock};
-use slack_calls::domain::{CallState, EndReason, TeamId};
+use slack_calls::domain::{CallState, EndReason, InstallationKey, TeamId};
 use slack_calls::flows::installation::REINSTALL_MESSAGE;
 use slack_calls::flows::jobs::MAX_JOB_ATTEMPTS;
 use slack_calls::slack;
@@ -229,7 +229,10 @@ async fn a_link_to_an_unknown_room_of_ours_is_registered_once_then_unfurled() {
     assert_eq!(answer.status, 200);
     assert_eq!(world.run_worker().await, Vec::<String>::new());
 
-    assert_eq!(world.slack_methods(), ["calls.add", "chat.unfurl"]);
+    assert_eq!(
+        world.slack_methods(),
+        ["auth.test", "calls.add", "chat.unfurl"]
+    );
     let add = &world.standin.requests_for("calls.add")[0].body;
     assert_eq!(add["join_url"], url);
     assert_eq!(add["created_by"], SHARER, "the sharer created it");

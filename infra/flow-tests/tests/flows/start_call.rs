@@ -45,8 +45,8 @@ fn assert_ack_path_only(world: &World) {
 async fn assert_one_calls_add(world: &World, channel: &str) -> support::Registered {
     assert_eq!(
         world.slack_methods(),
-        ["calls.add", "response_url"],
-        "one calls.add, one post, nothing else"
+        ["auth.test", "calls.add", "response_url"],
+        "the token's workspace asked once, one calls.add, one post, nothing else"
     );
     assert_registered_once(world, channel, USER).await
 }
@@ -70,7 +70,10 @@ async fn the_ack_path_is_one_store_request_and_no_slack_call() {
     assert_ack_path_only(&world);
 
     assert!(world.run_worker().await.is_empty());
-    assert_eq!(world.slack_methods(), ["calls.add", "response_url"]);
+    assert_eq!(
+        world.slack_methods(),
+        ["auth.test", "calls.add", "response_url"]
+    );
 }
 
 // ---- the ways in -------------------------------------------------------------------

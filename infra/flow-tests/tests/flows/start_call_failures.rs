@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use flow_tests::world::{World, WorldOptions};
 use serde_json::{json, Value};
-use slack_calls::domain::{CallState, JobStatus, TeamId};
+use slack_calls::domain::{CallState, InstallationKey, JobStatus, TeamId};
 use slack_standin::Fault;
 use support::{
     assert_registered_once, job, sequence_numbers, table_items, the_job_records, Scripted,
@@ -374,7 +374,10 @@ async fn a_job_delivered_twice_registers_and_posts_once() {
             .len(),
         1
     );
-    assert_eq!(world.slack_methods(), ["calls.add", "response_url"]);
+    assert_eq!(
+        world.slack_methods(),
+        ["auth.test", "calls.add", "response_url"]
+    );
     assert_eq!(job(&world, &job_id).await.status, JobStatus::Done);
 }
 

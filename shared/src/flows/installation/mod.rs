@@ -152,3 +152,6 @@ impl TokenCaches {
             .clone()
     }
 }
+
+#[cfg(test)]
+mod tests;
