@@ -4,7 +4,6 @@
 //! tokens_revoked, and what is refused.
 
 use crate::support;
-use slack_calls::domain::InstallationKey;
 
 use flow_tests::world::{World, WorldOptions, PROVIDER_SECRET, SIGNING_SECRET};
 use http::header::{HeaderName, HeaderValue};

@@ -3,7 +3,6 @@
 //! the call. Over real HTTP against DynamoDB Local, the worker fed the table's stream.
 
 use crate::support;
-use slack_calls::domain::InstallationKey;
 
 use std::time::{Duration, Instant};
 
