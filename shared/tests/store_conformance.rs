@@ -775,8 +775,11 @@ mod cases {
                 taken.push(found);
             }
         }
-        assert_eq!(taken.len(), 1, "taken exactly once");
-        assert_eq!(taken[0], state, "every field back");
+        assert_eq!(
+            taken,
+            [state.clone()],
+            "taken exactly once, every field back"
+        );
         assert_eq!(store.take_oauth_state(&state.state).await.unwrap(), None);
 
         // An expired state the TTL has not removed yet is still answered (and removed):

@@ -1,7 +1,6 @@
 //! The sandbox demo: one call from click to end, through real HTTP against the local
-//! server, with the Slack stand-in playing Slack; then a second workspace installs the
-//! app through the install link and starts a call of its own. Every line it prints is
-//! read back from what the stand-in actually received.
+//! server, with the Slack stand-in playing Slack. Every line it prints is read back from
+//! what the stand-in actually received.
 
 use std::time::{Duration, Instant};
 
@@ -18,11 +17,6 @@ const STARTER_NAME: &str = "ada";
 const JOINER: &str = "U0DEMO0002";
 const GUEST_ID: &str = "guest-42";
 const GUEST_NAME: &str = "Grace (guest)";
-/// The workspace that installs the app through the install link.
-const SECOND_TEAM: &str = "T0DEMO0002";
-const SECOND_ADMIN: &str = "U0DEMOADM1";
-const SECOND_CHANNEL: &str = "C0DEMO0002";
-const SECOND_STARTER: &str = "U0DEMO0003";
 /// How long one step may wait for Slack to see its effect.
 const STEP_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -55,16 +49,8 @@ pub async fn run(
     sandbox: &Sandbox,
     print: &mut dyn FnMut(&DemoStep),
 ) -> Result<Vec<DemoStep>, DemoError> {
-    // Redirects are looked at, not followed: the install link's hops are steps.
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(|e| DemoError::Step {
-            step: 0,
-            reason: format!("HTTP client: {e}"),
-        })?;
     let mut driver = Driver {
-        http,
+        http: reqwest::Client::new(),
         base_url: sandbox.running.server.url(),
         standin: &sandbox.standin,
         signing_secret: &sandbox.signing_secret,
@@ -241,97 +227,7 @@ impl Driver<'_> {
                     .map_or("?".into(), |d| d.to_string())
             ),
         );
-
-        // 8. A second workspace installs the app through the install link.
-        let started = Instant::now();
-        let second = self.standin.add_workspace(SECOND_TEAM, None);
-        self.standin.authorize_as(&second, SECOND_ADMIN);
-        let said = self.install().await.map_err(|e| self.fail(8, e))?;
-        self.step(
-            started,
-            format!("workspace {SECOND_TEAM} installs the app through /slack/install: \"{said}\""),
-        );
-
-        // 9. Someone there types `/call`: a call of that workspace, with its own token.
-        let started = Instant::now();
-        let response_url = second.new_response_url(SECOND_CHANNEL);
-        let form = serde_urlencoded::to_string([
-            ("team_id", SECOND_TEAM),
-            ("team_domain", "second"),
-            ("channel_id", SECOND_CHANNEL),
-            ("channel_name", "planning"),
-            ("user_id", SECOND_STARTER),
-            ("user_name", "grace"),
-            ("command", "/call"),
-            ("text", "Planning"),
-            ("response_url", response_url.as_str()),
-        ])
-        .map_err(|e| self.fail(9, e.to_string()))?;
-        self.post_signed(
-            "/slack/commands",
-            form.into_bytes(),
-            "application/x-www-form-urlencoded",
-            &slack::SIGNATURE,
-            self.signing_secret,
-        )
-        .await
-        .map_err(|e| self.fail(9, e))?;
-        let added = self.wait_for("calls.add", 2, 9).await?;
-        self.wait_for("response_url", 2, 9).await?;
-        let own_token = self
-            .standin
-            .issued_tokens()
-            .into_iter()
-            .find(|issued| issued.team_id.as_deref() == Some(SECOND_TEAM))
-            .map(|issued| issued.access_token);
-        if own_token.is_none() || added.token != own_token {
-            return Err(self.fail(
-                9,
-                format!("calls.add in {SECOND_TEAM} did not use the token its install issued"),
-            ));
-        }
-        self.step(
-            started,
-            format!(
-                "/call Planning in {SECOND_TEAM} -> its own call object (display id {}), registered with {SECOND_TEAM}'s own bot token",
-                added.body["external_display_id"].as_str().unwrap_or("-"),
-            ),
-        );
         Ok(())
-    }
-
-    /// Opens the install link, lets Slack's authorize page approve, and follows the
-    /// redirect back with the browser's cookie. Answers what the last page said.
-    async fn install(&self) -> Result<String, String> {
-        let start = self
-            .get(&format!("{}/slack/install", self.base_url), None)
-            .await?;
-        let cookie = start
-            .headers()
-            .get("set-cookie")
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.split(';').next())
-            .map(str::to_owned)
-            .ok_or("the install link set no cookie")?;
-        let authorize = location(&start).ok_or("the install link did not redirect")?;
-        let approved = self.get(&authorize, None).await?;
-        let back = location(&approved).ok_or("Slack's authorize page did not redirect")?;
-        let done = self.get(&back, Some(&cookie)).await?;
-        let status = done.status();
-        let page = done.text().await.map_err(|e| e.to_string())?;
-        let said = between(&page, "<p>", "</p>").unwrap_or_default().to_owned();
-        if !status.is_success() {
-            return Err(format!("the install ended with {status}: {said}"));
-        }
-        Ok(said)
-    }
-
-    async fn get(&self, url: &str, cookie: Option<&str>) -> Result<reqwest::Response, String> {
-        let mut request = self.http.get(url);
-        if let Some(cookie) = cookie {
-            request = request.header("cookie", cookie);
-        }
-        request.send().await.map_err(|e| format!("GET {url}: {e}"))
     }
 
     fn step(&mut self, started: Instant, line: String) {
@@ -437,21 +333,6 @@ fn describe_users(users: &serde_json::Value) -> String {
                 .join(", ")
         })
         .unwrap_or_default()
-}
-
-fn location(response: &reqwest::Response) -> Option<String> {
-    response
-        .headers()
-        .get("location")
-        .and_then(|value| value.to_str().ok())
-        .map(str::to_owned)
-}
-
-/// The text between the first `start` and the next `end`.
-fn between<'a>(text: &'a str, start: &str, end: &str) -> Option<&'a str> {
-    let from = text.find(start)? + start.len();
-    let to = text[from..].find(end)? + from;
-    Some(&text[from..to])
 }
 
 fn unix_now() -> i64 {

@@ -182,8 +182,7 @@ pub struct Sandbox {
 
 /// Starts the stand-in and the server wired to it. Configuration from `lookup` still
 /// applies (join URL template, domains...), except where the sandbox must decide:
-/// the Slack API URL and authorize page, the allowed response URLs, and the secrets
-/// (the stand-in's OAuth client among them, so the install link works).
+/// the Slack API URL, the allowed response URLs, and the secrets.
 pub async fn launch_sandbox(
     addr: SocketAddr,
     lookup: impl Fn(&str) -> Option<String>,
@@ -198,7 +197,6 @@ pub async fn launch_sandbox(
         .to_owned();
     let config = Config::from_lookup(|name| match name {
         "SLACK_API_URL" => Some(api_url.clone()),
-        "SLACK_AUTHORIZE_URL" => Some(standin.authorize_url()),
         "RESPONSE_URL_HOSTS" => Some(standin_origin.clone()),
         "CALLS_TABLE" | "SECRET_ID" => None,
         other => lookup(other),
@@ -209,8 +207,8 @@ pub async fn launch_sandbox(
         signing_secret: SecretString::from(signing_secret.clone()),
         bot_token: Some(SecretString::from(standin.bot_token().to_owned())),
         provider_webhook_secret: SecretString::from(provider_webhook_secret.clone()),
-        client_id: Some(standin.oauth_client().0),
-        client_secret: Some(SecretString::from(standin.oauth_client().1)),
+        client_id: None,
+        client_secret: None,
         meeting_api_token: None,
     });
     let running = launch(addr, config, Arc::new(secrets), store, sweep_interval).await?;
