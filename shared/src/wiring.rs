@@ -42,7 +42,35 @@ pub enum StartupError {
 
 /// Services for a Lambda function: DynamoDB (`CALLS_TABLE`), secrets from Secrets
 /// Manager (`SECRET_ID`) or, without it, the environment, and Slack with `slack_policy`.
+/// No token key: such a function reads installations but never opens their tokens
+/// ([`services_with_tokens_from_env`] is for those that do), so the KMS client is
+/// linked only into the functions that use it.
 pub async fn services_from_env(slack_policy: RetryPolicy) -> Result<Services, StartupError> {
+    let (mut services, _) = base_services_from_env(slack_policy).await?;
+    services.cipher = Arc::new(NoCipher);
+    Ok(services)
+}
+
+/// [`services_from_env`], and installations' tokens sealed and opened with
+/// `TOKEN_KMS_KEY_ID` (KMS), else `TOKEN_LOCAL_KEY`: for the functions that call Slack
+/// with an installation's token, refresh it, or install.
+pub async fn services_with_tokens_from_env(
+    slack_policy: RetryPolicy,
+) -> Result<Services, StartupError> {
+    let (mut services, aws) = base_services_from_env(slack_policy).await?;
+    let cipher: Arc<dyn TokenCipher> = match (&services.config.token_kms_key_id, local_token_key())
+    {
+        (Some(key_id), _) => Arc::new(KmsCipher::from_sdk_config(&aws, key_id.clone())),
+        (None, Some(key)) => Arc::new(LocalCipher::from_base64(&key)?),
+        (None, None) => Arc::new(NoCipher),
+    };
+    services.cipher = Arc::new(OpenedTokenCache::new(cipher, OPENED_TOKEN_TTL));
+    Ok(services)
+}
+
+async fn base_services_from_env(
+    slack_policy: RetryPolicy,
+) -> Result<(Services, aws_config::SdkConfig), StartupError> {
     let config = Arc::new(Config::from_env()?);
     let table = config.require_calls_table()?.to_owned();
     let aws = aws_sdk_config().await;
@@ -63,14 +91,8 @@ pub async fn services_from_env(slack_policy: RetryPolicy) -> Result<Services, St
     };
     // Timeouts sized for Slack's 3-second budget (see `client_config`).
     let store = Arc::new(DynamoStore::from_sdk_config(&aws, table));
-    let cipher: Arc<dyn TokenCipher> = match (&config.token_kms_key_id, local_token_key()) {
-        (Some(key_id), _) => Arc::new(KmsCipher::from_sdk_config(&aws, key_id.clone())),
-        (None, Some(key)) => Arc::new(LocalCipher::from_base64(&key)?),
-        (None, None) => Arc::new(NoCipher),
-    };
-    let mut services = services_with(config, store, secrets, slack_policy)?;
-    services.cipher = Arc::new(OpenedTokenCache::new(cipher, OPENED_TOKEN_TTL));
-    Ok(services)
+    let services = services_with(config, store, secrets, slack_policy)?;
+    Ok((services, aws))
 }
 
 /// `TOKEN_LOCAL_KEY`: base64 of a 32-byte key, for runs without KMS.

@@ -30,6 +30,8 @@ async fn demo_drives_a_whole_call_through_slack() {
     assert_eq!(
         methods,
         [
+            // Single-workspace mode: whose the secret's token is, asked once.
+            "auth.test",
             "calls.add",
             "response_url",
             "chat.unfurl",

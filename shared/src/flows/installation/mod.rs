@@ -84,21 +84,51 @@ impl std::fmt::Debug for Resolved {
     }
 }
 
-/// The installation serving `workspace`, with a usable bot token (refreshed first
-/// when it is due).
-pub async fn resolve(services: &Services, workspace: &Workspace) -> Result<Resolved, TokenError> {
+/// Where the installation serving a workspace was found.
+enum Serving {
+    /// Stored, with sealed tokens.
+    Stored(Installation),
+    /// Single-workspace mode: the secret's token.
+    Secret(Resolved),
+}
+
+async fn serving(services: &Services, workspace: &Workspace) -> Result<Serving, TokenError> {
     let mut marker = None;
     for key in InstallationKey::lookup_order(workspace) {
         let Some(installation) = services.store.get_installation(&key).await? else {
             continue;
         };
         if installation.credentials.is_some() && !installation.is_disabled() {
-            return rotation::usable(services, installation).await;
+            return Ok(Serving::Stored(installation));
         }
         // A single-workspace marker, or an installation whose tokens were revoked.
         marker.get_or_insert(installation);
     }
-    single_workspace::resolve(services, workspace, marker).await
+    single_workspace::resolve(services, workspace, marker)
+        .await
+        .map(Serving::Secret)
+}
+
+/// The installation serving `workspace` (`NotInstalled` when none does), without
+/// opening its token: what an acknowledgement path needs to tell whether the app is
+/// installed there (functions without the token key can call it).
+pub async fn installation_for(
+    services: &Services,
+    workspace: &Workspace,
+) -> Result<Installation, TokenError> {
+    Ok(match serving(services, workspace).await? {
+        Serving::Stored(installation) => installation,
+        Serving::Secret(resolved) => resolved.installation,
+    })
+}
+
+/// The installation serving `workspace`, with a usable bot token (refreshed first
+/// when it is due).
+pub async fn resolve(services: &Services, workspace: &Workspace) -> Result<Resolved, TokenError> {
+    match serving(services, workspace).await? {
+        Serving::Stored(installation) => rotation::usable(services, installation).await,
+        Serving::Secret(resolved) => Ok(resolved),
+    }
 }
 
 /// The bot token to use for `workspace`.

@@ -237,6 +237,10 @@ async fn an_install_is_sealed_and_resolved_for_its_workspace_only() {
         token_for(&services, &ours).await.ok().as_deref(),
         Some("xoxb-team-token")
     );
+    let found = installation_for(&services, &ours)
+        .await
+        .expect("installed here");
+    assert_eq!(found.app_id.as_deref(), Some("A0CALLS"));
     let resolved = resolve(&services, &ours).await.expect("resolved");
     assert!(!format!("{resolved:?}").contains("xoxb"));
     assert!(matches!(
