@@ -777,7 +777,7 @@ mod cases {
         }
         assert_eq!(
             taken,
-            [state.clone()],
+            std::slice::from_ref(&state),
             "taken exactly once, every field back"
         );
         assert_eq!(store.take_oauth_state(&state.state).await.unwrap(), None);

@@ -182,7 +182,8 @@ pub struct Sandbox {
 
 /// Starts the stand-in and the server wired to it. Configuration from `lookup` still
 /// applies (join URL template, domains...), except where the sandbox must decide:
-/// the Slack API URL, the allowed response URLs, and the secrets.
+/// the Slack API URL and authorize page, the allowed response URLs, and the secrets
+/// (with the stand-in app's OAuth client, so `/slack/install` works).
 pub async fn launch_sandbox(
     addr: SocketAddr,
     lookup: impl Fn(&str) -> Option<String>,
@@ -195,8 +196,13 @@ pub async fn launch_sandbox(
         .trim_end_matches('/')
         .trim_end_matches("/api")
         .to_owned();
+    let authorize_url = standin.authorize_url();
     let config = Config::from_lookup(|name| match name {
         "SLACK_API_URL" => Some(api_url.clone()),
+        // Installs go through the stand-in's authorize page; the redirect comes back
+        // to whichever host the install link was opened on.
+        "SLACK_AUTHORIZE_URL" => Some(authorize_url.clone()),
+        "SLACK_REDIRECT_URI" => None,
         "RESPONSE_URL_HOSTS" => Some(standin_origin.clone()),
         "CALLS_TABLE" | "SECRET_ID" => None,
         other => lookup(other),
@@ -207,8 +213,8 @@ pub async fn launch_sandbox(
         signing_secret: SecretString::from(signing_secret.clone()),
         bot_token: Some(SecretString::from(standin.bot_token().to_owned())),
         provider_webhook_secret: SecretString::from(provider_webhook_secret.clone()),
-        client_id: None,
-        client_secret: None,
+        client_id: Some(standin.oauth_client().0),
+        client_secret: Some(SecretString::from(standin.oauth_client().1)),
         meeting_api_token: None,
     });
     let running = launch(addr, config, Arc::new(secrets), store, sweep_interval).await?;

@@ -1,7 +1,8 @@
 //! `slack-calls-local`: the whole product on this machine.
 //!
-//! Without Slack credentials: a sandbox demo of one call from click to end, then exit
-//! (`--serve` keeps the sandbox running). With `SLACK_SIGNING_SECRET` and
+//! Without Slack credentials: a sandbox demo of one call from click to end and of a
+//! second workspace installing the app and starting a call, then exit (`--serve` keeps
+//! the sandbox running). With `SLACK_SIGNING_SECRET` and
 //! `SLACK_BOT_TOKEN`: serves real Slack until Ctrl-C. Reads `.env` if present.
 
 use std::net::{Ipv4Addr, SocketAddr};

@@ -49,7 +49,7 @@ impl State {
                     .map(|draft| draft.channel.clone())
                     .ok_or(code::INVALID_UNFURL_ID)?;
                 // Another workspace's draft is answered as an unknown id.
-                if !self.may_see_channel(caller, &channel) {
+                if !self.sees_channel(caller, &channel) {
                     return Err(code::INVALID_UNFURL_ID);
                 }
                 let draft = self
@@ -67,7 +67,7 @@ impl State {
                     .find(|message| message.unfurl_id.as_deref() == Some(id.as_str()))
                     .map(|message| message.channel.clone())
                     .ok_or(code::INVALID_UNFURL_ID)?;
-                if !self.may_see_channel(caller, &channel) {
+                if !self.sees_channel(caller, &channel) {
                     return Err(code::INVALID_UNFURL_ID);
                 }
                 self.messages

@@ -277,23 +277,25 @@ impl SlackStandin {
 
     /// Tells the stand-in that a message exists (as a `link_shared` event would), so
     /// `chat.unfurl` may attach to it by `channel` + `ts`. Its links are not known, so
-    /// any URL may be unfurled into it; [`SlackStandin::link_shared`] is stricter.
+    /// any URL may be unfurled into it; [`SlackStandin::link_shared`] is stricter. It
+    /// names no workspace: a channel no one has named yet goes to the first token that
+    /// uses it ([`WorkspaceHandle::add_message`] names one).
     pub fn add_message(&self, channel: &str, ts: &str) {
-        self.workspace().add_message(channel, ts);
+        self.shared.state().add_message(channel, ts);
     }
 
     /// A posted message with these links, as a `link_shared` event
     /// (`source=conversations_history`) announces it: `chat.unfurl` may then attach
     /// previews of these links only, by `channel` + `ts` or by `unfurl_id` + `source`.
     pub fn link_shared(&self, channel: &str, ts: &str, links: &[&str]) -> LinkShared {
-        self.workspace().link_shared(channel, ts, links)
+        self.shared.state().link_shared(channel, ts, links)
     }
 
     /// A link typed into `user`'s message composer in `channel`, as a `link_shared`
     /// event with `channel: "COMPOSER"` and `source: "composer"` announces it.
     /// `chat.unfurl` takes it by `unfurl_id` + `source=composer` only.
     pub fn new_composer_unfurl(&self, channel: &str, user: &str) -> LinkShared {
-        self.workspace().new_composer_unfurl(channel, user)
+        self.shared.state().new_composer_unfurl(channel, user)
     }
 
     /// Composer links announced with [`SlackStandin::new_composer_unfurl`], with what

@@ -71,13 +71,6 @@ impl State {
         }
     }
 
-    /// Whether `caller` can see an already-bound `channel` (unbound: yes).
-    pub fn may_see_channel(&self, caller: &TokenInfo, channel: &str) -> bool {
-        self.channel_team
-            .get(channel)
-            .is_none_or(|owner| self.covers(caller, owner))
-    }
-
     /// `auth.test`: who the token is, in the shape of Slack's documented example and
     /// the node SDK's `AuthTestResponse`.
     pub fn auth_test(&self, caller: &TokenInfo) -> Map<String, Value> {

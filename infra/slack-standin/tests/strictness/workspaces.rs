@@ -64,8 +64,9 @@ async fn channels_and_messages_belong_to_one_workspace() {
     let slack = SlackStandin::start().await;
     let second = slack.add_workspace("T0SECOND", None);
     let theirs = Some(second.bot_token());
-    let posted = slack.link_shared(CHANNEL_A, "1700000000.000100", &["https://meet.example/a"]);
-    let draft = slack.new_composer_unfurl(CHANNEL_A, "U0ALICE");
+    let own = slack.workspace();
+    let posted = own.link_shared(CHANNEL_A, "1700000000.000100", &["https://meet.example/a"]);
+    let draft = own.new_composer_unfurl(CHANNEL_A, "U0ALICE");
     for method in ["chat.postMessage", "chat.postEphemeral"] {
         let answer = call(
             &slack,
