@@ -14,7 +14,8 @@ use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::BoxError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
-use slack_calls::domain::{EndReason, EventReceipt, JobStatus, Lease};
+use slack_calls::domain::oauth_state::OAUTH_STATE_TTL_SECONDS;
+use slack_calls::domain::{EndReason, EventReceipt, JobStatus, Lease, OAuthState};
 use slack_calls::store::dynamodb::{
     DynamoStore, CALL_RETENTION_SECONDS, JOB_RETENTION_SECONDS, OPERATION_TIMEOUT,
 };
@@ -144,6 +145,19 @@ async fn job_receipt_and_installation_items() {
     );
     assert_eq!(item.get("version").cloned(), n(1));
     assert!(!item.contains_key("expires_at"), "installations are kept");
+
+    let (state, _) = OAuthState::issue(NOW);
+    store.put_oauth_state(&state).await.unwrap();
+    let item = raw_item(&client, &table, &format!("STATE#{}", state.state), "STATE").await;
+    assert_eq!(
+        item.get("expires_at").cloned(),
+        n(NOW + OAUTH_STATE_TTL_SECONDS),
+        "the table's TTL removes abandoned states"
+    );
+    assert_eq!(
+        item.get("browser_digest").cloned(),
+        s(&state.browser_digest)
+    );
 }
 
 /// Counts HTTP attempts, retries included.
@@ -251,6 +265,13 @@ async fn every_method_is_one_request() {
         .await
         .unwrap();
     assert_one("delete_installation");
+    let (state, _) = OAuthState::issue(NOW);
+    store.put_oauth_state(&state).await.unwrap();
+    assert_one("put_oauth_state");
+    store.take_oauth_state(&state.state).await.unwrap();
+    assert_one("take_oauth_state");
+    store.take_oauth_state(&state.state).await.unwrap();
+    assert_one("take_oauth_state of a used state");
 }
 
 #[tokio::test]

@@ -8,9 +8,11 @@ use slack_calls::slack::RetryPolicy;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     slack_calls::telemetry::init();
-    // Built once per container; secrets are fetched on first use. A person waits in a
-    // browser for the code's exchange: the interactive budget.
-    let services = slack_calls::wiring::services_from_env(RetryPolicy::interactive()).await?;
+    // Built once per container; secrets are fetched on first use. It seals the new
+    // installation's tokens, so it links the token key. A person waits in a browser for
+    // the code's exchange: the interactive budget.
+    let services =
+        slack_calls::wiring::services_with_tokens_from_env(RetryPolicy::interactive()).await?;
     let services = &services;
     run(service_fn(move |request: Request| async move {
         let (parts, _body) = request.into_parts();

@@ -101,6 +101,7 @@ impl World {
             .to_owned();
         let mut settings: Vec<(&'static str, String)> = vec![
             ("SLACK_API_URL", api_url),
+            ("SLACK_AUTHORIZE_URL", standin.authorize_url()),
             ("RESPONSE_URL_HOSTS", standin_origin),
             (
                 "JOIN_URL_TEMPLATE",
@@ -123,8 +124,8 @@ impl World {
             signing_secret: SecretString::from(SIGNING_SECRET),
             bot_token: Some(SecretString::from(standin.bot_token().to_owned())),
             provider_webhook_secret: SecretString::from(PROVIDER_SECRET),
-            client_id: None,
-            client_secret: None,
+            client_id: Some(standin.oauth_client().0),
+            client_secret: Some(SecretString::from(standin.oauth_client().1)),
             meeting_api_token: Some(SecretString::from("meeting-api-token")),
         });
         let mut services = slack_calls::wiring::services_with(

@@ -37,8 +37,8 @@ pub struct InstallStart {
     pub max_age: i64,
 }
 
-/// The query Slack redirects the browser back with.
-#[derive(Debug, Default, Clone, serde::Deserialize)]
+/// The query Slack redirects the browser back with. `Debug` leaves the code out.
+#[derive(Default, Clone, serde::Deserialize)]
 pub struct OAuthRedirect {
     #[serde(default)]
     pub state: Option<String>,
@@ -48,6 +48,16 @@ pub struct OAuthRedirect {
     /// user cancelled).
     #[serde(default)]
     pub error: Option<String>,
+}
+
+impl std::fmt::Debug for OAuthRedirect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuthRedirect")
+            .field("state", &self.state.as_ref().map(|_| "[set]"))
+            .field("code", &self.code.as_ref().map(|_| "[redacted]"))
+            .field("error", &self.error)
+            .finish()
+    }
 }
 
 /// Why an install did not happen. Never carries a code, a token or a state.

@@ -7,6 +7,7 @@
 mod support;
 
 mod call_life;
+mod install;
 mod isolation;
 mod one_slack_call;
 mod provider_lifecycle;
