@@ -81,15 +81,15 @@ FUNCTIONS = {
 # adapter; TransactWriteItems is authorised per contained action).
 TABLE_ACTIONS = {
     "CallButtonRole": {"GetItem", "PutItem"},
-    "EventsRole": {"PutItem"},
+    "EventsRole": {"GetItem", "PutItem"},
     "CallEndRole": {"GetItem", "PutItem"},
     "WorkerRole": {"GetItem", "PutItem", "DeleteItem", "Query"},
     "InstallRole": {"GetItem", "PutItem", "DeleteItem"},
 }
 # The kinds of item (partition key prefixes) each role's item actions may touch.
 LEADING_KEYS = {
-    "CallButtonRole": {"CALL#*", "JOB#*"},
-    "EventsRole": {"EVENT#*", "JOB#*"},
+    "CallButtonRole": {"CALL#*", "JOB#*", "TEAM#*", "ORG#*"},
+    "EventsRole": {"EVENT#*", "JOB#*", "TEAM#*", "ORG#*"},
     "CallEndRole": {"CALL#*", "JOB#*"},
     "WorkerRole": {"CALL#*", "JOB#*", "TEAM#*", "ORG#*"},
     "InstallRole": {"STATE#*", "TEAM#*", "ORG#*"},

@@ -51,7 +51,8 @@ pub(super) async fn resolve(
         return Err(TokenError::NotInstalled);
     }
     let installation = match marker {
-        Some(mut marker) if marker.is_disabled() => {
+        // The acknowledgement paths only read; the worker re-enables it.
+        Some(mut marker) if marker.is_disabled() && how == Identify::AskSlack => {
             marker.enable();
             match services.store.put_installation(&mut marker).await {
                 // Someone else re-enabled it first: same outcome.
