@@ -53,6 +53,10 @@ async fn fresh_tables_have_the_templates_keys_indexes_stream_and_ttl() {
                 "live_calls".to_owned(),
                 vec!["live".to_owned(), "created_at".to_owned()]
             ),
+            (
+                "needs_sync".to_owned(),
+                vec!["needs_sync".to_owned(), "sync_due_at".to_owned()]
+            ),
         ]
     );
     let stream = description.stream_specification().expect("stream enabled");

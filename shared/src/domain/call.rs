@@ -150,6 +150,12 @@ pub struct Call {
     /// a race): each is ended in Slack, then forgotten.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub discarded_slack_call_ids: Vec<SlackCallId>,
+    /// What Slack still lacks, and when the sweep repairs it ([`super::repair`]).
+    #[serde(
+        default,
+        skip_serializing_if = "super::repair::Reconciliation::is_empty"
+    )]
+    pub reconciliation: super::repair::Reconciliation,
 
     /// Optimistic-locking version: every successful write increments it by one.
     #[serde(default)]
@@ -219,6 +225,7 @@ impl Call {
             slack_ended: false,
             registration_claim: None,
             discarded_slack_call_ids: Vec::new(),
+            reconciliation: Default::default(),
             version: 0,
         }
     }

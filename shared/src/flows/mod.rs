@@ -14,6 +14,7 @@ use crate::store::CallStore;
 pub mod installation;
 pub mod jobs;
 pub mod provider_events;
+pub mod reconcile;
 pub mod slack_events;
 pub mod start_call;
 pub mod sweep;

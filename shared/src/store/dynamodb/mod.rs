@@ -9,6 +9,8 @@
 //!
 //! Items (`items.rs`) are the domain types as `serde_dynamo` maps them, plus the key
 //! attributes and: `live` (calls, only while live: the sparse `live_calls` index),
+//! `needs_sync` + `sync_due_at` (calls, only while Slack lacks something for them: the
+//! sparse `needs_sync` index the sweep repairs from),
 //! `expires_at` (the table's TTL: calls 30 days after they stop being live, jobs 7 days
 //! after creation, receipts as the receipt says). Each trait method is one request:
 //! reads one `GetItem` or `Query` (more pages only past 1 MB of results); a job's claim
@@ -46,7 +48,7 @@ pub mod stream;
 
 pub use items::{
     call_expires_at, call_pk, event_pk, installation_pk, job_item, job_pk, Item,
-    CALL_RETENTION_SECONDS, JOB_RETENTION_SECONDS, JOB_SK, LIVE,
+    CALL_RETENTION_SECONDS, JOB_RETENTION_SECONDS, JOB_SK, LIVE, NEEDS_SYNC,
 };
 use items::{
     call_item, from_item, installation_item, item_pk, key, receipt_item, ConditionalPut, CALL_SK,
@@ -66,6 +68,7 @@ const MAX_RETRY_BACKOFF: Duration = Duration::from_millis(250);
 pub const BY_SLACK_CALL_ID_INDEX: &str = "by_slack_call_id";
 pub const BY_JOIN_URL_INDEX: &str = "by_join_url";
 pub const LIVE_CALLS_INDEX: &str = "live_calls";
+pub const NEEDS_SYNC_INDEX: &str = "needs_sync";
 
 /// The DynamoDB client configuration for code on Slack's 3-second path: bounded
 /// timeouts and few, quick retries on top of whatever `sdk_config` holds (region,
@@ -377,6 +380,35 @@ impl CallStore for DynamoStore {
             }
             WriteOutcome::PrimaryConditionFailed => Err(StoreError::Conflict),
         }
+    }
+
+    async fn calls_due_for_sync(&self, now: UnixSeconds) -> Result<Vec<ExternalId>, StoreError> {
+        // KEYS_ONLY and sorted by due time: the sweep reads each due call by its key
+        // before it writes it anyway, and the index costs little on every call write.
+        let items: Vec<Item> = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(NEEDS_SYNC_INDEX)
+            .key_condition_expression("needs_sync = :sync AND sync_due_at <= :now")
+            .expression_attribute_values(":sync", AttributeValue::S(NEEDS_SYNC.to_owned()))
+            .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .instrument(dynamodb_span("Query", &self.table))
+            .await
+            .map_err(|error| unavailable("Query", error))?;
+        items
+            .iter()
+            .map(|item| {
+                let pk = item_pk(item);
+                pk.strip_prefix(items::CALL_PK_PREFIX)
+                    .and_then(|id| ExternalId::parse(id).ok())
+                    .ok_or_else(|| StoreError::Malformed(format!("needs_sync index: {pk}")))
+            })
+            .collect()
     }
 
     async fn list_live_calls(&self) -> Result<Vec<Call>, StoreError> {
