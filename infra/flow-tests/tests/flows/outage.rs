@@ -52,6 +52,38 @@ async fn run_worker_as_the_stream(world: &mut World) {
     }
 }
 
+/// As [`run_worker_as_the_stream`], with two workers at once, as two shards would run
+/// them: each batch split between them, and every job that must run alone (a
+/// registration) delivered to both, as a redelivery racing the first run. (A sync is
+/// safe to repeat and takes no lease: delivered twice at once it may repeat a request
+/// Slack answers as done, which this test would count twice.)
+async fn run_two_workers(world: &mut World) {
+    loop {
+        let batch = world.stream_records().await;
+        if batch.is_empty() {
+            return;
+        }
+        let (mut first, mut second) = (Vec::new(), Vec::new());
+        for (n, record) in batch.into_iter().enumerate() {
+            let kind = record["dynamodb"]["NewImage"]["kind"]["S"].as_str();
+            if kind == Some("register_call") {
+                second.push(record.clone());
+                first.push(record);
+            } else if n % 2 == 0 {
+                first.push(record);
+            } else {
+                second.push(record);
+            }
+        }
+        let (first, second) = tokio::join!(world.deliver(first), world.deliver(second));
+        assert_eq!(
+            (first, second),
+            (Vec::new(), Vec::new()),
+            "nothing fails once Slack is back; a held registration is deferred, not failed"
+        );
+    }
+}
+
 /// Moves the world's and the stand-in's clocks by `seconds`.
 fn advance(world: &World, seconds: i64) {
     world.clock.advance(seconds);
@@ -176,9 +208,12 @@ async fn slack_away_for_30_minutes_then_every_call_is_true_within_one_sweep() {
         .count();
     assert_eq!(accepted_so_far, 0, "Slack was away the whole time");
 
-    // Slack is back; one sweep period later every call is true.
+    // Slack is back; one sweep period later every call is true, with the sweep's
+    // jobs run by two workers at once.
     world.standin.clear_faults();
-    let report = one_sweep_period(&mut world).await;
+    advance(&world, SWEEP_PERIOD);
+    let report = world.sweep().await;
+    run_two_workers(&mut world).await;
     assert!(report["repairs_queued"].as_u64() >= Some(4), "{report}");
 
     // The call started at minute 22 is registered late, its block posted then, its
@@ -190,7 +225,11 @@ async fn slack_away_for_30_minutes_then_every_call_is_true_within_one_sweep() {
     assert!(stored.block_posted);
     let slack_id = stored.slack_call_id.clone().expect("registered");
     let shown = world.standin.call(slack_id.as_str()).expect("in Slack");
-    let present: Vec<String> = shown.participants.iter().map(|u| u.identity().to_owned()).collect();
+    let present: Vec<String> = shown
+        .participants
+        .iter()
+        .map(|u| u.identity().to_owned())
+        .collect();
     assert_eq!(present, ["U0USER0005"]);
     let blocks = world.standin.response_posts();
     assert_eq!(
@@ -217,25 +256,42 @@ async fn slack_away_for_30_minutes_then_every_call_is_true_within_one_sweep() {
         .collect();
     assert_eq!(told.len(), 1, "{told:#?}");
     assert_eq!(told[0]["user"], CREATOR);
-    assert!(told[0]["text"].as_str().is_some_and(|t| t.contains("could not be shared")));
+    assert!(told[0]["text"]
+        .as_str()
+        .is_some_and(|t| t.contains("could not be shared")));
 
     // The live call: renamed to its latest title once, joins and leaves applied once.
     let updates = accepted(&world, "calls.update", "id", &live.call_id);
     assert_eq!(updates.len(), 1, "{updates:#?}");
     assert_eq!(updates[0]["title"], "Standup (longer)");
     let shown = world.standin.call(&live.call_id).expect("in Slack");
-    let present: Vec<String> = shown.participants.iter().map(|u| u.identity().to_owned()).collect();
+    let present: Vec<String> = shown
+        .participants
+        .iter()
+        .map(|u| u.identity().to_owned())
+        .collect();
     assert_eq!(present, ["U0USER0004"]);
     assert_eq!(
         accepted(&world, "calls.participants.remove", "id", &live.call_id).len(),
         1
     );
     // The call ended during the outage is ended in Slack, once.
-    assert_eq!(accepted(&world, "calls.end", "id", &ending.call_id).len(), 1);
-    assert!(world.standin.call(&ending.call_id).is_some_and(|c| c.ended()));
+    assert_eq!(
+        accepted(&world, "calls.end", "id", &ending.call_id).len(),
+        1
+    );
+    assert!(world
+        .standin
+        .call(&ending.call_id)
+        .is_some_and(|c| c.ended()));
 
     // Nothing is owed any more: the next sweep has nothing to repair.
-    for id in [&late, &early, &live.external_unique_id, &ending.external_unique_id] {
+    for id in [
+        &late,
+        &early,
+        &live.external_unique_id,
+        &ending.external_unique_id,
+    ] {
         assert_eq!(world.call(id).await.sync_due_at(), None, "{id}");
     }
     world.standin.clear_requests();
@@ -247,10 +303,18 @@ async fn slack_away_for_30_minutes_then_every_call_is_true_within_one_sweep() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_registration_that_keeps_failing_gives_up_and_its_starter_is_told() {
     let mut world = world().await;
-    world.standin.inject(Fault::on("calls.add").http_status(503));
+    world
+        .standin
+        .inject(Fault::on("calls.add").http_status(503));
     let external_unique_id = start_call_in_outage(&mut world, "Doomed").await;
-    assert_eq!(world.call(&external_unique_id).await.state, CallState::Registering);
-    assert!(world.standin.response_posts().is_empty(), "nothing told yet");
+    assert_eq!(
+        world.call(&external_unique_id).await.state,
+        CallState::Registering
+    );
+    assert!(
+        world.standin.response_posts().is_empty(),
+        "nothing told yet"
+    );
 
     let mut sweeps = 0;
     while world.call(&external_unique_id).await.state == CallState::Registering {
@@ -284,4 +348,54 @@ async fn a_registration_that_keeps_failing_gives_up_and_its_starter_is_told() {
     let report = one_sweep_period(&mut world).await;
     assert_eq!(report["repairs_due"], 0, "{report}");
     assert!(world.standin.requests().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limited_sync_waits_for_retry_after_then_the_repair_delivers_it() {
+    let mut world = world().await;
+    let call = start_call(&mut world, CHANNEL, CREATOR, "Busy").await;
+    // Longer than a run's retry budget: the job hands the work to the call's repair.
+    let retry_after = 7 * 60;
+    world.standin.inject(
+        Fault::on("calls.participants.add")
+            .rate_limited(retry_after)
+            .times(1),
+    );
+    provider(
+        &world,
+        json!({"type": "participant.joined", "external_unique_id": call.external_unique_id,
+               "participant": slack_user("U0USER0002")}),
+    )
+    .await;
+    let records = world.stream_records().await;
+    assert_eq!(
+        world.deliver(records).await,
+        Vec::<String>::new(),
+        "deferred, not failed: the stream does not retry at once"
+    );
+    assert_eq!(
+        world.standin.requests_for("calls.participants.add").len(),
+        1
+    );
+    let stored = world.call(&call.external_unique_id).await;
+    let retry_after = i64::try_from(retry_after).unwrap_or_default();
+    assert_eq!(stored.sync_due_at(), Some(world.now() + retry_after));
+
+    // A sweep before Slack's time re-queues nothing; the first one after does.
+    let report = one_sweep_period(&mut world).await;
+    assert_eq!(report["repairs_due"], 0, "{report}");
+    assert_eq!(
+        world.standin.requests_for("calls.participants.add").len(),
+        1
+    );
+    let report = one_sweep_period(&mut world).await;
+    assert_eq!(report["repairs_queued"], 1, "{report}");
+    let adds = accepted(&world, "calls.participants.add", "id", &call.call_id);
+    assert_eq!(adds.len(), 1, "{adds:#?}");
+    let shown = world.standin.call(&call.call_id).expect("in Slack");
+    assert_eq!(shown.participants.len(), 1);
+    assert_eq!(
+        world.call(&call.external_unique_id).await.sync_due_at(),
+        None
+    );
 }
