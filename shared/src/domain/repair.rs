@@ -127,17 +127,13 @@ impl Call {
     /// Slack confirmed everything: the next need starts a fresh backoff. Returns whether
     /// that changed anything.
     pub fn settle_repairs(&mut self) -> bool {
-        let rec = &mut self.reconciliation;
-        if self.state != CallState::Registering
-            && rec.untold_failure.is_none()
-            && (rec.rounds, rec.due_at) != (0, None)
-            && self.repair_job().is_none()
-        {
-            self.reconciliation.rounds = 0;
-            self.reconciliation.due_at = None;
-            return true;
+        let rec = &self.reconciliation;
+        if (rec.rounds, rec.due_at) == (0, None) || self.owes_slack() {
+            return false;
         }
-        false
+        self.reconciliation.rounds = 0;
+        self.reconciliation.due_at = None;
+        true
     }
 
     /// The call failed; its starter is to be told `message` (until told).

@@ -9,9 +9,14 @@ use crate::store::{modify_call, StoreError};
 use super::jobs::MAX_JOB_ATTEMPTS;
 use super::Services;
 
+/// Repairs one sweep enqueues at most, the most overdue first (the index's order): each
+/// is a read and a write, and the sweep must end well within the worker's timeout. The
+/// rest are due still, for the next sweep.
+pub const MAX_REPAIRS_PER_SWEEP: usize = 500;
+
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct RepairReport {
-    /// Calls whose repair was due.
+    /// Calls whose repair was due (some may be left for the next sweep).
     pub due: usize,
     /// Jobs enqueued for them.
     pub queued: usize,
@@ -27,7 +32,10 @@ pub async fn repair_due_calls(services: &Services) -> Result<RepairReport, Store
         due: due.len(),
         ..RepairReport::default()
     };
-    for external_unique_id in due {
+    if due.len() > MAX_REPAIRS_PER_SWEEP {
+        tracing::warn!(due = due.len(), "more repairs due than one sweep makes");
+    }
+    for external_unique_id in due.into_iter().take(MAX_REPAIRS_PER_SWEEP) {
         let mut queued = None;
         // The index is eventually consistent and another sweep may run: the call as
         // read decides, and the write is conditional on its version.
