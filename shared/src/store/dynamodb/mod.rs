@@ -44,6 +44,7 @@ use crate::domain::{
 
 mod claim;
 mod items;
+mod needs_sync;
 pub mod stream;
 
 pub use items::{
@@ -54,6 +55,7 @@ use items::{
     call_item, from_item, installation_item, item_pk, key, receipt_item, ConditionalPut, CALL_SK,
     INSTALLATION_SK, WRITE_TOKEN,
 };
+pub use needs_sync::NEEDS_SYNC_INDEX;
 
 /// Whole-operation budget, retries included: an ack path has 3 s in all, and must still
 /// answer Slack after a failed store call.
@@ -68,7 +70,6 @@ const MAX_RETRY_BACKOFF: Duration = Duration::from_millis(250);
 pub const BY_SLACK_CALL_ID_INDEX: &str = "by_slack_call_id";
 pub const BY_JOIN_URL_INDEX: &str = "by_join_url";
 pub const LIVE_CALLS_INDEX: &str = "live_calls";
-pub const NEEDS_SYNC_INDEX: &str = "needs_sync";
 
 /// The DynamoDB client configuration for code on Slack's 3-second path: bounded
 /// timeouts and few, quick retries on top of whatever `sdk_config` holds (region,
@@ -383,32 +384,7 @@ impl CallStore for DynamoStore {
     }
 
     async fn calls_due_for_sync(&self, now: UnixSeconds) -> Result<Vec<ExternalId>, StoreError> {
-        // KEYS_ONLY and sorted by due time: the sweep reads each due call by its key
-        // before it writes it anyway, and the index costs little on every call write.
-        let items: Vec<Item> = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(NEEDS_SYNC_INDEX)
-            .key_condition_expression("needs_sync = :sync AND sync_due_at <= :now")
-            .expression_attribute_values(":sync", AttributeValue::S(NEEDS_SYNC.to_owned()))
-            .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .instrument(dynamodb_span("Query", &self.table))
-            .await
-            .map_err(|error| unavailable("Query", error))?;
-        items
-            .iter()
-            .map(|item| {
-                let pk = item_pk(item);
-                pk.strip_prefix(items::CALL_PK_PREFIX)
-                    .and_then(|id| ExternalId::parse(id).ok())
-                    .ok_or_else(|| StoreError::Malformed(format!("needs_sync index: {pk}")))
-            })
-            .collect()
+        needs_sync::calls_due(&self.client, &self.table, now).await
     }
 
     async fn list_live_calls(&self) -> Result<Vec<Call>, StoreError> {
