@@ -399,3 +399,42 @@ async fn a_rate_limited_sync_waits_for_retry_after_then_the_repair_delivers_it()
         None
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registration_held_by_a_crashed_run_is_deferred_then_repaired() {
+    let mut world = world().await;
+    let form = world.command_form(CHANNEL, CREATOR, &[("text", "Held")]);
+    assert_eq!(world.command(&form).await.status, 200);
+    let records = world.stream_records().await;
+    let job = support::job(&world, &support::job_id(&records[0])).await;
+    // Another run claimed the job and then died without a word.
+    let lease = slack_calls::domain::Lease::new(world.now(), 90);
+    let claim = world
+        .services
+        .store
+        .claim_job(&job, &lease, world.now())
+        .await
+        .expect("claimed");
+    assert!(matches!(claim, slack_calls::store::JobClaim::Claimed(_)));
+
+    assert_eq!(
+        world.deliver(records).await,
+        Vec::<String>::new(),
+        "lease contention is no failure: no retry of the stream's is spent on it"
+    );
+    assert!(world.standin.requests_for("calls.add").is_empty());
+    let held = support::job(&world, &job.id).await;
+    assert_eq!(
+        (held.attempts, held.status),
+        (1, JobStatus::Pending),
+        "no attempt counted"
+    );
+
+    // The call still records what Slack lacks: the sweep's repair registers it.
+    let report = one_sweep_period(&mut world).await;
+    assert_eq!(report["repairs_queued"], 1, "{report}");
+    let registered = support::assert_registered_once(&world, CHANNEL, CREATOR).await;
+    let stored = world.call(&registered.external_unique_id).await;
+    assert_eq!(stored.state, CallState::Active);
+    assert_eq!(stored.sync_due_at(), None);
+}
