@@ -464,6 +464,19 @@ def contract(expanded_path: Path) -> None:
     table = res.get("CallsTable", {})
     p.check(table.get("DeletionPolicy") == "Retain" and table.get("UpdateReplacePolicy") == "Retain",
             "CallsTable: DeletionPolicy and UpdateReplacePolicy must be Retain")
+    # Reconciliation: the sweep finds calls Slack lacks something for through a sparse,
+    # keys-only index sorted by due time (the store's `calls_due_for_sync` queries it).
+    gsis = {g["IndexName"]: g for g in table.get("Properties", {}).get("GlobalSecondaryIndexes", [])}
+    needs_sync = gsis.get("needs_sync", {})
+    p.check([(k["AttributeName"], k["KeyType"]) for k in needs_sync.get("KeySchema", [])]
+            == [("needs_sync", "HASH"), ("sync_due_at", "RANGE")],
+            "CallsTable: index needs_sync must be keyed needs_sync (HASH) + sync_due_at (RANGE)")
+    p.check(needs_sync.get("Projection") == {"ProjectionType": "KEYS_ONLY"},
+            "CallsTable: index needs_sync must project KEYS_ONLY (it is written with every call)")
+    worker_queries = [st for st in _statements(roles.get("WorkerRole", {"Properties": {}}))
+                      if "dynamodb:Query" in _as_list(st["Action"])]
+    p.check(any("/index/*" in json.dumps(st["Resource"]) or "/index/needs_sync" in json.dumps(st["Resource"])
+                for st in worker_queries), "WorkerRole cannot query the needs_sync index (the sweep)")
     for fn, reserved in RESERVED_CONCURRENCY.items():
         got = res.get(fn, {}).get("Properties", {}).get("ReservedConcurrentExecutions")
         p.check(got == {"Fn::If": ["ReservesConcurrency", reserved, {"Ref": "AWS::NoValue"}]},

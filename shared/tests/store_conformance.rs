@@ -43,6 +43,7 @@ macro_rules! conformance_suite {
                 join_url_lookups_are_scoped_by_workspace,
                 live_listing_follows_state_and_creation_order,
                 live_listing_spans_pages,
+                calls_due_for_sync_follow_what_slack_lacks,
                 event_receipts_dedupe_and_drop_duplicate_jobs,
                 expired_receipt_counts_as_new,
                 jobs_enqueue_get_update_with_versions,
@@ -464,6 +465,60 @@ mod cases {
             live,
             vec![active, newest],
             "ended and failed calls are not live"
+        );
+    }
+
+    /// The needs-sync marker is written with the call: set while Slack lacks anything
+    /// (an unregistered call, an unsent end), gone once it lacks nothing, listed when due.
+    pub async fn calls_due_for_sync_follow_what_slack_lacks(store: Arc<dyn CallStore>) {
+        use slack_calls::domain::repair::FIRST_REPAIR_DELAY;
+        let early = new_call(NOW);
+        let later = new_call(NOW + 100);
+        for call in [&later, &early] {
+            store.create_call(call, &[]).await.unwrap();
+        }
+        assert!(store
+            .calls_due_for_sync(NOW + FIRST_REPAIR_DELAY - 1)
+            .await
+            .unwrap()
+            .is_empty());
+        assert_eq!(
+            store
+                .calls_due_for_sync(NOW + FIRST_REPAIR_DELAY)
+                .await
+                .unwrap(),
+            std::slice::from_ref(&early.external_unique_id)
+        );
+        assert_eq!(
+            store.calls_due_for_sync(NOW + 1_000).await.unwrap(),
+            [&early, &later].map(|call| call.external_unique_id.clone()),
+            "the most overdue first"
+        );
+
+        // Registered, its block posted: nothing owed, off the index.
+        let mut synced = early.clone();
+        synced.mark_registered(id("R0EARLY"));
+        synced.acknowledge_block_posted();
+        store.update_call(&mut synced, &[]).await.unwrap();
+        assert_eq!(
+            store.calls_due_for_sync(NOW + 1_000).await.unwrap(),
+            std::slice::from_ref(&later.external_unique_id)
+        );
+        // Ended, and Slack not told yet: owed again, though no longer live.
+        synced.end(EndReason::Provider, NOW + 2_000, None);
+        store.update_call(&mut synced, &[]).await.unwrap();
+        assert_eq!(
+            store
+                .calls_due_for_sync(NOW + 2_000 + FIRST_REPAIR_DELAY)
+                .await
+                .unwrap(),
+            [&later, &early].map(|call| call.external_unique_id.clone())
+        );
+        synced.acknowledge_end();
+        store.update_call(&mut synced, &[]).await.unwrap();
+        assert_eq!(
+            store.calls_due_for_sync(NOW + 10_000).await.unwrap(),
+            std::slice::from_ref(&later.external_unique_id)
         );
     }
 

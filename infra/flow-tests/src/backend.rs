@@ -163,6 +163,9 @@ impl CallStore for UnreachableStore {
     async fn list_live_calls(&self) -> Result<Vec<Call>, StoreError> {
         self.refuse()
     }
+    async fn calls_due_for_sync(&self, _: UnixSeconds) -> Result<Vec<ExternalId>, StoreError> {
+        self.refuse()
+    }
     async fn record_event(
         &self,
         _: &EventReceipt,

@@ -453,6 +453,10 @@ impl CallStore for CountingStore {
         }
         self.inner.update_call(call, jobs).await
     }
+    async fn calls_due_for_sync(&self, now: UnixSeconds) -> Result<Vec<ExternalId>, StoreError> {
+        self.count("calls_due_for_sync");
+        self.inner.calls_due_for_sync(now).await
+    }
     async fn list_live_calls(&self) -> Result<Vec<Call>, StoreError> {
         self.count("list_live_calls");
         self.inner.list_live_calls().await

@@ -59,6 +59,10 @@ impl CallStore for NotifyingStore {
         Ok(())
     }
 
+    async fn calls_due_for_sync(&self, now: UnixSeconds) -> Result<Vec<ExternalId>, StoreError> {
+        self.inner.calls_due_for_sync(now).await
+    }
+
     async fn list_live_calls(&self) -> Result<Vec<Call>, StoreError> {
         self.inner.list_live_calls().await
     }

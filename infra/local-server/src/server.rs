@@ -205,7 +205,8 @@ async fn run_worker(
                     let _ = retry.send(job_id);
                 });
             }
-            JobOutcome::Done | JobOutcome::Failed(_) => {
+            // A deferred job comes back through the sweep's repair of its call.
+            JobOutcome::Done | JobOutcome::Failed(_) | JobOutcome::Deferred(_) => {
                 retries.remove(&job_id);
             }
         }

@@ -57,6 +57,9 @@ impl SlackAcks {
         if self.ended {
             changed |= call.acknowledge_end();
         }
+        if changed {
+            call.settle_repairs();
+        }
         changed
     }
 }

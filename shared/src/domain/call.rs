@@ -157,6 +157,12 @@ pub struct Call {
     /// provider's events for this call are meant for those calls as well.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub room_shared: bool,
+    /// What Slack still lacks, and when the sweep repairs it ([`super::repair`]).
+    #[serde(
+        default,
+        skip_serializing_if = "super::repair::Reconciliation::is_empty"
+    )]
+    pub reconciliation: super::repair::Reconciliation,
 
     /// Optimistic-locking version: every successful write increments it by one.
     #[serde(default)]
@@ -227,6 +233,7 @@ impl Call {
             registration_claim: None,
             discarded_slack_call_ids: Vec::new(),
             room_shared: false,
+            reconciliation: Default::default(),
             version: 0,
         }
     }

@@ -206,6 +206,16 @@ impl JobKind {
         !matches!(self, JobKind::SyncCall { .. })
     }
 
+    /// The call whose reconciliation covers this job's work: when its run cannot go on
+    /// now, the call's needs-sync marker has the sweep enqueue the work again.
+    pub fn repaired_call(&self) -> Option<&ExternalId> {
+        match self {
+            JobKind::RegisterCall { external_unique_id }
+            | JobKind::SyncCall { external_unique_id } => Some(external_unique_id),
+            _ => None,
+        }
+    }
+
     /// The kind's name, as serialised and as logged.
     pub fn name(&self) -> &'static str {
         match self {

@@ -16,6 +16,7 @@ pub mod install;
 pub mod installation;
 pub mod jobs;
 pub mod provider_events;
+pub mod reconcile;
 pub mod slack_events;
 pub mod start_call;
 pub mod sweep;

@@ -316,6 +316,19 @@ impl CallStore for EmbeddedStore {
         Ok(())
     }
 
+    async fn calls_due_for_sync(&self, now: UnixSeconds) -> Result<Vec<ExternalId>, StoreError> {
+        let mut due: Vec<(UnixSeconds, ExternalId)> = self.read(|state| {
+            state
+                .calls
+                .values()
+                .filter_map(|call| Some((call.sync_due_at()?, call.external_unique_id.clone())))
+                .filter(|(due_at, _)| *due_at <= now)
+                .collect()
+        });
+        due.sort();
+        Ok(due.into_iter().map(|(_, id)| id).collect())
+    }
+
     async fn list_live_calls(&self) -> Result<Vec<Call>, StoreError> {
         let mut live: Vec<Call> = self.read(|state| {
             state

@@ -155,6 +155,10 @@ impl CallStore for InstallationCache {
         self.inner.update_call(call, jobs).await
     }
 
+    async fn calls_due_for_sync(&self, now: UnixSeconds) -> Result<Vec<ExternalId>, StoreError> {
+        self.inner.calls_due_for_sync(now).await
+    }
+
     async fn list_live_calls(&self) -> Result<Vec<Call>, StoreError> {
         self.inner.list_live_calls().await
     }

@@ -99,6 +99,10 @@ pub trait CallStore: Send + Sync {
     /// Calls in `Registering` or `Active` state (the sparse active-calls index).
     async fn list_live_calls(&self) -> Result<Vec<Call>, StoreError>;
 
+    /// The calls Slack still lacks something for whose repair is due at `now`
+    /// ([`Call::sync_due_at`]: the sparse needs-sync index), the most overdue first.
+    async fn calls_due_for_sync(&self, now: UnixSeconds) -> Result<Vec<ExternalId>, StoreError>;
+
     /// Records `receipt` if its `event_id` was not seen before, together with `jobs`,
     /// atomically. A duplicate writes nothing.
     async fn record_event(

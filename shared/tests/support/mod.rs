@@ -99,6 +99,11 @@ pub fn full_call() -> Call {
     call.slack_join_url = Some("https://meet.example/old".into());
     call.slack_desktop_join_url = Some("meet://join/old".into());
     call.slack_ended = true;
+    call.reconciliation = slack_calls::domain::Reconciliation {
+        rounds: 2,
+        due_at: Some(NOW + 300),
+        untold_failure: Some("Slack did not answer in time.".into()),
+    };
     call.version = 0;
     call
 }

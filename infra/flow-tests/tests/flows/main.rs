@@ -10,6 +10,7 @@ mod call_life;
 mod install;
 mod isolation;
 mod one_slack_call;
+mod outage;
 mod provider_lifecycle;
 mod real_slack;
 mod slack_events;

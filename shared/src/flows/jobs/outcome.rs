@@ -5,8 +5,8 @@ use secrecy::SecretString;
 use crate::domain::{Job, JobKind, Workspace};
 use crate::flows::installation::{self, TokenError};
 use crate::flows::Services;
-use crate::slack::SlackError;
-use crate::store::StoreError;
+use crate::slack::{RetryClass, SlackError};
+use crate::store::{modify_call_from, StoreError};
 
 use super::register;
 
@@ -14,6 +14,8 @@ use super::register;
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum StepError {
     Retry(String),
+    /// Retry, but not before this wait (Slack's `Retry-After`, longer than a run's budget).
+    RetryAfter(String, std::time::Duration),
     Fail(String),
 }
 
@@ -43,7 +45,12 @@ pub(super) async fn slack_failure(
     token: &SecretString,
     services: &Services,
 ) -> StepError {
-    if error.is_retryable() {
+    if let RetryClass::RateLimited {
+        retry_after: Some(wait),
+    } = error.class()
+    {
+        StepError::RetryAfter(error.to_string(), wait)
+    } else if error.is_retryable() {
         StepError::Retry(error.to_string())
     } else if error.is_token_dead() {
         on_dead_token(workspace, token, &error, services).await
@@ -73,20 +80,46 @@ pub(super) async fn on_dead_token(
     }
 }
 
-/// After the last attempt: make sure nobody waits for a call that will never come.
+/// After the last attempt: make sure nobody waits for a call that will never come. An
+/// unregistered call fails and its starter is told; a registered one stops owing what
+/// its registration could not finish (its block, ending a discarded Slack call).
 pub(super) async fn give_up(job: &Job, services: &Services) {
-    if let JobKind::RegisterCall { external_unique_id } = &job.kind {
-        if let Ok(Some(call)) = services.store.get_call(external_unique_id).await {
-            if call.slack_call_id.is_none() {
-                register::fail_call(
-                    &call,
-                    "Slack did not answer in time, so the call could not be shared. Please try again.",
-                    "registration kept failing",
-                    services,
-                )
-                .await;
-            }
+    let JobKind::RegisterCall { external_unique_id } = &job.kind else {
+        return;
+    };
+    let call = match services.store.get_call(external_unique_id).await {
+        Ok(Some(call)) => call,
+        Ok(None) => return,
+        Err(error) => {
+            tracing::warn!(%error, "could not read the call given up on");
+            return;
         }
+    };
+    if call.slack_call_id.is_none() {
+        register::fail_call(
+            &call,
+            "Slack did not answer in time, so the call could not be shared. Please try again.",
+            "registration kept failing",
+            services,
+        )
+        .await;
+        return;
+    }
+    let settled = modify_call_from(services.store.as_ref(), call, |c| {
+        let mut changed = false;
+        if c.owes_block() {
+            tracing::warn!("the call block is given up on");
+            changed |= c.acknowledge_block_refused();
+        }
+        for slack_call_id in c.discarded_slack_call_ids.clone() {
+            tracing::error!(%slack_call_id, "a discarded Slack call is given up on, not ended");
+            changed |= c.forget_discarded(&slack_call_id);
+        }
+        changed.then(Vec::new)
+    })
+    .await;
+    if let Err(error) = settled {
+        tracing::warn!(%error, "could not record what was given up on");
     }
 }
 

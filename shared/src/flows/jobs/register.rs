@@ -8,11 +8,11 @@ use crate::domain::{Call, CallState, ExternalId};
 use crate::flows::installation::{self, TokenError, REINSTALL_MESSAGE};
 use crate::flows::Services;
 use crate::metrics;
-use crate::slack::payloads::ResponseMessage;
 use crate::slack::{ApiErrorCode, SlackError};
 use crate::store::modify_call_from;
 
-use super::call_block::{post_call_block, usable_response_url};
+use super::call_block::post_call_block;
+use super::failure_notice::{tell, tell_failure, Told};
 use super::outcome::{self, StepError};
 use super::registration::{add_to_slack, claim_registration, end_discarded, Claim};
 use super::sync::sync_call;
@@ -28,6 +28,9 @@ pub(super) async fn register_call(
         return Err(StepError::Fail("the call no longer exists".into()));
     };
     progress.call = Some(call.clone());
+    if call.reconciliation.untold_failure.is_some() {
+        return tell_failure(call, services).await;
+    }
     if call.slack_call_id.is_none() && call.state != CallState::Registering {
         tracing::info!(state = ?call.state, "call ended or failed before registration; nothing to do");
         return Ok(());
@@ -114,27 +117,34 @@ fn plain_words(error: &SlackError) -> String {
     format!("{what} ({code})")
 }
 
-/// Marks the call failed and tells its starter why (ephemerally, through response_url).
+/// Marks the call failed and tells its starter why (ephemerally). The message waits on
+/// the call until they are told: the sweep's repair tells them after an outage.
 pub(super) async fn fail_call(call: &Call, message: &str, reason: &str, services: &Services) {
-    let reason = reason.to_owned();
-    metrics::emit(metrics::call_failed(&call.team_id, &reason));
-    if let Err(error) = modify_call_from(services.store.as_ref(), call.clone(), |c| {
-        (c.failure.is_none() && c.slack_call_id.is_none()).then(|| {
-            c.mark_failed(reason.clone());
+    let mut marked = false;
+    let stored = modify_call_from(services.store.as_ref(), call.clone(), |c| {
+        marked = c.failure.is_none() && c.slack_call_id.is_none();
+        marked.then(|| {
+            c.mark_failed(reason);
+            c.owe_failure_notice(message);
             Vec::new()
         })
     })
-    .await
-    {
-        tracing::warn!(%error, "could not mark the call failed");
+    .await;
+    if marked {
+        metrics::emit(metrics::call_failed(&call.team_id, reason));
     }
-    if let Some(response_url) = usable_response_url(call, services) {
-        if let Err(error) = services
-            .slack
-            .post_response_url(response_url, &ResponseMessage::ephemeral(message))
-            .await
-        {
-            tracing::warn!(%error, "could not tell the user why the call failed");
+    match stored {
+        Ok(Some(stored)) => {
+            if let Err(error) = tell_failure(stored, services).await {
+                tracing::warn!(?error, "the starter will be told on the call's repair");
+            }
+        }
+        Ok(None) => {}
+        Err(error) => {
+            tracing::warn!(%error, "could not mark the call failed");
+            if let Told::Later(why) = tell(call, message, services).await {
+                tracing::warn!(%why, "could not tell the user why the call failed");
+            }
         }
     }
 }

@@ -19,6 +19,9 @@ pub type Item = HashMap<String, AttributeValue>;
 
 /// The value of `live` on live calls (the sparse index's only partition).
 pub const LIVE: &str = "LIVE";
+/// The value of `needs_sync` on calls Slack lacks something for (the sparse
+/// `needs_sync` index's only partition; `sync_due_at` is its sort key).
+pub const NEEDS_SYNC: &str = "SYNC";
 
 pub(super) const CALL_SK: &str = "CALL";
 /// Also what the worker's stream filter selects job inserts by.
@@ -142,6 +145,10 @@ struct ItemKeys {
     live: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     expires_at: Option<UnixSeconds>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    needs_sync: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sync_due_at: Option<UnixSeconds>,
 }
 
 fn to_item<T: Serialize>(entity: &T, keys: ItemKeys) -> Result<Item, StoreError> {
@@ -184,8 +191,10 @@ pub(super) fn item_pk(item: &Item) -> String {
     }
 }
 
+pub(super) const CALL_PK_PREFIX: &str = "CALL#";
+
 pub fn call_pk(external_unique_id: &ExternalId) -> String {
-    format!("CALL#{external_unique_id}")
+    format!("{CALL_PK_PREFIX}{external_unique_id}")
 }
 
 pub fn job_pk(id: &str) -> String {
@@ -223,6 +232,10 @@ pub(super) fn call_item(call: &Call) -> Result<Item, StoreError> {
             sk: CALL_SK,
             live: call.is_live().then_some(LIVE),
             expires_at: call_expires_at(call),
+            // Derived on every write of the call: set by the write that makes a need,
+            // gone with the one that records Slack's last confirmation.
+            needs_sync: call.sync_due_at().map(|_| NEEDS_SYNC),
+            sync_due_at: call.sync_due_at(),
         },
     )
 }
@@ -236,6 +249,8 @@ pub fn job_item(job: &Job) -> Result<Item, StoreError> {
             pk: job_pk(&job.id),
             sk: JOB_SK,
             live: None,
+            needs_sync: None,
+            sync_due_at: None,
             expires_at: Some(job.created_at + JOB_RETENTION_SECONDS),
         },
     )
@@ -248,6 +263,8 @@ pub(super) fn installation_item(installation: &Installation) -> Result<Item, Sto
             pk: installation_pk(&installation.key),
             sk: INSTALLATION_SK,
             live: None,
+            needs_sync: None,
+            sync_due_at: None,
             expires_at: None,
         },
     )
@@ -274,6 +291,8 @@ pub(super) fn receipt_item(receipt: &EventReceipt) -> Result<Item, StoreError> {
             pk: event_pk(&receipt.event_id),
             sk: EVENT_SK,
             live: None,
+            needs_sync: None,
+            sync_due_at: None,
             expires_at: None,
         },
     )
@@ -336,6 +355,32 @@ mod tests {
                 (5_000 + CALL_RETENTION_SECONDS).to_string()
             ))
         );
+    }
+
+    #[test]
+    fn only_calls_slack_lacks_something_for_carry_the_needs_sync_marker() {
+        let registering = call_item(&call(CallState::Registering)).expect("item");
+        assert_eq!(
+            registering.get("needs_sync"),
+            Some(&AttributeValue::S(NEEDS_SYNC.into()))
+        );
+        assert_eq!(
+            registering.get("sync_due_at"),
+            Some(&AttributeValue::N(
+                (1_000 + crate::domain::repair::FIRST_REPAIR_DELAY).to_string()
+            ))
+        );
+        let mut synced = call(CallState::Registering);
+        synced.mark_registered(id("R1"));
+        let item = call_item(&synced).expect("item");
+        assert!(!item.contains_key("needs_sync") && !item.contains_key("sync_due_at"));
+        synced.end(crate::domain::EndReason::Provider, 2_000, None);
+        let item = call_item(&synced).expect("item");
+        assert!(
+            item.contains_key("needs_sync"),
+            "an ended call owes Slack its end"
+        );
+        assert!(!item.contains_key("live"));
     }
 
     /// `Job` flattens its internally tagged kind: serde buffers the item and reads the

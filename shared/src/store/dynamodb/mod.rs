@@ -10,6 +10,8 @@
 //!
 //! Items (`items.rs`) are the domain types as `serde_dynamo` maps them, plus the key
 //! attributes and: `live` (calls, only while live: the sparse `live_calls` index),
+//! `needs_sync` + `sync_due_at` (calls, only while Slack lacks something for them: the
+//! sparse `needs_sync` index the sweep repairs from),
 //! `expires_at` (the table's TTL: calls 30 days after they stop being live, jobs 7 days
 //! after creation, receipts and OAuth states as they say). Each trait method is one request:
 //! reads one `GetItem` or `Query` (more pages only past 1 MB of results); a job's claim
@@ -45,16 +47,18 @@ use crate::domain::{
 
 mod claim;
 mod items;
+mod needs_sync;
 pub mod stream;
 
 pub use items::{
     call_expires_at, call_pk, event_pk, installation_pk, job_item, job_pk, oauth_state_pk, Item,
-    CALL_RETENTION_SECONDS, JOB_RETENTION_SECONDS, JOB_SK, LIVE,
+    CALL_RETENTION_SECONDS, JOB_RETENTION_SECONDS, JOB_SK, LIVE, NEEDS_SYNC,
 };
 use items::{
     call_item, from_item, installation_item, item_pk, key, oauth_state_item, receipt_item,
     ConditionalPut, CALL_SK, INSTALLATION_SK, OAUTH_STATE_SK, WRITE_TOKEN,
 };
+pub use needs_sync::NEEDS_SYNC_INDEX;
 
 /// Whole-operation budget, retries included: an ack path has 3 s in all, and must still
 /// answer Slack after a failed store call.
@@ -380,6 +384,10 @@ impl CallStore for DynamoStore {
             }
             WriteOutcome::PrimaryConditionFailed => Err(StoreError::Conflict),
         }
+    }
+
+    async fn calls_due_for_sync(&self, now: UnixSeconds) -> Result<Vec<ExternalId>, StoreError> {
+        needs_sync::calls_due(&self.client, &self.table, now).await
     }
 
     async fn list_live_calls(&self) -> Result<Vec<Call>, StoreError> {
