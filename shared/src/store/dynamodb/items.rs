@@ -278,6 +278,8 @@ pub(super) fn oauth_state_item(state: &OAuthState) -> Result<Item, StoreError> {
             pk: oauth_state_pk(&state.state),
             sk: OAUTH_STATE_SK,
             live: None,
+            needs_sync: None,
+            sync_due_at: None,
             expires_at: None,
         },
     )
