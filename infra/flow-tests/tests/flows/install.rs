@@ -20,14 +20,14 @@ fn browser() -> reqwest::Client {
         .unwrap_or_else(|error| panic!("client: {error}"))
 }
 
-struct Page {
-    status: StatusCode,
+pub(crate) struct Page {
+    pub(crate) status: StatusCode,
     location: Option<String>,
     set_cookie: Option<String>,
-    body: String,
+    pub(crate) body: String,
 }
 
-async fn get(url: &str, cookie: Option<&str>) -> Page {
+pub(crate) async fn get(url: &str, cookie: Option<&str>) -> Page {
     let mut request = browser().get(url);
     if let Some(cookie) = cookie {
         request = request.header("cookie", cookie);
@@ -55,16 +55,16 @@ async fn get(url: &str, cookie: Option<&str>) -> Page {
 }
 
 /// One install attempt: the install link opened, the authorize page visited.
-struct Attempt {
+pub(crate) struct Attempt {
     /// `name=value` of the state cookie the install link set.
-    cookie: String,
+    pub(crate) cookie: String,
     /// Where the authorize page sent the browser back (our redirect URL).
-    back: String,
+    pub(crate) back: String,
 }
 
 /// Opens the install link and lets the stand-in's authorize page answer as it is set
 /// up to (approve into a workspace, or cancel).
-async fn attempt(world: &World) -> Attempt {
+pub(crate) async fn attempt(world: &World) -> Attempt {
     let start = get(&format!("{}{INSTALL_PATH}", world.http.url()), None).await;
     assert_eq!(start.status, StatusCode::FOUND, "{}", start.body);
     let set_cookie = start.set_cookie.expect("the install link sets a cookie");

@@ -13,6 +13,7 @@ mod one_slack_call;
 mod outage;
 mod provider_lifecycle;
 mod real_slack;
+mod rotation;
 mod slack_events;
 mod start_call;
 mod start_call_failures;
