@@ -52,6 +52,7 @@ ENV_CONTRACT = {
     "METRICS_NAMESPACE",
     "SLACK_AUTHORIZE_URL",
     "SLACK_REDIRECT_URI",
+    "SLACK_APP_ID",
 }
 # Parameter defaults that must equal the code's defaults.
 PARAM_DEFAULTS = {
