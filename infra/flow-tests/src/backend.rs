@@ -7,7 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use lambda_harness::stream::StreamPump;
 use serde_json::Value;
-use slack_calls::domain::{
+use slack_calls::domain::{Participant, 
     Call, EventReceipt, ExternalId, Installation, Job, Lease, SlackCallId, TeamId, UnixSeconds,
 };
 use slack_calls::store::dynamodb::DynamoStore;
@@ -192,6 +192,24 @@ impl CallStore for UnreachableStore {
         _: &mut Job,
         _: &[Job],
     ) -> Result<(), StoreError> {
+        self.refuse()
+    }
+
+    async fn get_participants(&self, _: &ExternalId, _: &[String]) -> Result<Vec<Participant>, StoreError> {
+        self.refuse()
+    }
+    async fn list_participants(&self, _: &ExternalId) -> Result<Vec<Participant>, StoreError> {
+        self.refuse()
+    }
+    async fn update_call_and_participants(
+        &self,
+        _: &mut Call,
+        _: &mut [Participant],
+        _: &[Job],
+    ) -> Result<(), StoreError> {
+        self.refuse()
+    }
+    async fn update_participants(&self, _: &ExternalId, _: &mut [Participant]) -> Result<(), StoreError> {
         self.refuse()
     }
 }

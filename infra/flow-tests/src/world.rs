@@ -14,7 +14,7 @@ use secrecy::SecretString;
 use serde_json::{json, Value};
 use slack_calls::clock::{Clock, ManualClock};
 use slack_calls::config::Config;
-use slack_calls::domain::{
+use slack_calls::domain::{Participant, 
     Call, EventReceipt, ExternalId, Installation, Job, Lease, SlackCallId, TeamId, UnixSeconds,
 };
 use slack_calls::entry::worker::{handle_worker_event, WorkerError, WorkerEvent};
@@ -499,5 +499,38 @@ impl CallStore for CountingStore {
     async fn put_installation(&self, installation: &mut Installation) -> Result<(), StoreError> {
         self.count("put_installation");
         self.inner.put_installation(installation).await
+    }
+
+    async fn get_participants(
+        &self,
+        call: &ExternalId,
+        identities: &[String],
+    ) -> Result<Vec<Participant>, StoreError> {
+        self.count("get_participants");
+        self.inner.get_participants(call, identities).await
+    }
+
+    async fn list_participants(&self, call: &ExternalId) -> Result<Vec<Participant>, StoreError> {
+        self.count("list_participants");
+        self.inner.list_participants(call).await
+    }
+
+    async fn update_call_and_participants(
+        &self,
+        call: &mut Call,
+        participants: &mut [Participant],
+        jobs: &[Job],
+    ) -> Result<(), StoreError> {
+        self.count("update_call_and_participants");
+        self.inner.update_call_and_participants(call, participants, jobs).await
+    }
+
+    async fn update_participants(
+        &self,
+        call: &ExternalId,
+        participants: &mut [Participant],
+    ) -> Result<(), StoreError> {
+        self.count("update_participants");
+        self.inner.update_participants(call, participants).await
     }
 }

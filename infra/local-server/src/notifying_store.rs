@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use slack_calls::domain::{
+use slack_calls::domain::{Participant, 
     Call, EventReceipt, ExternalId, Installation, Job, Lease, SlackCallId, TeamId, UnixSeconds,
 };
 use slack_calls::store::{CallStore, JobClaim, ReceiptOutcome, StoreError};
@@ -113,5 +113,38 @@ impl CallStore for NotifyingStore {
 
     async fn put_installation(&self, installation: &mut Installation) -> Result<(), StoreError> {
         self.inner.put_installation(installation).await
+    }
+
+    async fn get_participants(
+        &self,
+        call: &ExternalId,
+        identities: &[String],
+    ) -> Result<Vec<Participant>, StoreError> {
+        self.inner.get_participants(call, identities).await
+    }
+
+    async fn list_participants(&self, call: &ExternalId) -> Result<Vec<Participant>, StoreError> {
+        self.inner.list_participants(call).await
+    }
+
+    async fn update_call_and_participants(
+        &self,
+        call: &mut Call,
+        participants: &mut [Participant],
+        jobs: &[Job],
+    ) -> Result<(), StoreError> {
+        self.inner
+            .update_call_and_participants(call, participants, jobs)
+            .await?;
+        self.announce(jobs);
+        Ok(())
+    }
+
+    async fn update_participants(
+        &self,
+        call: &ExternalId,
+        participants: &mut [Participant],
+    ) -> Result<(), StoreError> {
+        self.inner.update_participants(call, participants).await
     }
 }

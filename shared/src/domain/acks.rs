@@ -3,7 +3,6 @@
 //! write, instead of one write per Slack request.
 
 use super::call::Call;
-use super::participant::CallUser;
 
 /// Details Slack now shows (`calls.update`): title, join URL, desktop join URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,10 +18,6 @@ pub struct SlackAcks {
     pub block_posted: bool,
     /// Slack refused the call block everywhere (its starter was told instead).
     pub block_refused: bool,
-    pub added: Vec<CallUser>,
-    /// Participants Slack refused to show, with its error code.
-    pub refused: Vec<(CallUser, String)>,
-    pub removed: Vec<CallUser>,
     pub details: Option<ShownDetails>,
     pub ended: bool,
 }
@@ -42,11 +37,6 @@ impl SlackAcks {
         if self.block_refused {
             changed |= call.acknowledge_block_refused();
         }
-        changed |= call.acknowledge_added(&self.added);
-        for (user, code) in &self.refused {
-            changed |= call.refuse_participant(user, code);
-        }
-        changed |= call.acknowledge_removed(&self.removed);
         if let Some(details) = &self.details {
             changed |= call.acknowledge_details(
                 details.title.clone(),
@@ -87,23 +77,13 @@ mod tests {
         call
     }
 
-    fn slack(user: &str) -> CallUser {
-        CallUser::Slack { slack_id: id(user) }
-    }
-
     #[test]
     fn applying_records_every_confirmation_once() {
         let mut call = call();
-        call.participant_joined(slack("U2"), None, 1);
-        call.slack_participants = vec![slack("U4")];
-        call.update_details(Some("Renamed".into()), None, None, None, 2);
-        let plan = call.pending_sync();
+        call.update_details(Some("Renamed".into()), None, None, None, 2_000);
         let acks = SlackAcks {
             block_posted: true,
             block_refused: false,
-            added: plan.add.clone(),
-            refused: Vec::new(),
-            removed: plan.remove.clone(),
             details: Some(ShownDetails {
                 title: call.title.clone(),
                 join_url: Some(call.join_url.clone()),
@@ -118,15 +98,7 @@ mod tests {
         assert!(copy.block_posted);
         assert!(!acks.apply(&mut copy), "a second time is no news");
 
-        let refusal = SlackAcks {
-            refused: vec![(slack("U9"), "user_not_found".into())],
-            ..SlackAcks::default()
-        };
-        assert!(refusal.apply(&mut copy));
-        assert!(copy.is_refused("U9"));
-        assert!(!refusal.apply(&mut copy), "refused once");
-
-        copy.end(EndReason::Provider, 5, None);
+        copy.end(EndReason::Provider, 2_005, None);
         let end = SlackAcks {
             ended: true,
             ..SlackAcks::default()

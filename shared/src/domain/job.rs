@@ -14,8 +14,14 @@ use super::unfurl::UnfurlSource;
 pub enum JobKind {
     /// `calls.add`, then post the call block through the call's `response_url`.
     RegisterCall { external_unique_id: ExternalId },
-    /// Bring Slack's call object in line with the call: participants, details, end.
-    SyncCall { external_unique_id: ExternalId },
+    /// Bring Slack's call object in line with the call: details, end, and the
+    /// participants named (by identity; what one write changed, so a sync's work does
+    /// not grow with the call).
+    SyncCall {
+        external_unique_id: ExternalId,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        participants: Vec<String>,
+    },
     /// A DM call was declined: record it, end the call if nobody joined, tell the provider.
     RejectCall {
         slack_call_id: SlackCallId,
@@ -186,6 +192,22 @@ impl Lease {
 }
 
 impl JobKind {
+    /// A sync of the call's details and end.
+    pub fn sync_call(external_unique_id: ExternalId) -> Self {
+        JobKind::SyncCall {
+            external_unique_id,
+            participants: Vec::new(),
+        }
+    }
+
+    /// A sync of the call's details and end, and of `participants` (identities).
+    pub fn sync_participants(external_unique_id: ExternalId, participants: Vec<String>) -> Self {
+        JobKind::SyncCall {
+            external_unique_id,
+            participants,
+        }
+    }
+
     /// Whether a run must hold the job alone. Registering a call, unfurling, telling
     /// the provider or recording a rejection twice would show twice; syncing a call's
     /// participants, details and end is safe to repeat (Slack answers a repeat as done,
@@ -215,9 +237,7 @@ mod tests {
 
     fn job() -> Job {
         Job::new(
-            JobKind::SyncCall {
-                external_unique_id: id("c1"),
-            },
+            JobKind::sync_call(id("c1")),
             1_000,
         )
     }
@@ -300,9 +320,7 @@ mod tests {
             JobKind::RegisterCall {
                 external_unique_id: id("c1"),
             },
-            JobKind::SyncCall {
-                external_unique_id: id("c1"),
-            },
+            JobKind::sync_call(id("c1")),
             JobKind::RejectCall {
                 slack_call_id: id("R1"),
                 external_unique_id: None,

@@ -16,7 +16,9 @@ pub mod unfurl;
 pub mod workspace;
 
 pub use acks::{ShownDetails, SlackAcks};
-pub use call::{Call, CallKind, CallState, EndReason, NewCall, Rejection, UnixSeconds};
+pub use call::{
+    Call, CallKind, CallState, EndReason, NewCall, Presence, Rejection, UnixSeconds,
+};
 pub use event_receipt::EventReceipt;
 pub use ids::{
     ChannelId, EnterpriseId, ExternalId, IdError, InvalidField, SlackCallId, TeamId, UserId,
@@ -24,7 +26,7 @@ pub use ids::{
 pub use installation::Installation;
 pub use job::{Job, JobKind, JobStatus, Lease};
 pub use notice::ProviderNotice;
-pub use participant::{CallUser, Participant, RefusedParticipant};
+pub use participant::{CallUser, Participant, ParticipantChange};
 pub use registration::RegistrationClaim;
 pub use sync_plan::SyncPlan;
 pub use unfurl::{UnfurlSource, UnfurlTarget};

@@ -107,6 +107,18 @@ pub enum CallChange {
     },
 }
 
+impl CallChange {
+    /// The person a join or leave is about.
+    pub fn participant(&self) -> Option<&CallUser> {
+        match self {
+            CallChange::ParticipantJoined { user, .. } | CallChange::ParticipantLeft { user, .. } => {
+                Some(user)
+            }
+            CallChange::Ended { .. } | CallChange::DetailsUpdated { .. } => None,
+        }
+    }
+}
+
 impl ValidEvent {
     /// The event timed at `signed_at` (when its request was signed) unless it says when
     /// it happened. Every event then has a time, so a late or replayed request is older

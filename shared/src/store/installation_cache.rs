@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 
 use super::{CallStore, JobClaim, ReceiptOutcome, StoreError};
-use crate::domain::{
+use crate::domain::{Participant, 
     Call, EventReceipt, ExternalId, Installation, Job, Lease, SlackCallId, TeamId, UnixSeconds,
 };
 
@@ -147,6 +147,35 @@ impl CallStore for InstallationCache {
         jobs: &[Job],
     ) -> Result<(), StoreError> {
         self.inner.update_call_and_job(call, job, jobs).await
+    }
+
+    async fn get_participants(
+        &self,
+        call: &ExternalId,
+        identities: &[String],
+    ) -> Result<Vec<Participant>, StoreError> {
+        self.inner.get_participants(call, identities).await
+    }
+
+    async fn list_participants(&self, call: &ExternalId) -> Result<Vec<Participant>, StoreError> {
+        self.inner.list_participants(call).await
+    }
+
+    async fn update_call_and_participants(
+        &self,
+        call: &mut Call,
+        participants: &mut [Participant],
+        jobs: &[Job],
+    ) -> Result<(), StoreError> {
+        self.inner.update_call_and_participants(call, participants, jobs).await
+    }
+
+    async fn update_participants(
+        &self,
+        call: &ExternalId,
+        participants: &mut [Participant],
+    ) -> Result<(), StoreError> {
+        self.inner.update_participants(call, participants).await
     }
 }
 

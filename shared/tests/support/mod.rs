@@ -54,36 +54,9 @@ pub fn full_call() -> Call {
     call.end_reason = Some(EndReason::Abandoned);
     call.reported_duration = Some(3_595);
     call.failure = Some("calls.add said: not_in_channel".into());
-    call.participants = vec![
-        Participant {
-            user: CallUser::Slack {
-                slack_id: id("U0002"),
-            },
-            present: true,
-            last_joined_at: Some(NOW + 1),
-            last_left_at: Some(NOW),
-        },
-        Participant {
-            user: CallUser::External {
-                external_id: "guest-7".into(),
-                display_name: "Guest Seven ✓".into(),
-                avatar_url: Some("https://meet.example/a/7.png".into()),
-            },
-            present: false,
-            last_joined_at: None,
-            last_left_at: None,
-        },
-        Participant {
-            user: CallUser::External {
-                external_id: "guest-8".into(),
-                display_name: "Guest Eight".into(),
-                avatar_url: None,
-            },
-            present: true,
-            last_joined_at: Some(NOW + 2),
-            last_left_at: None,
-        },
-    ];
+    call.participant_count = 3;
+    call.present_count = 2;
+    call.anyone_joined = true;
     call.rejections = vec![Rejection {
         user_id: id("U0003"),
         channel_id: id("D0003"),
@@ -91,9 +64,6 @@ pub fn full_call() -> Call {
     }];
     call.details_updated_at = Some(NOW + 20);
     call.block_posted = true;
-    call.slack_participants = vec![CallUser::Slack {
-        slack_id: id("U0002"),
-    }];
     call.slack_title = Some("Old standup".into());
     call.slack_join_url = Some("https://meet.example/old".into());
     call.slack_desktop_join_url = Some("meet://join/old".into());
@@ -102,11 +72,32 @@ pub fn full_call() -> Call {
     call
 }
 
+/// Participants of every shape: present and shown, refused, gone.
+pub fn participants() -> Vec<Participant> {
+    let mut slack = Participant::new(CallUser::Slack {
+        slack_id: id("U0002"),
+    });
+    slack.joined(slack.user.clone(), NOW + 1);
+    slack.shown = Some(slack.user.clone());
+    let mut guest = Participant::new(CallUser::External {
+        external_id: "guest-7".into(),
+        display_name: "Guest Seven ✓".into(),
+        avatar_url: Some("https://meet.example/a/7.png".into()),
+    });
+    guest.joined(guest.user.clone(), NOW + 2);
+    guest.refused = Some("user_not_found".into());
+    let mut gone = Participant::new(CallUser::External {
+        external_id: "guest-8".into(),
+        display_name: "Guest Eight".into(),
+        avatar_url: None,
+    });
+    gone.left(NOW + 3);
+    vec![slack, guest, gone]
+}
+
 pub fn sync_job(call: &Call, created_at: i64) -> Job {
     Job::new(
-        JobKind::SyncCall {
-            external_unique_id: call.external_unique_id.clone(),
-        },
+        JobKind::sync_call(call.external_unique_id.clone()),
         created_at,
     )
 }
@@ -117,9 +108,7 @@ pub fn jobs_of_every_kind() -> Vec<Job> {
         JobKind::RegisterCall {
             external_unique_id: id("call-1"),
         },
-        JobKind::SyncCall {
-            external_unique_id: id("call-2"),
-        },
+        JobKind::sync_call(id("call-2")),
         JobKind::Unfurl {
             team_id: id("T0001"),
             channel: Some(id("C0001")),

@@ -124,9 +124,7 @@ mod tests {
 
     fn job() -> Job {
         Job::new(
-            JobKind::SyncCall {
-                external_unique_id: id("c1"),
-            },
+            JobKind::sync_call(id("c1")),
             1_000,
         )
     }

@@ -23,6 +23,7 @@ mod call_block;
 mod ending;
 mod notify;
 mod outcome;
+mod participants;
 mod register;
 mod registration;
 mod reject;
@@ -181,8 +182,12 @@ async fn execute(job: &Job, services: &Services, progress: &mut Progress) -> Res
         JobKind::RegisterCall { external_unique_id } => {
             register::register_call(external_unique_id, &job.id, services, progress).await
         }
-        JobKind::SyncCall { external_unique_id } => {
-            sync::sync_call(external_unique_id, services, progress).await
+        JobKind::SyncCall {
+            external_unique_id,
+            participants,
+        } => {
+            let scope = participants::Scope::Named(participants);
+            sync::sync_call(external_unique_id, scope, services, progress).await
         }
         JobKind::RejectCall {
             slack_call_id,

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
-use crate::domain::{Call, CallUser, SlackCallId};
+use crate::domain::{Call, SlackCallId};
 use crate::flows::Services;
 use crate::metrics;
 use crate::slack::api::{CallsAdd, CallsEnd};
@@ -88,16 +88,14 @@ pub(super) async fn claim_registration(
 /// id on the call: as its id, or, when another job registered it meanwhile, as one to
 /// end ([`end_discarded`]).
 ///
-/// Slack refuses the whole call when one of its `users` is refused (`user_not_found`
-/// for a deleted user, say): it is then added without them, and the sync that follows
-/// adds them one by one, leaving out only the one Slack refuses.
+/// The call is added without its participants: whoever is already there is added by
+/// the participant sync that follows (in batches, each left out only if Slack refuses them).
 pub(super) async fn add_to_slack(
     call: &Call,
     token: &SecretString,
     services: &Services,
 ) -> Result<Call, SlackError> {
-    let mut present: Vec<CallUser> = call.showable_participants().cloned().collect();
-    let mut request = CallsAdd {
+    let request = CallsAdd {
         external_unique_id: call.external_unique_id.clone(),
         join_url: call.join_url.clone(),
         created_by: Some(call.created_by.clone()),
@@ -105,19 +103,9 @@ pub(super) async fn add_to_slack(
         desktop_app_join_url: call.desktop_join_url.clone(),
         external_display_id: call.external_display_id.clone(),
         title: call.title.clone(),
-        users: (!present.is_empty()).then_some(present.clone()),
+        users: None,
     };
-    let added = match services.slack.calls_add(token, &request).await {
-        // A definite refusal: Slack registered nothing, so adding it again cannot
-        // register it twice.
-        Err(error) if error.is_about_one_user() && request.users.is_some() => {
-            tracing::info!(%error, "calls.add refused a participant; adding the call without them");
-            request.users = None;
-            present.clear();
-            services.slack.calls_add(token, &request).await?
-        }
-        answer => answer?,
-    };
+    let added = services.slack.calls_add(token, &request).await?;
     tracing::info!(slack_call_id = %added.id, "call added in Slack");
     // Written at once, on the claimed copy: a repeated calls.add would register twice.
     let recorded = modify_call_from(services.store.as_ref(), call.clone(), |c| {
@@ -126,10 +114,7 @@ pub(super) async fn add_to_slack(
         {
             return None;
         }
-        if c.record_added(added.id.clone()) {
-            // Whoever was in the call when it was added is shown already.
-            c.acknowledge_added(&present);
-        }
+        c.record_added(added.id.clone());
         Some(Vec::new())
     })
     .await;

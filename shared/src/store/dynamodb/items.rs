@@ -10,7 +10,8 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::domain::{
-    Call, CallState, EventReceipt, ExternalId, Installation, Job, TeamId, UnixSeconds,
+    Call, CallState, EventReceipt, ExternalId, Installation, Job, Participant, TeamId,
+    UnixSeconds,
 };
 use crate::store::StoreError;
 
@@ -21,6 +22,8 @@ pub type Item = HashMap<String, AttributeValue>;
 pub const LIVE: &str = "LIVE";
 
 pub(super) const CALL_SK: &str = "CALL";
+/// Participants are items under their call: `P#<identity>`.
+pub(super) const PARTICIPANT_SK_PREFIX: &str = "P#";
 /// Also what the worker's stream filter selects job inserts by.
 pub const JOB_SK: &str = "JOB";
 pub(super) const JOB_PK_PREFIX: &str = "JOB#";
@@ -169,6 +172,13 @@ pub(super) fn from_item<T: DeserializeOwned>(
     })
 }
 
+pub(super) fn item_sk(item: &Item) -> String {
+    match item.get("sk") {
+        Some(AttributeValue::S(sk)) => sk.clone(),
+        _ => "(no sk)".to_owned(),
+    }
+}
+
 pub(super) fn key(pk: String, sk: &str) -> Item {
     HashMap::from([
         ("pk".to_owned(), AttributeValue::S(pk)),
@@ -219,6 +229,35 @@ pub(super) fn call_item(call: &Call) -> Result<Item, StoreError> {
             expires_at: call_expires_at(call),
         },
     )
+}
+
+pub(super) fn participant_sk(identity: &str) -> String {
+    format!("{PARTICIPANT_SK_PREFIX}{identity}")
+}
+
+/// A participant's item, under its call. It expires a call's retention after the last
+/// thing said about the person (a call lives far shorter than that).
+pub(super) fn participant_item(
+    call: &ExternalId,
+    participant: &Participant,
+) -> Result<Item, StoreError> {
+    let last_heard = participant
+        .last_joined_at
+        .max(participant.last_left_at)
+        .unwrap_or_default();
+    let mut item: Item = serde_dynamo::to_item(participant).map_err(|error| {
+        StoreError::Malformed(format!("a participant of {call} cannot be written: {error}"))
+    })?;
+    item.insert("pk".to_owned(), AttributeValue::S(call_pk(call)));
+    item.insert(
+        "sk".to_owned(),
+        AttributeValue::S(participant_sk(participant.identity())),
+    );
+    item.insert(
+        "expires_at".to_owned(),
+        AttributeValue::N((last_heard + CALL_RETENTION_SECONDS + DAY_SECONDS).to_string()),
+    );
+    Ok(item)
 }
 
 /// The item a job is stored as: what the table's stream carries as a job insert's new

@@ -6,6 +6,7 @@
 //! | job | `JOB#<id>` | `JOB` |
 //! | installation | `TEAM#<team_id>` | `INSTALL` |
 //! | event receipt | `EVENT#<event_id>` | `EVENT` |
+//! | participant | `CALL#<external_unique_id>` | `P#<identity>` |
 //!
 //! Items (`items.rs`) are the domain types as `serde_dynamo` maps them, plus the key
 //! attributes and: `live` (calls, only while live: the sparse `live_calls` index),
@@ -36,12 +37,13 @@ use crate::telemetry::dynamodb_span;
 
 use super::{preferred_call, CallStore, JobClaim, ReceiptOutcome, StoreError};
 use crate::domain::{
-    Call, EventReceipt, ExternalId, Installation, Job, JobStatus, Lease, SlackCallId, TeamId,
-    UnixSeconds,
+    Call, EventReceipt, ExternalId, Installation, Job, JobStatus, Lease, Participant,
+    SlackCallId, TeamId, UnixSeconds,
 };
 
 mod claim;
 mod items;
+mod participants;
 pub mod stream;
 
 pub use items::{
@@ -470,6 +472,36 @@ impl CallStore for DynamoStore {
             }
             WriteOutcome::PrimaryConditionFailed => Err(StoreError::Conflict),
         }
+    }
+
+    async fn get_participants(
+        &self,
+        call: &ExternalId,
+        identities: &[String],
+    ) -> Result<Vec<Participant>, StoreError> {
+        self.read_participants(call, identities).await
+    }
+
+    async fn list_participants(&self, call: &ExternalId) -> Result<Vec<Participant>, StoreError> {
+        self.query_participants(call).await
+    }
+
+    async fn update_call_and_participants(
+        &self,
+        call: &mut Call,
+        participants: &mut [Participant],
+        jobs: &[Job],
+    ) -> Result<(), StoreError> {
+        self.write_call_and_participants(call, participants, jobs)
+            .await
+    }
+
+    async fn update_participants(
+        &self,
+        call: &ExternalId,
+        participants: &mut [Participant],
+    ) -> Result<(), StoreError> {
+        self.write_participants(call, participants).await
     }
 }
 
