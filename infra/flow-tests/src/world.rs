@@ -352,6 +352,18 @@ impl World {
             .unwrap_or_else(|| panic!("no call {external_unique_id}"))
     }
 
+    /// The participants stored under the call, by identity.
+    pub async fn participants(&self, external_unique_id: impl AsRef<str>) -> Vec<Participant> {
+        let external_unique_id = external_unique_id.as_ref();
+        let id = ExternalId::parse(external_unique_id)
+            .unwrap_or_else(|error| panic!("{external_unique_id:?}: {error}"));
+        self.services
+            .store
+            .list_participants(&id)
+            .await
+            .unwrap_or_else(|error| panic!("list_participants: {error}"))
+    }
+
     /// Slack methods the stand-in received, in order (`response_url` for response posts).
     pub fn slack_methods(&self) -> Vec<String> {
         self.standin

@@ -15,8 +15,8 @@ pub type UnixSeconds = i64;
 
 /// How many provider `event_id`s a call remembers for dedupe.
 const MAX_REMEMBERED_PROVIDER_EVENTS: usize = 100;
-/// How far before the call's creation a provider's event time may lie (clocks differ,
-/// a room may open a moment before its call): earlier times count as that.
+/// How far a provider's event time may lie before the call's creation or after now
+/// (clocks differ; a room may open a moment before its call): further counts as that.
 pub const EVENT_CLOCK_SKEW_SECONDS: i64 = 300;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -277,11 +277,14 @@ impl Call {
     }
 
     /// When an event said to happen at `occurred_at` (else now) counts as having
-    /// happened: within the call's life so far, so a clock far off can neither pin
-    /// a participant's state into the future nor reach back before the call.
+    /// happened: within the call's life so far, give or take the clocks' skew, so a
+    /// clock far off can neither pin a participant's state far into the future nor
+    /// reach back before the call.
     pub fn event_time(&self, occurred_at: Option<UnixSeconds>, now: UnixSeconds) -> UnixSeconds {
-        let earliest = self.created_at - EVENT_CLOCK_SKEW_SECONDS;
-        occurred_at.unwrap_or(now).clamp(earliest.min(now), now)
+        let earliest = self.created_at.min(now) - EVENT_CLOCK_SKEW_SECONDS;
+        occurred_at
+            .unwrap_or(now)
+            .clamp(earliest, now + EVENT_CLOCK_SKEW_SECONDS)
     }
 
     /// Records a join or a leave of `participant` (this call's) at `occurred_at` (else
@@ -453,7 +456,10 @@ pub(crate) mod tests {
     fn event_times_are_kept_within_the_calls_life() {
         let call = call();
         assert_eq!(call.event_time(None, 2_000), 2_000);
-        assert_eq!(call.event_time(Some(i64::MAX), 2_000), 2_000);
+        assert_eq!(
+            call.event_time(Some(i64::MAX), 2_000),
+            2_000 + EVENT_CLOCK_SKEW_SECONDS
+        );
         assert_eq!(call.event_time(Some(i64::MIN), 2_000), 1_000 - EVENT_CLOCK_SKEW_SECONDS);
         assert_eq!(call.event_time(Some(1_500), 2_000), 1_500);
     }

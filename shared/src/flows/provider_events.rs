@@ -117,10 +117,11 @@ async fn apply_chunk(
     services: &Services,
 ) -> (Result<Option<Call>, StoreError>, Statuses) {
     let store = services.store.as_ref();
-    let mut identities: Vec<String> = indexes
+    let order: Vec<String> = indexes
         .iter()
         .filter_map(|&i| events[i].change.participant().map(|u| u.identity().to_owned()))
         .collect();
+    let mut identities = order.clone();
     identities.sort();
     identities.dedup();
     let mut attempt = 0;
@@ -129,7 +130,8 @@ async fn apply_chunk(
             Ok(Some(call)) => call,
             other => return (other, Vec::new()),
         };
-        let stored = if identities.is_empty() {
+        // Nobody recorded yet (a call's first joins): nobody to read.
+        let stored = if identities.is_empty() || call.participant_count == 0 {
             Vec::new()
         } else {
             match store.get_participants(call_id, &identities).await {
@@ -158,6 +160,8 @@ async fn apply_chunk(
         if !applied && changed.is_empty() {
             return (Ok(Some(call)), statuses);
         }
+        // In the order the events named them, as Slack is told.
+        changed.sort_by_key(|p| order.iter().position(|id| id == p.identity()));
         let owed: Vec<String> = changed
             .iter()
             .filter(|p| p.pending().is_some())
@@ -171,10 +175,14 @@ async fn apply_chunk(
         } else {
             Vec::new()
         };
-        match store
-            .update_call_and_participants(&mut draft, &mut changed, &jobs)
-            .await
-        {
+        let written = if changed.is_empty() {
+            store.update_call(&mut draft, &jobs).await
+        } else {
+            store
+                .update_call_and_participants(&mut draft, &mut changed, &jobs)
+                .await
+        };
+        match written {
             Ok(()) => return (Ok(Some(draft)), statuses),
             Err(StoreError::Conflict) if attempt + 1 < MODIFY_CALL_ATTEMPTS => {
                 attempt += 1;
@@ -253,7 +261,7 @@ fn apply_one(
             duration,
             occurred_at,
         } => {
-            let at = call.event_time(*occurred_at, now);
+            let at = call.event_time(*occurred_at, now).min(now);
             let duration = duration.map(|d| d.min(call.longest_duration(now)));
             call.end(EndReason::Provider, at, duration)
         }

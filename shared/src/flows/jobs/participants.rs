@@ -99,6 +99,8 @@ async fn read(
     for chunk in identities.chunks(MAX_PARTICIPANTS_PER_REQUEST) {
         people.extend(services.store.get_participants(call, chunk).await?);
     }
+    // In the order named (the order of the events), as Slack is told.
+    people.sort_by_key(|p| identities.iter().position(|id| id == p.identity()));
     Ok(people)
 }
 
