@@ -8,6 +8,7 @@ pub mod event_receipt;
 pub mod ids;
 pub mod installation;
 pub mod job;
+pub mod limits;
 pub mod notice;
 pub mod participant;
 pub mod registration;
