@@ -15,6 +15,8 @@ pub type UnixSeconds = i64;
 
 /// How many provider `event_id`s a call remembers for dedupe.
 const MAX_REMEMBERED_PROVIDER_EVENTS: usize = 100;
+/// How many rejections a call remembers (its item stays small in a big channel).
+const MAX_REMEMBERED_REJECTIONS: usize = 100;
 /// How far a provider's event time may lie before the call's creation or after now
 /// (clocks differ; a room may open a moment before its call): further counts as that.
 pub const EVENT_CLOCK_SKEW_SECONDS: i64 = 300;
@@ -307,14 +309,15 @@ impl Call {
         }
         let was_present = participant.present;
         let changed = match presence {
-            Presence::Joined(user) => participant.joined(user, at),
+            Presence::Joined(user) => {
+                // Even a join a later leave overrides: the person was there.
+                self.anyone_joined = true;
+                participant.joined(user, at)
+            }
             Presence::Left => participant.left(at),
         };
         match (was_present, participant.present) {
-            (false, true) => {
-                self.present_count = self.present_count.saturating_add(1);
-                self.anyone_joined = true;
-            }
+            (false, true) => self.present_count = self.present_count.saturating_add(1),
             (true, false) => self.present_count = self.present_count.saturating_sub(1),
             _ => {}
         }
@@ -376,6 +379,9 @@ impl Call {
             .any(|r| r.user_id == rejection.user_id)
         {
             return false;
+        }
+        if self.rejections.len() >= MAX_REMEMBERED_REJECTIONS {
+            self.rejections.remove(0);
         }
         self.rejections.push(rejection);
         true
@@ -449,7 +455,7 @@ pub(crate) mod tests {
         assert!(!call.record_presence(&mut p, Presence::Joined(slack("U2")), Some(1_010), 1_021));
         assert!(!p.present);
         assert_eq!((call.present_count, call.participant_count), (0, 1));
-        assert!(call.nobody_joined());
+        assert!(!call.nobody_joined(), "they were there, before the leave");
     }
 
     #[test]

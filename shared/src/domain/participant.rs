@@ -221,4 +221,87 @@ mod tests {
         p.refuse("user_not_found");
         assert_eq!(p.pending(), None, "a refused participant is never sent again");
     }
+
+    mod histories {
+        use super::*;
+        use crate::domain::call::tests::call;
+        use crate::domain::Presence;
+        use proptest::prelude::*;
+
+        /// (person, joined?, time): an event of a history.
+        type Event = (usize, bool, i64);
+
+        const PEOPLE: [&str; 3] = ["U2", "U3", "U4"];
+
+        /// What the latest event about `person` says (a leave wins a tie); absent if none.
+        fn latest_says_present(history: &[Event], person: usize) -> bool {
+            history
+                .iter()
+                .filter(|(who, _, _)| *who == person)
+                .max_by_key(|(_, joined, at)| (*at, !*joined))
+                .is_some_and(|(_, joined, _)| *joined)
+        }
+
+        fn history() -> impl Strategy<Value = (Vec<Event>, Vec<usize>, Vec<bool>)> {
+            prop::collection::vec((0..PEOPLE.len(), any::<bool>(), 0i64..20), 1..16)
+                .prop_flat_map(|history| {
+                    let n = history.len();
+                    // Deliveries: each event once or more (redeliveries), in any order;
+                    // a sync may run after any of them.
+                    let deliveries = prop::collection::vec(0..n, n..3 * n).prop_map(move |mut extra| {
+                        extra.extend(0..n);
+                        extra
+                    });
+                    (Just(history), deliveries.prop_shuffle(), prop::collection::vec(any::<bool>(), 3 * n + n))
+                })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            /// Whatever order and however often events arrive, and whenever syncs run,
+            /// each person ends as the latest event about them says, in the call's
+            /// counts and in what Slack is told.
+            #[test]
+            fn the_latest_event_per_person_wins((history, deliveries, syncs) in history()) {
+                let mut call = call();
+                let base = call.created_at;
+                let mut people: Vec<Participant> = PEOPLE
+                    .iter()
+                    .map(|id| Participant::new(CallUser::Slack { slack_id: crate::domain::ids::id(id) }))
+                    .collect();
+                let mut slack_shows = [false; PEOPLE.len()];
+                let sync = |people: &mut Vec<Participant>, slack_shows: &mut [bool; 3]| {
+                    for (i, p) in people.iter_mut().enumerate() {
+                        if let Some(change) = p.pending() {
+                            slack_shows[i] = matches!(change, ParticipantChange::Add(_));
+                            p.acknowledge(&change);
+                        }
+                    }
+                };
+                for (step, &index) in deliveries.iter().enumerate() {
+                    let (who, joined, at) = history[index];
+                    let presence = if joined {
+                        Presence::Joined(people[who].user.clone())
+                    } else {
+                        Presence::Left
+                    };
+                    call.record_presence(&mut people[who], presence, Some(base + at), base + 20);
+                    if syncs.get(step).copied().unwrap_or(false) {
+                        sync(&mut people, &mut slack_shows);
+                    }
+                }
+                sync(&mut people, &mut slack_shows);
+                for (who, p) in people.iter().enumerate() {
+                    let expected = latest_says_present(&history, who);
+                    prop_assert_eq!(p.present, expected, "{} after {:?}", PEOPLE[who], deliveries);
+                    prop_assert_eq!(slack_shows[who], expected);
+                    prop_assert_eq!(p.pending(), None);
+                }
+                let present = people.iter().filter(|p| p.present).count();
+                prop_assert_eq!(call.present_count as usize, present);
+                prop_assert_eq!(call.nobody_joined(), !history.iter().any(|(_, joined, _)| *joined));
+            }
+        }
+    }
 }

@@ -8,6 +8,7 @@ mod support;
 
 mod call_life;
 mod one_slack_call;
+mod participants;
 mod provider_lifecycle;
 mod real_slack;
 mod slack_events;
