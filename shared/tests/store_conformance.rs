@@ -818,7 +818,10 @@ mod cases {
         let all = participants();
         let names = identities(&all);
         assert_eq!(
-            store.get_participants(&call.external_unique_id, &names).await.unwrap(),
+            store
+                .get_participants(&call.external_unique_id, &names)
+                .await
+                .unwrap(),
             vec![],
             "none stored yet"
         );
@@ -844,7 +847,10 @@ mod cases {
         assert_eq!(store.get_job(&job.id).await.unwrap(), Some(job));
         let other = new_call(NOW);
         assert_eq!(
-            store.get_participants(&other.external_unique_id, &names).await.unwrap(),
+            store
+                .get_participants(&other.external_unique_id, &names)
+                .await
+                .unwrap(),
             vec![],
             "participants belong to their call"
         );
@@ -855,12 +861,18 @@ mod cases {
         let stale_job = sync_job(&call, NOW + 1);
         assert!(matches!(
             store
-                .update_call_and_participants(&mut again, &mut twice, std::slice::from_ref(&stale_job))
+                .update_call_and_participants(
+                    &mut again,
+                    &mut twice,
+                    std::slice::from_ref(&stale_job)
+                )
                 .await,
             Err(StoreError::Conflict)
         ));
         let mut stale_call = call.clone();
-        let mut fresh = vec![Participant::new(CallUser::Slack { slack_id: id("U0009") })];
+        let mut fresh = vec![Participant::new(CallUser::Slack {
+            slack_id: id("U0009"),
+        })];
         assert!(matches!(
             store
                 .update_call_and_participants(&mut stale_call, &mut fresh, &[])
@@ -876,7 +888,12 @@ mod cases {
             vec![]
         );
         assert_eq!(
-            store.get_call(&call.external_unique_id).await.unwrap().unwrap().version,
+            store
+                .get_call(&call.external_unique_id)
+                .await
+                .unwrap()
+                .unwrap()
+                .version,
             1
         );
         let too_many: Vec<String> = (0..=slack_calls::store::MAX_PARTICIPANTS_PER_REQUEST)
@@ -918,8 +935,12 @@ mod cases {
             .get_participants(&id_, &identities(&people))
             .await
             .unwrap();
-        assert!(stored.iter().all(|p| p.refused.as_deref() != Some("stale write")));
-        let mut unknown = vec![Participant::new(CallUser::Slack { slack_id: id("U0009") })];
+        assert!(stored
+            .iter()
+            .all(|p| p.refused.as_deref() != Some("stale write")));
+        let mut unknown = vec![Participant::new(CallUser::Slack {
+            slack_id: id("U0009"),
+        })];
         unknown[0].version = 1;
         assert!(matches!(
             store.update_participants(&id_, &mut unknown).await,
@@ -928,7 +949,11 @@ mod cases {
         let mut fresh = people[1..].to_vec();
         store.update_participants(&id_, &mut fresh).await.unwrap();
         assert!(fresh.iter().all(|p| p.version == 2));
-        assert_eq!(store.get_call(&id_).await.unwrap().unwrap().version, 1, "the call is untouched");
+        assert_eq!(
+            store.get_call(&id_).await.unwrap().unwrap().version,
+            1,
+            "the call is untouched"
+        );
     }
 
     pub async fn participants_list_across_pages(store: Arc<dyn CallStore>) {
@@ -955,13 +980,18 @@ mod cases {
                 .await
                 .unwrap();
         }
-        let listed = store.list_participants(&call.external_unique_id).await.unwrap();
+        let listed = store
+            .list_participants(&call.external_unique_id)
+            .await
+            .unwrap();
         assert_eq!(identities(&listed), identities(&everyone));
         assert!(listed.iter().all(|p| p.present && p.version == 1));
         assert_eq!(
-            store.list_participants(&new_call(NOW).external_unique_id).await.unwrap(),
+            store
+                .list_participants(&new_call(NOW).external_unique_id)
+                .await
+                .unwrap(),
             vec![]
         );
     }
-
 }

@@ -7,8 +7,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use lambda_harness::stream::StreamPump;
 use serde_json::Value;
-use slack_calls::domain::{Participant, 
-    Call, EventReceipt, ExternalId, Installation, Job, Lease, SlackCallId, TeamId, UnixSeconds,
+use slack_calls::domain::{
+    Call, EventReceipt, ExternalId, Installation, Job, Lease, Participant, SlackCallId, TeamId,
+    UnixSeconds,
 };
 use slack_calls::store::dynamodb::DynamoStore;
 use slack_calls::store::embedded::EmbeddedStore;
@@ -195,7 +196,11 @@ impl CallStore for UnreachableStore {
         self.refuse()
     }
 
-    async fn get_participants(&self, _: &ExternalId, _: &[String]) -> Result<Vec<Participant>, StoreError> {
+    async fn get_participants(
+        &self,
+        _: &ExternalId,
+        _: &[String],
+    ) -> Result<Vec<Participant>, StoreError> {
         self.refuse()
     }
     async fn list_participants(&self, _: &ExternalId) -> Result<Vec<Participant>, StoreError> {
@@ -209,7 +214,11 @@ impl CallStore for UnreachableStore {
     ) -> Result<(), StoreError> {
         self.refuse()
     }
-    async fn update_participants(&self, _: &ExternalId, _: &mut [Participant]) -> Result<(), StoreError> {
+    async fn update_participants(
+        &self,
+        _: &ExternalId,
+        _: &mut [Participant],
+    ) -> Result<(), StoreError> {
         self.refuse()
     }
 }

@@ -14,8 +14,9 @@ use secrecy::SecretString;
 use serde_json::{json, Value};
 use slack_calls::clock::{Clock, ManualClock};
 use slack_calls::config::Config;
-use slack_calls::domain::{Participant, 
-    Call, EventReceipt, ExternalId, Installation, Job, Lease, SlackCallId, TeamId, UnixSeconds,
+use slack_calls::domain::{
+    Call, EventReceipt, ExternalId, Installation, Job, Lease, Participant, SlackCallId, TeamId,
+    UnixSeconds,
 };
 use slack_calls::entry::worker::{handle_worker_event, WorkerError, WorkerEvent};
 use slack_calls::flows::Services;
@@ -534,7 +535,9 @@ impl CallStore for CountingStore {
         jobs: &[Job],
     ) -> Result<(), StoreError> {
         self.count("update_call_and_participants");
-        self.inner.update_call_and_participants(call, participants, jobs).await
+        self.inner
+            .update_call_and_participants(call, participants, jobs)
+            .await
     }
 
     async fn update_participants(

@@ -84,7 +84,10 @@ impl Bench {
         let standin = SlackStandin::start().await;
         let settings = [
             ("SLACK_API_URL", standin.api_url()),
-            ("JOIN_URL_TEMPLATE", "https://meet.example.com/{room}".to_owned()),
+            (
+                "JOIN_URL_TEMPLATE",
+                "https://meet.example.com/{room}".to_owned(),
+            ),
         ];
         let config = Config::from_lookup(|name| {
             settings
@@ -126,13 +129,19 @@ impl Bench {
     /// A call registered in Slack (the stand-in) and stored, as after `/call`.
     async fn call(&self, name: &str) -> ExternalId {
         let id: ExternalId = name.parse().unwrap_or_else(|error| panic!("{error}"));
-        let team = self.standin.team_id().parse().unwrap_or_else(|error| panic!("{error}"));
+        let team = self
+            .standin
+            .team_id()
+            .parse()
+            .unwrap_or_else(|error| panic!("{error}"));
         let mut call = Call::new(
             NewCall {
                 external_unique_id: id.clone(),
                 workspace: Workspace::team(team),
                 channel_id: None,
-                created_by: "U0BENCH001".parse().unwrap_or_else(|error| panic!("{error}")),
+                created_by: "U0BENCH001"
+                    .parse()
+                    .unwrap_or_else(|error| panic!("{error}")),
                 kind: CallKind::Video,
                 title: Some("All hands".into()),
                 join_url: format!("https://meet.example.com/{name}"),
@@ -239,9 +248,13 @@ async fn one_join(bench: &mut Bench, size: usize) -> ((usize, usize), (usize, us
 async fn main() {
     let mut bench = Bench::start().await;
     println!("bytes written to DynamoDB by one join (request bodies of its writes)");
-    println!("{:>13} | {:>18} | {:>18} | {:>11}", "participants", "event: writes/bytes", "sync: writes/bytes", "total bytes");
+    println!(
+        "{:>13} | {:>18} | {:>18} | {:>11}",
+        "participants", "event: writes/bytes", "sync: writes/bytes", "total bytes"
+    );
     for size in [10, 100, 1_000] {
-        let ((event_writes, event_bytes), (sync_writes, sync_bytes)) = one_join(&mut bench, size).await;
+        let ((event_writes, event_bytes), (sync_writes, sync_bytes)) =
+            one_join(&mut bench, size).await;
         println!(
             "{size:>13} | {event_writes:>8} / {event_bytes:>7} | {sync_writes:>8} / {sync_bytes:>7} | {:>11}",
             event_bytes + sync_bytes

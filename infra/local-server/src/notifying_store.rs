@@ -4,8 +4,9 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use slack_calls::domain::{Participant, 
-    Call, EventReceipt, ExternalId, Installation, Job, Lease, SlackCallId, TeamId, UnixSeconds,
+use slack_calls::domain::{
+    Call, EventReceipt, ExternalId, Installation, Job, Lease, Participant, SlackCallId, TeamId,
+    UnixSeconds,
 };
 use slack_calls::store::{CallStore, JobClaim, ReceiptOutcome, StoreError};
 use tokio::sync::mpsc::UnboundedSender;

@@ -466,7 +466,10 @@ pub(crate) mod tests {
             call.event_time(Some(i64::MAX), 2_000),
             2_000 + EVENT_CLOCK_SKEW_SECONDS
         );
-        assert_eq!(call.event_time(Some(i64::MIN), 2_000), 1_000 - EVENT_CLOCK_SKEW_SECONDS);
+        assert_eq!(
+            call.event_time(Some(i64::MIN), 2_000),
+            1_000 - EVENT_CLOCK_SKEW_SECONDS
+        );
         assert_eq!(call.event_time(Some(1_500), 2_000), 1_500);
     }
 
@@ -491,7 +494,13 @@ pub(crate) mod tests {
         assert_eq!(call.title.as_deref(), Some("New"));
         // Equal times apply in arrival order; a newer one applies.
         assert!(call.update_details(Some("Same time".into()), None, None, Some(1_020), 1_032));
-        assert!(call.update_details(None, Some("https://m.example/2".into()), None, Some(1_025), 1_033));
+        assert!(call.update_details(
+            None,
+            Some("https://m.example/2".into()),
+            None,
+            Some(1_025),
+            1_033
+        ));
         assert_eq!(call.details_updated_at, Some(1_025));
         assert_eq!(call.title.as_deref(), Some("Same time"));
     }

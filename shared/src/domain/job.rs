@@ -236,10 +236,7 @@ mod tests {
     use crate::domain::ids::id;
 
     fn job() -> Job {
-        Job::new(
-            JobKind::sync_call(id("c1")),
-            1_000,
-        )
+        Job::new(JobKind::sync_call(id("c1")), 1_000)
     }
 
     #[test]

@@ -17,9 +17,7 @@ pub mod unfurl;
 pub mod workspace;
 
 pub use acks::{ShownDetails, SlackAcks};
-pub use call::{
-    Call, CallKind, CallState, EndReason, NewCall, Presence, Rejection, UnixSeconds,
-};
+pub use call::{Call, CallKind, CallState, EndReason, NewCall, Presence, Rejection, UnixSeconds};
 pub use event_receipt::EventReceipt;
 pub use ids::{
     ChannelId, EnterpriseId, ExternalId, IdError, InvalidField, SlackCallId, TeamId, UserId,

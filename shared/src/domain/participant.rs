@@ -219,7 +219,11 @@ mod tests {
         assert_eq!(p.pending(), None);
         p.joined(slack("U2"), 3);
         p.refuse("user_not_found");
-        assert_eq!(p.pending(), None, "a refused participant is never sent again");
+        assert_eq!(
+            p.pending(),
+            None,
+            "a refused participant is never sent again"
+        );
     }
 
     mod histories {
@@ -243,17 +247,23 @@ mod tests {
         }
 
         fn history() -> impl Strategy<Value = (Vec<Event>, Vec<usize>, Vec<bool>)> {
-            prop::collection::vec((0..PEOPLE.len(), any::<bool>(), 0i64..20), 1..16)
-                .prop_flat_map(|history| {
+            prop::collection::vec((0..PEOPLE.len(), any::<bool>(), 0i64..20), 1..16).prop_flat_map(
+                |history| {
                     let n = history.len();
                     // Deliveries: each event once or more (redeliveries), in any order;
                     // a sync may run after any of them.
-                    let deliveries = prop::collection::vec(0..n, n..3 * n).prop_map(move |mut extra| {
-                        extra.extend(0..n);
-                        extra
-                    });
-                    (Just(history), deliveries.prop_shuffle(), prop::collection::vec(any::<bool>(), 3 * n + n))
-                })
+                    let deliveries =
+                        prop::collection::vec(0..n, n..3 * n).prop_map(move |mut extra| {
+                            extra.extend(0..n);
+                            extra
+                        });
+                    (
+                        Just(history),
+                        deliveries.prop_shuffle(),
+                        prop::collection::vec(any::<bool>(), 3 * n + n),
+                    )
+                },
+            )
         }
 
         proptest! {

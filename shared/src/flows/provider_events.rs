@@ -66,6 +66,17 @@ pub async fn apply_provider_events(events: &[ValidEvent], services: &Services) -
             Ok(None) => {
                 vec![(EventStatus::NotFound, Some("unknown external_unique_id")); indexes.len()]
             }
+            // Resending cannot help a record that cannot be read: no 503 for it.
+            Err(error @ StoreError::Malformed(_)) => {
+                log_store_error(&error);
+                vec![
+                    (
+                        EventStatus::Ignored,
+                        Some("the call's record cannot be read")
+                    );
+                    indexes.len()
+                ]
+            }
             Err(error) => {
                 log_store_error(&error);
                 vec![(EventStatus::Error, Some("store unavailable, send again")); indexes.len()]
@@ -119,7 +130,12 @@ async fn apply_chunk(
     let store = services.store.as_ref();
     let order: Vec<String> = indexes
         .iter()
-        .filter_map(|&i| events[i].change.participant().map(|u| u.identity().to_owned()))
+        .filter_map(|&i| {
+            events[i]
+                .change
+                .participant()
+                .map(|u| u.identity().to_owned())
+        })
         .collect();
     let mut identities = order.clone();
     identities.sort();

@@ -147,7 +147,10 @@ impl MeetingProvider for HttpMeetingProvider {
                     ));
                 }
                 if !url_fits(&created.join_url)
-                    || created.desktop_join_url.as_deref().is_some_and(|u| !url_fits(u))
+                    || created
+                        .desktop_join_url
+                        .as_deref()
+                        .is_some_and(|u| !url_fits(u))
                 {
                     return Err(MeetingError::Unavailable(format!(
                         "the meeting's URLs must be at most {MAX_URL_BYTES} bytes"

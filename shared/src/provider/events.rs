@@ -6,10 +6,10 @@
 use serde::Deserialize;
 
 use crate::domain::ids::parse_field;
+pub use crate::domain::limits::MAX_TITLE_CHARS;
 use crate::domain::limits::{
     truncate_chars, url_fits, MAX_DISPLAY_NAME_CHARS, MAX_PARTICIPANT_ID_BYTES, MAX_URL_BYTES,
 };
-pub use crate::domain::limits::MAX_TITLE_CHARS;
 use crate::domain::{CallUser, ExternalId, UnixSeconds, UserId};
 
 /// Most events one request may carry.
@@ -113,9 +113,8 @@ impl CallChange {
     /// The person a join or leave is about.
     pub fn participant(&self) -> Option<&CallUser> {
         match self {
-            CallChange::ParticipantJoined { user, .. } | CallChange::ParticipantLeft { user, .. } => {
-                Some(user)
-            }
+            CallChange::ParticipantJoined { user, .. }
+            | CallChange::ParticipantLeft { user, .. } => Some(user),
             CallChange::Ended { .. } | CallChange::DetailsUpdated { .. } => None,
         }
     }
@@ -274,7 +273,10 @@ impl ProviderEvent {
                 if join_url.as_deref().is_some_and(|u| !url_fits(u)) {
                     return Err(format!("join_url must be at most {MAX_URL_BYTES} bytes"));
                 }
-                if desktop_app_join_url.as_deref().is_some_and(|u| !url_fits(u)) {
+                if desktop_app_join_url
+                    .as_deref()
+                    .is_some_and(|u| !url_fits(u))
+                {
                     return Err(format!(
                         "desktop_app_join_url must be at most {MAX_URL_BYTES} bytes"
                     ));
@@ -347,7 +349,9 @@ pub fn check_desktop_urls(
     events: &[ValidEvent],
     desktop_template: Option<&str>,
 ) -> Result<(), BatchError> {
-    let allowed = desktop_template.and_then(|t| t.split_once(':')).map(|(scheme, _)| scheme);
+    let allowed = desktop_template
+        .and_then(|t| t.split_once(':'))
+        .map(|(scheme, _)| scheme);
     for (index, event) in events.iter().enumerate() {
         let CallChange::DetailsUpdated {
             desktop_app_join_url: Some(url),
@@ -610,8 +614,14 @@ mod tests {
             .expect("valid")
         };
         let template = Some("meetapp://join/{room}");
-        assert_eq!(check_desktop_urls(&events("meetapp://join/r1"), template), Ok(()));
-        assert_eq!(check_desktop_urls(&events("https://m.example/r1"), template), Ok(()));
+        assert_eq!(
+            check_desktop_urls(&events("meetapp://join/r1"), template),
+            Ok(())
+        );
+        assert_eq!(
+            check_desktop_urls(&events("https://m.example/r1"), template),
+            Ok(())
+        );
         assert_eq!(
             check_desktop_urls(&events("otherapp://x"), template),
             Err(BatchError::BadEvent {

@@ -74,7 +74,9 @@ impl CommandForm {
             .as_deref()
             .map(str::trim)
             .filter(|t| !t.is_empty())
-            .map(|t| crate::domain::limits::truncate_chars(t, crate::domain::limits::MAX_TITLE_CHARS))
+            .map(|t| {
+                crate::domain::limits::truncate_chars(t, crate::domain::limits::MAX_TITLE_CHARS)
+            })
     }
 }
 

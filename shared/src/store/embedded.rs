@@ -191,7 +191,11 @@ impl EmbeddedStore {
                 + state.jobs.len()
                 + state.installations.len()
                 + state.receipts.len()
-                + state.participants.values().map(BTreeMap::len).sum::<usize>()
+                + state
+                    .participants
+                    .values()
+                    .map(BTreeMap::len)
+                    .sum::<usize>()
         })
     }
 
@@ -590,10 +594,7 @@ mod tests {
     }
 
     fn job(call_id: &str) -> Job {
-        Job::new(
-            JobKind::sync_call(id(call_id)),
-            1_000,
-        )
+        Job::new(JobKind::sync_call(id(call_id)), 1_000)
     }
 
     fn installation() -> Installation {

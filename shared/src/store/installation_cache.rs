@@ -17,8 +17,9 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 
 use super::{CallStore, JobClaim, ReceiptOutcome, StoreError};
-use crate::domain::{Participant, 
-    Call, EventReceipt, ExternalId, Installation, Job, Lease, SlackCallId, TeamId, UnixSeconds,
+use crate::domain::{
+    Call, EventReceipt, ExternalId, Installation, Job, Lease, Participant, SlackCallId, TeamId,
+    UnixSeconds,
 };
 
 /// How long a read installation is served from memory.
@@ -167,7 +168,9 @@ impl CallStore for InstallationCache {
         participants: &mut [Participant],
         jobs: &[Job],
     ) -> Result<(), StoreError> {
-        self.inner.update_call_and_participants(call, participants, jobs).await
+        self.inner
+            .update_call_and_participants(call, participants, jobs)
+            .await
     }
 
     async fn update_participants(

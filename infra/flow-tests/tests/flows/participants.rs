@@ -71,7 +71,9 @@ async fn a_5000_person_call_with_bulky_names_shows_everyone_and_ends() {
         (PEOPLE as u32, PEOPLE as u32)
     );
     // The call item holds counts, not people: its size does not grow with the call.
-    let call_bytes = serde_json::to_vec(&stored).map(|b| b.len()).unwrap_or(usize::MAX);
+    let call_bytes = serde_json::to_vec(&stored)
+        .map(|b| b.len())
+        .unwrap_or(usize::MAX);
     assert!(call_bytes < 4_096, "call item of {call_bytes} bytes");
     let people = world.participants(&call.external_unique_id).await;
     assert_eq!(people.len(), PEOPLE);
@@ -79,7 +81,11 @@ async fn a_5000_person_call_with_bulky_names_shows_everyone_and_ends() {
 
     // One more join to the full call: one sync of one person.
     world.standin.clear_requests();
-    send(&world, &event(&call, "participant.left", guest(7, "x"), None)).await;
+    send(
+        &world,
+        &event(&call, "participant.left", guest(7, "x"), None),
+    )
+    .await;
     assert_eq!(world.run_worker().await, Vec::<String>::new());
     let removes = world.standin.requests_for("calls.participants.remove");
     assert_eq!(removes.len(), 1);
@@ -93,7 +99,10 @@ async fn a_5000_person_call_with_bulky_names_shows_everyone_and_ends() {
     .await;
     assert_eq!(world.run_worker().await, Vec::<String>::new());
     assert!(world.standin.call(&call.call_id).is_some_and(|c| c.ended()));
-    assert_eq!(world.slack_methods().last().map(String::as_str), Some("calls.end"));
+    assert_eq!(
+        world.slack_methods().last().map(String::as_str),
+        Some("calls.end")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -124,7 +133,14 @@ async fn people_who_joined_before_the_registration_are_all_added_with_it() {
     // 150 people: more than one calls.add carries; the rest come with the sync.
     let events: Vec<Value> = (0..150)
         .map(|i| event(&early, "participant.joined", guest(i, "Early bird"), None))
-        .chain((0..100).map(|i| event(&early, "participant.joined", guest(150 + i, "Early bird"), None)))
+        .chain((0..100).map(|i| {
+            event(
+                &early,
+                "participant.joined",
+                guest(150 + i, "Early bird"),
+                None,
+            )
+        }))
         .collect();
     for batch in events.chunks(100) {
         send(&world, &Value::Array(batch.to_vec())).await;
@@ -172,13 +188,24 @@ async fn run_history(
             .iter()
             .map(|&i| {
                 let (who, joined, at) = history[i];
-                let kind = if joined { "participant.joined" } else { "participant.left" };
-                event(&call, kind, json!({"slack_id": people[who]}), Some(start + at))
+                let kind = if joined {
+                    "participant.joined"
+                } else {
+                    "participant.left"
+                };
+                event(
+                    &call,
+                    kind,
+                    json!({"slack_id": people[who]}),
+                    Some(start + at),
+                )
             })
             .collect();
         // The jobs so far, shuffled, split among the workers.
         for i in (1..records.len()).rev() {
-            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
             let j = usize::try_from(state >> 33).unwrap_or(0) % (i + 1);
             records.swap(i, j);
         }

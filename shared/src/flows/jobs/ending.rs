@@ -123,10 +123,7 @@ mod tests {
     use crate::domain::JobKind;
 
     fn job() -> Job {
-        Job::new(
-            JobKind::sync_call(id("c1")),
-            1_000,
-        )
+        Job::new(JobKind::sync_call(id("c1")), 1_000)
     }
 
     #[test]

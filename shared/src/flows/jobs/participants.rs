@@ -72,7 +72,10 @@ pub(super) async fn sync_participants(
         if moved.is_empty() {
             return Ok(());
         }
-        tracing::info!(count = moved.len(), "participants changed meanwhile; sending their state again");
+        tracing::info!(
+            count = moved.len(),
+            "participants changed meanwhile; sending their state again"
+        );
         owed = read(services, id, &moved)
             .await?
             .into_iter()

@@ -14,8 +14,8 @@ use crate::store::modify_call_from;
 
 use super::call_block::{post_call_block, usable_response_url};
 use super::outcome::{self, StepError};
-use super::registration::{add_to_slack, claim_registration, end_discarded, Claim};
 use super::participants::Scope;
+use super::registration::{add_to_slack, claim_registration, end_discarded, Claim};
 use super::sync::sync_call;
 use super::Progress;
 

@@ -225,7 +225,11 @@ async fn already_there(call: &Call, services: &Services) -> Vec<Participant> {
     if call.participant_count == 0 {
         return Vec::new();
     }
-    match services.store.list_participants(&call.external_unique_id).await {
+    match services
+        .store
+        .list_participants(&call.external_unique_id)
+        .await
+    {
         Ok(people) => people
             .into_iter()
             .filter(|p| matches!(p.pending(), Some(ParticipantChange::Add(_))))

@@ -43,8 +43,7 @@ pub(super) async fn sync_call(
     let team_id = &call.team_id;
 
     if participants_owed {
-        if let Err(error) =
-            sync_participants(&call, &slack_call_id, scope, &token, services).await
+        if let Err(error) = sync_participants(&call, &slack_call_id, scope, &token, services).await
         {
             return Err(match error {
                 super::participants::SyncError::Slack(error) => {

@@ -10,8 +10,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::domain::{
-    Call, CallState, EventReceipt, ExternalId, Installation, Job, Participant, TeamId,
-    UnixSeconds,
+    Call, CallState, EventReceipt, ExternalId, Installation, Job, Participant, TeamId, UnixSeconds,
 };
 use crate::store::StoreError;
 
@@ -246,7 +245,9 @@ pub(super) fn participant_item(
         .max(participant.last_left_at)
         .unwrap_or_default();
     let mut item: Item = serde_dynamo::to_item(participant).map_err(|error| {
-        StoreError::Malformed(format!("a participant of {call} cannot be written: {error}"))
+        StoreError::Malformed(format!(
+            "a participant of {call} cannot be written: {error}"
+        ))
     })?;
     item.insert("pk".to_owned(), AttributeValue::S(call_pk(call)));
     item.insert(

@@ -37,8 +37,8 @@ use crate::telemetry::dynamodb_span;
 
 use super::{preferred_call, CallStore, JobClaim, ReceiptOutcome, StoreError};
 use crate::domain::{
-    Call, EventReceipt, ExternalId, Installation, Job, JobStatus, Lease, Participant,
-    SlackCallId, TeamId, UnixSeconds,
+    Call, EventReceipt, ExternalId, Installation, Job, JobStatus, Lease, Participant, SlackCallId,
+    TeamId, UnixSeconds,
 };
 
 mod claim;

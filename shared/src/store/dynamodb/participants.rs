@@ -6,8 +6,8 @@ use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use tracing::Instrument as _;
 
 use super::items::{
-    call_item, call_pk, from_item, item_sk, key, participant_item, participant_sk,
-    ConditionalPut, Item, PARTICIPANT_SK_PREFIX,
+    call_item, call_pk, from_item, item_sk, key, participant_item, participant_sk, ConditionalPut,
+    Item, PARTICIPANT_SK_PREFIX,
 };
 use super::{unavailable, DynamoStore, WriteOutcome};
 use crate::domain::{Call, ExternalId, Job, Participant};
