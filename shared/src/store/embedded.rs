@@ -18,6 +18,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
 use super::{preferred_call, CallStore, JobClaim, ReceiptOutcome, StoreError};
+
+mod participants;
 use crate::domain::{
     Call, EventReceipt, ExternalId, Installation, Job, Lease, Participant, SlackCallId, TeamId,
     UnixSeconds,
@@ -49,41 +51,6 @@ impl State {
         }
         Ok(())
     }
-
-    /// Replaces each of `next` under `call` at the version its `current` twin carries.
-    fn replace_participants(
-        &mut self,
-        call: &ExternalId,
-        current: &[Participant],
-        next: &[Participant],
-    ) -> Result<(), StoreError> {
-        let items = self.participants.entry(call.clone()).or_default();
-        for (current, next) in current.iter().zip(next) {
-            let stored = items.get(current.identity()).map(|p| p.version);
-            let expected = (current.version > 0).then_some(current.version);
-            if stored != expected {
-                return Err(StoreError::Conflict);
-            }
-            items.insert(next.identity().to_owned(), next.clone());
-        }
-        Ok(())
-    }
-}
-
-fn next_versions(participants: &[Participant]) -> Result<Vec<Participant>, StoreError> {
-    if participants.len() > super::MAX_PARTICIPANTS_PER_WRITE {
-        return Err(StoreError::Unavailable(format!(
-            "a write carries at most {} participants",
-            super::MAX_PARTICIPANTS_PER_WRITE
-        )));
-    }
-    Ok(participants
-        .iter()
-        .map(|p| Participant {
-            version: p.version + 1,
-            ..p.clone()
-        })
-        .collect())
 }
 
 /// What a write decided, once it saw the current state.
@@ -492,34 +459,11 @@ impl CallStore for EmbeddedStore {
         call: &ExternalId,
         identities: &[String],
     ) -> Result<Vec<Participant>, StoreError> {
-        if identities.len() > super::MAX_PARTICIPANTS_PER_REQUEST {
-            return Err(StoreError::Unavailable(format!(
-                "a read names at most {} participants",
-                super::MAX_PARTICIPANTS_PER_REQUEST
-            )));
-        }
-        Ok(self.read(|state| {
-            let Some(items) = state.participants.get(call) else {
-                return Vec::new();
-            };
-            let mut wanted: Vec<&String> = identities.iter().collect();
-            wanted.sort();
-            wanted.dedup();
-            wanted
-                .into_iter()
-                .filter_map(|identity| items.get(identity).cloned())
-                .collect()
-        }))
+        self.participants_named(call, identities)
     }
 
     async fn list_participants(&self, call: &ExternalId) -> Result<Vec<Participant>, StoreError> {
-        Ok(self.read(|state| {
-            state
-                .participants
-                .get(call)
-                .map(|items| items.values().cloned().collect())
-                .unwrap_or_default()
-        }))
+        Ok(self.participants_of(call))
     }
 
     async fn update_call_and_participants(
@@ -528,22 +472,7 @@ impl CallStore for EmbeddedStore {
         participants: &mut [Participant],
         jobs: &[Job],
     ) -> Result<(), StoreError> {
-        let mut next_call = call.clone();
-        next_call.version += 1;
-        let next = next_versions(participants)?;
-        self.write(jobs, |state| {
-            replace_at_version(
-                &mut state.calls,
-                &call.external_unique_id,
-                call.version,
-                &next_call,
-            )?;
-            state.replace_participants(&call.external_unique_id, participants, &next)?;
-            Ok(Change::Commit(()))
-        })?;
-        call.version = next_call.version;
-        participants.clone_from_slice(&next);
-        Ok(())
+        self.write_call_and_participants(call, participants, jobs)
     }
 
     async fn update_participants(
@@ -551,20 +480,7 @@ impl CallStore for EmbeddedStore {
         call: &ExternalId,
         participants: &mut [Participant],
     ) -> Result<(), StoreError> {
-        let next = next_versions(participants)?;
-        if participants.iter().any(|p| p.version == 0) {
-            // Only a participant event creates a participant (with its call's counts).
-            return Err(StoreError::Conflict);
-        }
-        self.write(&[], |state| {
-            if !state.calls.contains_key(call) {
-                return Err(StoreError::Conflict);
-            }
-            state.replace_participants(call, participants, &next)?;
-            Ok(Change::Commit(()))
-        })?;
-        participants.clone_from_slice(&next);
-        Ok(())
+        self.write_participants(call, participants)
     }
 }
 

@@ -2,7 +2,7 @@
 //! call in the same request, or, when either was written meanwhile, each on its own
 //! from a fresh copy.
 
-use crate::domain::{Job, JobStatus, Lease};
+use crate::domain::{Job, JobKind, JobStatus, Lease};
 use crate::flows::Services;
 use crate::store::{modify_call, StoreError};
 
@@ -98,8 +98,19 @@ async fn record_separately(
 ) -> Result<Option<JobOutcome>, StoreError> {
     let store = services.store.as_ref();
     if let (Some(call), false) = (&progress.call, progress.acks.is_empty()) {
+        let now = services.clock.now();
         modify_call(store, &call.external_unique_id, |c| {
-            progress.acks.apply(c).then(Vec::new)
+            let changed = progress.acks.apply(c);
+            // The call moved on while Slack was told (a newer rename, say, whose own
+            // sync may have finished first): Slack may show this run's older state, so
+            // a sync follows from the state as stored now.
+            let moved_on = changed && !c.pending_sync().is_empty();
+            changed.then(|| {
+                moved_on
+                    .then(|| Job::new(JobKind::sync_call(c.external_unique_id.clone()), now))
+                    .into_iter()
+                    .collect()
+            })
         })
         .await?;
     }
