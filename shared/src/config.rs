@@ -8,6 +8,8 @@ use std::collections::HashMap;
 pub const DEFAULT_SLACK_API_URL: &str = "https://slack.com/api/";
 /// Default meeting URL: any Jitsi Meet server opens a room on first join.
 pub const DEFAULT_JOIN_URL_TEMPLATE: &str = "https://meet.jit.si/{room}";
+/// Default Slack OAuth authorize page: where the install link sends the browser.
+pub const DEFAULT_SLACK_AUTHORIZE_URL: &str = "https://slack.com/oauth/v2/authorize";
 /// Default hosts a `response_url` may point at: Slack issues them on both.
 pub const DEFAULT_RESPONSE_URL_HOSTS: &str = "hooks.slack.com,slack.com";
 pub const DEFAULT_STALE_CALL_MINUTES: i64 = 30;
@@ -27,6 +29,9 @@ pub struct Config {
     pub calls_table: Option<String>,
     /// `SECRET_ID`: Secrets Manager id or ARN. Unset: secrets come from the environment.
     pub secret_id: Option<String>,
+    /// `TOKEN_KMS_KEY_ID`: the KMS key that seals installations' tokens. Unset: tokens
+    /// are sealed with `TOKEN_LOCAL_KEY`, or cannot be stored (single-workspace mode).
+    pub token_kms_key_id: Option<String>,
     /// `SLACK_API_URL`, always ending in `/`.
     pub slack_api_url: String,
     /// `JOIN_URL_TEMPLATE`, containing `{room}`.
@@ -46,10 +51,20 @@ pub struct Config {
     pub unfurl_domains: Vec<String>,
     /// `PROVIDER_CALLBACK_URL`: where we tell the provider about rejections.
     pub provider_callback_url: Option<String>,
+    /// `SLACK_AUTHORIZE_URL`: Slack's OAuth authorize page (the install link's target).
+    pub slack_authorize_url: String,
+    /// `SLACK_REDIRECT_URI`: where Slack sends the browser back after an install.
+    /// Unset: derived from the install request's own URL.
+    pub slack_redirect_uri: Option<String>,
     /// `STALE_CALL_MINUTES`
     pub stale_call_minutes: i64,
     /// `MAX_CALL_HOURS`
     pub max_call_hours: i64,
+    /// `SLACK_APP_ID`: when set, Slack requests naming another `api_app_id` are refused.
+    pub slack_app_id: Option<String>,
+    /// `SLACK_INSTALL_URL`: the install link shown to a workspace without the app;
+    /// unset, it is derived from the request's host (`https://{host}/slack/install`).
+    pub slack_install_url: Option<String>,
 }
 
 impl Config {
@@ -103,6 +118,18 @@ impl Config {
             require_http_url("PROVIDER_CALLBACK_URL", url)?;
         }
 
+        let slack_authorize_url =
+            get("SLACK_AUTHORIZE_URL").unwrap_or_else(|| DEFAULT_SLACK_AUTHORIZE_URL.into());
+        require_http_url("SLACK_AUTHORIZE_URL", &slack_authorize_url)?;
+        let slack_redirect_uri = get("SLACK_REDIRECT_URI");
+        if let Some(url) = &slack_redirect_uri {
+            require_http_url("SLACK_REDIRECT_URI", url)?;
+        }
+        let slack_install_url = get("SLACK_INSTALL_URL");
+        if let Some(url) = &slack_install_url {
+            require_http_url("SLACK_INSTALL_URL", url)?;
+        }
+
         let response_url_hosts = split_list(
             &get("RESPONSE_URL_HOSTS").unwrap_or_else(|| DEFAULT_RESPONSE_URL_HOSTS.into()),
         );
@@ -124,6 +151,7 @@ impl Config {
         Ok(Config {
             calls_table: get("CALLS_TABLE"),
             secret_id: get("SECRET_ID"),
+            token_kms_key_id: get("TOKEN_KMS_KEY_ID"),
             slack_api_url,
             join_url_template,
             desktop_join_url_template,
@@ -133,6 +161,10 @@ impl Config {
             response_url_hosts,
             unfurl_domains,
             provider_callback_url,
+            slack_authorize_url,
+            slack_redirect_uri,
+            slack_app_id: get("SLACK_APP_ID"),
+            slack_install_url,
             stale_call_minutes: positive_number(
                 &get,
                 "STALE_CALL_MINUTES",
@@ -231,6 +263,8 @@ mod tests {
             config.response_url_hosts,
             vec!["hooks.slack.com".to_string(), "slack.com".to_string()]
         );
+        assert_eq!(config.slack_authorize_url, DEFAULT_SLACK_AUTHORIZE_URL);
+        assert_eq!(config.slack_redirect_uri, None);
         assert_eq!(config.stale_call_minutes, 30);
         assert_eq!(config.max_call_hours, 12);
         assert_eq!(
@@ -256,6 +290,9 @@ mod tests {
     fn invalid_values_are_named() {
         let error = config(&[("JOIN_URL_TEMPLATE", "https://x.example/")]).expect_err("no {room}");
         assert!(error.to_string().contains("JOIN_URL_TEMPLATE"));
+        let error =
+            config(&[("SLACK_REDIRECT_URI", "/slack/oauth_redirect")]).expect_err("not absolute");
+        assert!(error.to_string().contains("SLACK_REDIRECT_URI"));
         let error = config(&[("STALE_CALL_MINUTES", "soon")]).expect_err("not a number");
         assert!(error.to_string().contains("STALE_CALL_MINUTES"));
     }

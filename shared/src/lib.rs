@@ -3,6 +3,7 @@
 //! meeting providers, the provider's backend). The Lambda functions and the local server are thin shells
 //! around it.
 
+pub mod cipher;
 pub mod clock;
 pub mod config;
 pub mod domain;

@@ -260,7 +260,7 @@ pub fn job_given_up(kind: &'static str) -> Point {
     Point::new(JOB_GIVE_UPS, 1.0).dimension("Kind", kind)
 }
 
-/// Calls the stale-call sweep ended (abandoned or too old).
+/// Calls the sweep ended (abandoned or too old) or re-queued for repair.
 pub fn sweep_repairs(count: usize) -> Point {
     Point::new(SWEEP_REPAIRS, count as f64)
 }

@@ -5,6 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::cipher::kms::KmsCipher;
+use crate::cipher::local::LocalCipher;
+use crate::cipher::{CipherError, NoCipher, OpenedTokenCache, TokenCipher, OPENED_TOKEN_TTL};
 use crate::clock::SystemClock;
 use crate::config::{Config, ConfigError};
 use crate::flows::Services;
@@ -33,11 +36,41 @@ pub enum StartupError {
     SlackClient(#[from] ClientBuildError),
     #[error("the HTTP client could not be built: {0}")]
     Http(String),
+    #[error(transparent)]
+    Cipher(#[from] CipherError),
 }
 
 /// Services for a Lambda function: DynamoDB (`CALLS_TABLE`), secrets from Secrets
 /// Manager (`SECRET_ID`) or, without it, the environment, and Slack with `slack_policy`.
+/// No token key: such a function reads installations but never opens their tokens
+/// ([`services_with_tokens_from_env`] is for those that do), so the KMS client is
+/// linked only into the functions that use it.
 pub async fn services_from_env(slack_policy: RetryPolicy) -> Result<Services, StartupError> {
+    let (mut services, _) = base_services_from_env(slack_policy).await?;
+    services.cipher = Arc::new(NoCipher);
+    Ok(services)
+}
+
+/// [`services_from_env`], and installations' tokens sealed and opened with
+/// `TOKEN_KMS_KEY_ID` (KMS), else `TOKEN_LOCAL_KEY`: for the functions that call Slack
+/// with an installation's token, refresh it, or install.
+pub async fn services_with_tokens_from_env(
+    slack_policy: RetryPolicy,
+) -> Result<Services, StartupError> {
+    let (mut services, aws) = base_services_from_env(slack_policy).await?;
+    let cipher: Arc<dyn TokenCipher> = match (&services.config.token_kms_key_id, local_token_key())
+    {
+        (Some(key_id), _) => Arc::new(KmsCipher::from_sdk_config(&aws, key_id.clone())),
+        (None, Some(key)) => Arc::new(LocalCipher::from_base64(&key)?),
+        (None, None) => Arc::new(NoCipher),
+    };
+    services.cipher = Arc::new(OpenedTokenCache::new(cipher, OPENED_TOKEN_TTL));
+    Ok(services)
+}
+
+async fn base_services_from_env(
+    slack_policy: RetryPolicy,
+) -> Result<(Services, aws_config::SdkConfig), StartupError> {
     let config = Arc::new(Config::from_env()?);
     let table = config.require_calls_table()?.to_owned();
     let aws = aws_sdk_config().await;
@@ -58,7 +91,16 @@ pub async fn services_from_env(slack_policy: RetryPolicy) -> Result<Services, St
     };
     // Timeouts sized for Slack's 3-second budget (see `client_config`).
     let store = Arc::new(DynamoStore::from_sdk_config(&aws, table));
-    services_with(config, store, secrets, slack_policy)
+    let services = services_with(config, store, secrets, slack_policy)?;
+    Ok((services, aws))
+}
+
+/// `TOKEN_LOCAL_KEY`: base64 of a 32-byte key, for runs without KMS.
+pub fn local_token_key() -> Option<secrecy::SecretString> {
+    std::env::var("TOKEN_LOCAL_KEY")
+        .ok()
+        .filter(|key| !key.trim().is_empty())
+        .map(secrecy::SecretString::from)
 }
 
 /// The SDK configuration of a function: the standard loader (region, credentials and
@@ -100,7 +142,8 @@ fn credentials_in_env(lookup: impl Fn(&str) -> Option<String>) -> bool {
 }
 
 /// Everything but the store and the secrets, which differ between deployed and local
-/// runs.
+/// runs. Tokens are sealed with a key that lives as long as the process: callers that
+/// keep installations longer set `cipher` (see [`services_from_env`]).
 pub fn services_with(
     config: Arc<Config>,
     store: Arc<dyn crate::store::CallStore>,
@@ -144,6 +187,11 @@ pub fn services_with(
         secrets,
         provider_callback,
         clock,
+        cipher: Arc::new(OpenedTokenCache::new(
+            Arc::new(LocalCipher::ephemeral()),
+            OPENED_TOKEN_TTL,
+        )),
+        token_caches: Arc::default(),
     })
 }
 

@@ -14,7 +14,8 @@ use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::BoxError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
-use slack_calls::domain::{EndReason, EventReceipt, JobStatus, Lease};
+use slack_calls::domain::oauth_state::OAUTH_STATE_TTL_SECONDS;
+use slack_calls::domain::{EndReason, EventReceipt, JobStatus, Lease, OAuthState};
 use slack_calls::store::dynamodb::{
     DynamoStore, CALL_RETENTION_SECONDS, JOB_RETENTION_SECONDS, OPERATION_TIMEOUT,
 };
@@ -135,9 +136,28 @@ async fn job_receipt_and_installation_items() {
     let mut installation = installation("T0LAYOUT", "xoxb-layout");
     store.put_installation(&mut installation).await.unwrap();
     let item = raw_item(&client, &table, "TEAM#T0LAYOUT", "INSTALL").await;
-    assert_eq!(item.get("bot_token").cloned(), s("xoxb-layout"));
+    assert_eq!(item.get("key").cloned(), s("TEAM#T0LAYOUT"));
+    let credentials = item.get("credentials").and_then(|c| c.as_m().ok());
+    assert_eq!(
+        credentials.and_then(|c| c.get("bot_token")).cloned(),
+        s("xoxb-layout"),
+        "the sealed token, as the store was given it"
+    );
     assert_eq!(item.get("version").cloned(), n(1));
     assert!(!item.contains_key("expires_at"), "installations are kept");
+
+    let (state, _) = OAuthState::issue(NOW);
+    store.put_oauth_state(&state).await.unwrap();
+    let item = raw_item(&client, &table, &format!("STATE#{}", state.state), "STATE").await;
+    assert_eq!(
+        item.get("expires_at").cloned(),
+        n(NOW + OAUTH_STATE_TTL_SECONDS),
+        "the table's TTL removes abandoned states"
+    );
+    assert_eq!(
+        item.get("browser_digest").cloned(),
+        s(&state.browser_digest)
+    );
 }
 
 /// Counts HTTP attempts, retries included.
@@ -195,7 +215,10 @@ async fn every_method_is_one_request() {
     assert_one("update_call");
     store.find_call_by_slack_id(&id("R0COUNT")).await.unwrap();
     assert_one("find_call_by_slack_id");
-    store.find_call_by_join_url(&call.join_url).await.unwrap();
+    store
+        .find_call_by_join_url(&call.workspace(), &call.join_url)
+        .await
+        .unwrap();
     assert_one("find_call_by_join_url");
     store.list_live_calls().await.unwrap();
     assert_one("list_live_calls");
@@ -235,8 +258,20 @@ async fn every_method_is_one_request() {
     let mut installation = installation("T0COUNT", "xoxb-count");
     store.put_installation(&mut installation).await.unwrap();
     assert_one("put_installation");
-    store.get_installation(&id("T0COUNT")).await.unwrap();
+    store.get_installation(&team_key("T0COUNT")).await.unwrap();
     assert_one("get_installation");
+    store
+        .delete_installation(&team_key("T0COUNT"))
+        .await
+        .unwrap();
+    assert_one("delete_installation");
+    let (state, _) = OAuthState::issue(NOW);
+    store.put_oauth_state(&state).await.unwrap();
+    assert_one("put_oauth_state");
+    store.take_oauth_state(&state.state).await.unwrap();
+    assert_one("take_oauth_state");
+    store.take_oauth_state(&state.state).await.unwrap();
+    assert_one("take_oauth_state of a used state");
 }
 
 #[tokio::test]

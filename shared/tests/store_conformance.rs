@@ -10,15 +10,22 @@ mod support;
 
 use std::sync::Arc;
 
+use slack_calls::domain::installation::{Sealed, SealedCredentials};
+use slack_calls::domain::OAuthState;
 use slack_calls::domain::{
-    CallState, CallUser, EndReason, EventReceipt, ExternalId, Job, JobStatus, Lease, Participant,
-    Rejection,
+    CallState, CallUser, EndReason, EventReceipt, ExternalId, InstallationKey, Job, JobStatus,
+    Lease, Participant, Rejection, Workspace,
 };
 use slack_calls::store::{
     modify_call, modify_call_from, CallStore, JobClaim, ReceiptOutcome, StoreError,
 };
 
 use support::*;
+
+/// The workspace of [`new_call`]'s calls.
+fn ours() -> Workspace {
+    Workspace::team(id("T0001"))
+}
 
 macro_rules! conformance_suite {
     ($adapter:ident, $store:expr) => {
@@ -33,8 +40,10 @@ macro_rules! conformance_suite {
                 modify_call_skips_when_nothing_changes,
                 lookups_by_slack_id_and_join_url,
                 reused_join_url_finds_the_live_call,
+                join_url_lookups_are_scoped_by_workspace,
                 live_listing_follows_state_and_creation_order,
                 live_listing_spans_pages,
+                calls_due_for_sync_follow_what_slack_lacks,
                 event_receipts_dedupe_and_drop_duplicate_jobs,
                 expired_receipt_counts_as_new,
                 jobs_enqueue_get_update_with_versions,
@@ -49,6 +58,8 @@ macro_rules! conformance_suite {
                 participants_are_written_with_their_call_at_their_versions,
                 participants_are_updated_at_their_versions_all_or_nothing,
                 participants_list_across_pages,
+                an_oauth_state_is_taken_once,
+                installations_are_keyed_by_team_or_organisation,
             );
         }
     };
@@ -127,13 +138,17 @@ mod cases {
         );
         assert_eq!(
             store
-                .find_call_by_join_url("https://meet.example/404")
+                .find_call_by_join_url(&ours(), "https://meet.example/404")
                 .await
                 .unwrap(),
             None
         );
         assert_eq!(store.get_job("no-such-job").await.unwrap(), None);
-        assert!(store.get_installation(&id("T404")).await.unwrap().is_none());
+        assert!(store
+            .get_installation(&team_key("T404"))
+            .await
+            .unwrap()
+            .is_none());
         assert!(store.list_live_calls().await.unwrap().is_empty());
 
         let mut ghost = new_call(NOW);
@@ -147,7 +162,11 @@ mod cases {
         ghost_installation.version = 3;
         let result = store.put_installation(&mut ghost_installation).await;
         assert!(matches!(result, Err(StoreError::Conflict)), "{result:?}");
-        assert!(store.get_installation(&id("T404")).await.unwrap().is_none());
+        assert!(store
+            .get_installation(&team_key("T404"))
+            .await
+            .unwrap()
+            .is_none());
 
         let untouched = modify_call(store.as_ref(), &id("no-such-call"), |_| {
             panic!("nothing to change on an absent call")
@@ -305,21 +324,33 @@ mod cases {
             Some(registered.clone())
         );
         assert_eq!(
-            store.find_call_by_join_url(&call.join_url).await.unwrap(),
+            store
+                .find_call_by_join_url(&ours(), &call.join_url)
+                .await
+                .unwrap(),
             Some(registered.clone())
         );
         assert_eq!(
-            store.find_call_by_join_url(&other.join_url).await.unwrap(),
+            store
+                .find_call_by_join_url(&ours(), &other.join_url)
+                .await
+                .unwrap(),
             Some(other)
         );
 
         let old_url = registered.join_url.clone();
         registered.update_details(None, Some(format!("{old_url}/moved")), None, None, NOW + 5);
         store.update_call(&mut registered, &[]).await.unwrap();
-        assert_eq!(store.find_call_by_join_url(&old_url).await.unwrap(), None);
         assert_eq!(
             store
-                .find_call_by_join_url(&format!("{old_url}/moved"))
+                .find_call_by_join_url(&ours(), &old_url)
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            store
+                .find_call_by_join_url(&ours(), &format!("{old_url}/moved"))
                 .await
                 .unwrap(),
             Some(registered)
@@ -343,7 +374,10 @@ mod cases {
             store.create_call(call, &[]).await.unwrap();
         }
         assert_eq!(
-            store.find_call_by_join_url(&shared_url).await.unwrap(),
+            store
+                .find_call_by_join_url(&ours(), &shared_url)
+                .await
+                .unwrap(),
             Some(live.clone())
         );
 
@@ -351,10 +385,57 @@ mod cases {
         ending.end(EndReason::Provider, NOW + 50, None);
         store.update_call(&mut ending, &[]).await.unwrap();
         assert_eq!(
-            store.find_call_by_join_url(&shared_url).await.unwrap(),
+            store
+                .find_call_by_join_url(&ours(), &shared_url)
+                .await
+                .unwrap(),
             Some(newer_ended),
             "with none live, the most recently created"
         );
+    }
+
+    /// A room pasted in two workspaces is a call in each: each sees only its own,
+    /// and the room's calls are all listed.
+    pub async fn join_url_lookups_are_scoped_by_workspace(store: Arc<dyn CallStore>) {
+        let room_url = format!(
+            "https://meet.example/room-{}",
+            slack_calls::domain::ids::new_id()
+        );
+        let mut mine = new_call(NOW);
+        mine.join_url = room_url.clone();
+        let mut theirs = new_call(NOW + 10);
+        theirs.join_url = room_url.clone();
+        theirs.team_id = id("T0002");
+        theirs.enterprise_id = Some(id("E0002"));
+        for call in [&mine, &theirs] {
+            store.create_call(call, &[]).await.unwrap();
+        }
+        assert_eq!(
+            store
+                .find_call_by_join_url(&ours(), &room_url)
+                .await
+                .unwrap(),
+            Some(mine.clone()),
+            "not the other workspace's newer call"
+        );
+        let other = Workspace::team(id("T0002"));
+        assert_eq!(
+            store
+                .find_call_by_join_url(&other, &room_url)
+                .await
+                .unwrap(),
+            Some(theirs.clone())
+        );
+        assert_eq!(
+            store
+                .find_call_by_join_url(&Workspace::team(id("T0003")), &room_url)
+                .await
+                .unwrap(),
+            None
+        );
+        let mut all = store.calls_by_join_url(&room_url).await.unwrap();
+        all.sort_by_key(|call| call.created_at);
+        assert_eq!(all, vec![mine, theirs]);
     }
 
     pub async fn live_listing_follows_state_and_creation_order(store: Arc<dyn CallStore>) {
@@ -389,6 +470,60 @@ mod cases {
             live,
             vec![active, newest],
             "ended and failed calls are not live"
+        );
+    }
+
+    /// The needs-sync marker is written with the call: set while Slack lacks anything
+    /// (an unregistered call, an unsent end), gone once it lacks nothing, listed when due.
+    pub async fn calls_due_for_sync_follow_what_slack_lacks(store: Arc<dyn CallStore>) {
+        use slack_calls::domain::repair::FIRST_REPAIR_DELAY;
+        let early = new_call(NOW);
+        let later = new_call(NOW + 100);
+        for call in [&later, &early] {
+            store.create_call(call, &[]).await.unwrap();
+        }
+        assert!(store
+            .calls_due_for_sync(NOW + FIRST_REPAIR_DELAY - 1)
+            .await
+            .unwrap()
+            .is_empty());
+        assert_eq!(
+            store
+                .calls_due_for_sync(NOW + FIRST_REPAIR_DELAY)
+                .await
+                .unwrap(),
+            std::slice::from_ref(&early.external_unique_id)
+        );
+        assert_eq!(
+            store.calls_due_for_sync(NOW + 1_000).await.unwrap(),
+            [&early, &later].map(|call| call.external_unique_id.clone()),
+            "the most overdue first"
+        );
+
+        // Registered, its block posted: nothing owed, off the index.
+        let mut synced = early.clone();
+        synced.mark_registered(id("R0EARLY"));
+        synced.acknowledge_block_posted();
+        store.update_call(&mut synced, &[]).await.unwrap();
+        assert_eq!(
+            store.calls_due_for_sync(NOW + 1_000).await.unwrap(),
+            std::slice::from_ref(&later.external_unique_id)
+        );
+        // Ended, and Slack not told yet: owed again, though no longer live.
+        synced.end(EndReason::Provider, NOW + 2_000, None);
+        store.update_call(&mut synced, &[]).await.unwrap();
+        assert_eq!(
+            store
+                .calls_due_for_sync(NOW + 2_000 + FIRST_REPAIR_DELAY)
+                .await
+                .unwrap(),
+            [&later, &early].map(|call| call.external_unique_id.clone())
+        );
+        synced.acknowledge_end();
+        store.update_call(&mut synced, &[]).await.unwrap();
+        assert_eq!(
+            store.calls_due_for_sync(NOW + 10_000).await.unwrap(),
+            std::slice::from_ref(&later.external_unique_id)
         );
     }
 
@@ -726,7 +861,11 @@ mod cases {
         );
         assert_eq!(rival.version, 0);
 
-        installation.bot_token = Some("xoxb-rotated".to_owned().into());
+        installation.credentials = Some(SealedCredentials {
+            bot_token: Sealed::from_base64("c2VhbGVkLXJvdGF0ZWQ=".into()),
+            refresh_token: Some(Sealed::from_base64("cmVmcmVzaC0y".into())),
+            expires_at: Some(NOW + 43_200),
+        });
         store.put_installation(&mut installation).await.unwrap();
         assert_eq!(installation.version, 2);
         let mut stale = installation.clone();
@@ -734,11 +873,49 @@ mod cases {
         let result = store.put_installation(&mut stale).await;
         assert!(matches!(result, Err(StoreError::Conflict)), "{result:?}");
 
-        let stored = store.get_installation(&id("T0100")).await.unwrap().unwrap();
+        let stored = store
+            .get_installation(&team_key("T0100"))
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(
             installation_fields(&stored),
             installation_fields(&installation)
         );
+    }
+
+    pub async fn an_oauth_state_is_taken_once(store: Arc<dyn CallStore>) {
+        let (state, _) = OAuthState::issue(NOW);
+        store.put_oauth_state(&state).await.unwrap();
+        let again = store.put_oauth_state(&state).await;
+        assert!(matches!(again, Err(StoreError::AlreadyExists)), "{again:?}");
+        assert_eq!(store.take_oauth_state("unknown0").await.unwrap(), None);
+
+        // Two redirects with the same state at once: exactly one gets it.
+        let takes = (0..4).map(|_| {
+            let store = store.clone();
+            let key = state.state.clone();
+            tokio::spawn(async move { store.take_oauth_state(&key).await })
+        });
+        let mut taken = Vec::new();
+        for take in takes {
+            if let Some(found) = take.await.unwrap().unwrap() {
+                taken.push(found);
+            }
+        }
+        assert_eq!(
+            taken,
+            std::slice::from_ref(&state),
+            "taken exactly once, every field back"
+        );
+        assert_eq!(store.take_oauth_state(&state.state).await.unwrap(), None);
+
+        // An expired state the TTL has not removed yet is still answered (and removed):
+        // the caller tells the person it expired.
+        let (old, _) = OAuthState::issue(NOW - 3_600);
+        store.put_oauth_state(&old).await.unwrap();
+        let found = store.take_oauth_state(&old.state).await.unwrap();
+        assert!(found.is_some_and(|found| found.is_expired(NOW)));
     }
 
     pub async fn every_call_field_round_trips(store: Arc<dyn CallStore>) {
@@ -793,15 +970,58 @@ mod cases {
     pub async fn every_installation_field_round_trips(store: Arc<dyn CallStore>) {
         let mut active = installation("T0200", "xoxb-1234-5678-secret");
         store.put_installation(&mut active).await.unwrap();
-        let stored = store.get_installation(&id("T0200")).await.unwrap().unwrap();
+        let stored = store
+            .get_installation(&team_key("T0200"))
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(installation_fields(&stored), installation_fields(&active));
 
         let mut disabled = stored;
         disabled.disable("tokens_revoked", Some("fedcba9876543210".into()), NOW + 99);
         store.put_installation(&mut disabled).await.unwrap();
-        let stored = store.get_installation(&id("T0200")).await.unwrap().unwrap();
+        let stored = store
+            .get_installation(&team_key("T0200"))
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(installation_fields(&stored), installation_fields(&disabled));
-        assert!(stored.bot_token.is_none() && stored.is_disabled());
+        assert!(stored.credentials.is_none() && stored.is_disabled());
+    }
+
+    pub async fn installations_are_keyed_by_team_or_organisation(store: Arc<dyn CallStore>) {
+        let mut team = installation("T0300", "c2VhbGVkLXRlYW0=");
+        store.put_installation(&mut team).await.unwrap();
+        let mut org = org_installation("E0300", "c2VhbGVkLW9yZw==");
+        store.put_installation(&mut org).await.unwrap();
+        let stored = store
+            .get_installation(&InstallationKey::Enterprise(id("E0300")))
+            .await
+            .unwrap()
+            .expect("the org-wide install");
+        assert_eq!(installation_fields(&stored), installation_fields(&org));
+        assert!(stored.is_enterprise_install && stored.team_id.is_none());
+
+        store
+            .delete_installation(&InstallationKey::Enterprise(id("E0300")))
+            .await
+            .unwrap();
+        assert!(store
+            .get_installation(&InstallationKey::Enterprise(id("E0300")))
+            .await
+            .unwrap()
+            .is_none());
+        store
+            .delete_installation(&InstallationKey::Enterprise(id("E0300")))
+            .await
+            .expect("deleting twice is fine");
+        let kept = store.get_installation(&team_key("T0300")).await.unwrap();
+        assert_eq!(kept.map(|i| i.version), Some(1), "the team's is untouched");
+
+        // Deleted, then installed again: a new item (version 0 means new).
+        let mut again = org_installation("E0300", "c2VhbGVkLWFnYWlu");
+        store.put_installation(&mut again).await.unwrap();
+        assert_eq!(again.version, 1);
     }
 
     fn identities(people: &[Participant]) -> Vec<String> {

@@ -10,7 +10,9 @@ use slack_calls::slack::RetryPolicy;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     slack_calls::telemetry::init();
-    let services = slack_calls::wiring::services_from_env(RetryPolicy::worker()).await?;
+    // The worker calls Slack with installations' tokens: it opens (and refreshes) them.
+    let services =
+        slack_calls::wiring::services_with_tokens_from_env(RetryPolicy::worker()).await?;
     let services = &services;
     run(service_fn(
         move |event: LambdaEvent<WorkerEvent>| async move {

@@ -7,8 +7,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use lambda_harness::stream::StreamPump;
 use serde_json::Value;
+use slack_calls::domain::OAuthState;
 use slack_calls::domain::{
-    Call, EventReceipt, ExternalId, Installation, Job, Lease, Participant, SlackCallId, TeamId,
+    Call, EventReceipt, ExternalId, Installation, InstallationKey, Job, Lease, Participant,
+    SlackCallId,
     UnixSeconds,
 };
 use slack_calls::store::dynamodb::DynamoStore;
@@ -153,13 +155,16 @@ impl CallStore for UnreachableStore {
     async fn find_call_by_slack_id(&self, _: &SlackCallId) -> Result<Option<Call>, StoreError> {
         self.refuse()
     }
-    async fn find_call_by_join_url(&self, _: &str) -> Result<Option<Call>, StoreError> {
+    async fn calls_by_join_url(&self, _: &str) -> Result<Vec<Call>, StoreError> {
         self.refuse()
     }
     async fn update_call(&self, _: &mut Call, _: &[Job]) -> Result<(), StoreError> {
         self.refuse()
     }
     async fn list_live_calls(&self) -> Result<Vec<Call>, StoreError> {
+        self.refuse()
+    }
+    async fn calls_due_for_sync(&self, _: UnixSeconds) -> Result<Vec<ExternalId>, StoreError> {
         self.refuse()
     }
     async fn record_event(
@@ -178,10 +183,22 @@ impl CallStore for UnreachableStore {
     async fn update_job(&self, _: &mut Job) -> Result<(), StoreError> {
         self.refuse()
     }
-    async fn get_installation(&self, _: &TeamId) -> Result<Option<Installation>, StoreError> {
+    async fn get_installation(
+        &self,
+        _: &InstallationKey,
+    ) -> Result<Option<Installation>, StoreError> {
+        self.refuse()
+    }
+    async fn delete_installation(&self, _: &InstallationKey) -> Result<(), StoreError> {
         self.refuse()
     }
     async fn put_installation(&self, _: &mut Installation) -> Result<(), StoreError> {
+        self.refuse()
+    }
+    async fn put_oauth_state(&self, _: &OAuthState) -> Result<(), StoreError> {
+        self.refuse()
+    }
+    async fn take_oauth_state(&self, _: &str) -> Result<Option<OAuthState>, StoreError> {
         self.refuse()
     }
     async fn claim_job(&self, _: &Job, _: &Lease, _: UnixSeconds) -> Result<JobClaim, StoreError> {
@@ -195,7 +212,6 @@ impl CallStore for UnreachableStore {
     ) -> Result<(), StoreError> {
         self.refuse()
     }
-
     async fn get_participants(
         &self,
         _: &ExternalId,

@@ -14,8 +14,10 @@ use secrecy::SecretString;
 use serde_json::{json, Value};
 use slack_calls::clock::{Clock, ManualClock};
 use slack_calls::config::Config;
+use slack_calls::domain::OAuthState;
 use slack_calls::domain::{
-    Call, EventReceipt, ExternalId, Installation, Job, Lease, Participant, SlackCallId, TeamId,
+    Call, EventReceipt, ExternalId, Installation, InstallationKey, Job, Lease, Participant,
+    SlackCallId,
     UnixSeconds,
 };
 use slack_calls::entry::worker::{handle_worker_event, WorkerError, WorkerEvent};
@@ -100,6 +102,7 @@ impl World {
             .to_owned();
         let mut settings: Vec<(&'static str, String)> = vec![
             ("SLACK_API_URL", api_url),
+            ("SLACK_AUTHORIZE_URL", standin.authorize_url()),
             ("RESPONSE_URL_HOSTS", standin_origin),
             (
                 "JOIN_URL_TEMPLATE",
@@ -122,8 +125,8 @@ impl World {
             signing_secret: SecretString::from(SIGNING_SECRET),
             bot_token: Some(SecretString::from(standin.bot_token().to_owned())),
             provider_webhook_secret: SecretString::from(PROVIDER_SECRET),
-            client_id: None,
-            client_secret: None,
+            client_id: Some(standin.oauth_client().0),
+            client_secret: Some(SecretString::from(standin.oauth_client().1)),
             meeting_api_token: Some(SecretString::from("meeting-api-token")),
         });
         let mut services = slack_calls::wiring::services_with(
@@ -447,9 +450,9 @@ impl CallStore for CountingStore {
         self.count("find_call_by_slack_id");
         self.inner.find_call_by_slack_id(slack_call_id).await
     }
-    async fn find_call_by_join_url(&self, join_url: &str) -> Result<Option<Call>, StoreError> {
-        self.count("find_call_by_join_url");
-        self.inner.find_call_by_join_url(join_url).await
+    async fn calls_by_join_url(&self, join_url: &str) -> Result<Vec<Call>, StoreError> {
+        self.count("calls_by_join_url");
+        self.inner.calls_by_join_url(join_url).await
     }
     async fn update_call(&self, call: &mut Call, jobs: &[Job]) -> Result<(), StoreError> {
         self.count("update_call");
@@ -462,6 +465,10 @@ impl CallStore for CountingStore {
             ));
         }
         self.inner.update_call(call, jobs).await
+    }
+    async fn calls_due_for_sync(&self, now: UnixSeconds) -> Result<Vec<ExternalId>, StoreError> {
+        self.count("calls_due_for_sync");
+        self.inner.calls_due_for_sync(now).await
     }
     async fn list_live_calls(&self) -> Result<Vec<Call>, StoreError> {
         self.count("list_live_calls");
@@ -505,9 +512,16 @@ impl CallStore for CountingStore {
         self.count("update_call_and_job");
         self.inner.update_call_and_job(call, job, jobs).await
     }
-    async fn get_installation(&self, team_id: &TeamId) -> Result<Option<Installation>, StoreError> {
+    async fn get_installation(
+        &self,
+        key: &InstallationKey,
+    ) -> Result<Option<Installation>, StoreError> {
         self.count("get_installation");
-        self.inner.get_installation(team_id).await
+        self.inner.get_installation(key).await
+    }
+    async fn delete_installation(&self, key: &InstallationKey) -> Result<(), StoreError> {
+        self.count("delete_installation");
+        self.inner.delete_installation(key).await
     }
     async fn put_installation(&self, installation: &mut Installation) -> Result<(), StoreError> {
         self.count("put_installation");
@@ -547,5 +561,14 @@ impl CallStore for CountingStore {
     ) -> Result<(), StoreError> {
         self.count("update_participants");
         self.inner.update_participants(call, participants).await
+    }
+
+    async fn put_oauth_state(&self, state: &OAuthState) -> Result<(), StoreError> {
+        self.count("put_oauth_state");
+        self.inner.put_oauth_state(state).await
+    }
+    async fn take_oauth_state(&self, state: &str) -> Result<Option<OAuthState>, StoreError> {
+        self.count("take_oauth_state");
+        self.inner.take_oauth_state(state).await
     }
 }

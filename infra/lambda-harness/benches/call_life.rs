@@ -368,18 +368,19 @@ impl Bench {
             .into_iter()
             .map(|r| r.method)
             .collect();
-        assert_eq!(
-            methods,
-            [
-                "calls.add",
-                "response_url",
-                "calls.participants.add",
-                "calls.participants.remove",
-                "calls.update",
-                "calls.end"
-            ],
-            "the life's Slack requests"
-        );
+        // The container asks whose the secret's token is once, in its first life.
+        let mut expected = vec![
+            "calls.add",
+            "response_url",
+            "calls.participants.add",
+            "calls.participants.remove",
+            "calls.update",
+            "calls.end",
+        ];
+        if n == 0 {
+            expected.insert(0, "auth.test");
+        }
+        assert_eq!(methods, expected, "the life's Slack requests");
     }
 }
 

@@ -45,6 +45,53 @@ pub fn post_event(path: &str, headers: &[(&str, String)], body: &[u8], base64: b
     })
 }
 
+/// A `GET` of `path?query` from a browser: `headers` as in [`post_event`], and its
+/// cookies (`name=value`) in the payload's `cookies` array, where API Gateway puts them.
+pub fn get_event(path: &str, query: &str, headers: &[(&str, String)], cookies: &[String]) -> Value {
+    let mut event = post_event(path, headers, b"", false);
+    event["routeKey"] = json!(format!("GET {path}"));
+    event["requestContext"]["routeKey"] = json!(format!("GET {path}"));
+    event["requestContext"]["http"]["method"] = json!("GET");
+    event["requestContext"]["http"]["userAgent"] = json!("Mozilla/5.0 (harness)");
+    event["rawQueryString"] = json!(query);
+    let parameters: serde_json::Map<String, Value> = url_pairs(query)
+        .into_iter()
+        .map(|(name, value)| (name, Value::String(value)))
+        .collect();
+    if !parameters.is_empty() {
+        event["queryStringParameters"] = Value::Object(parameters);
+    }
+    if !cookies.is_empty() {
+        event["cookies"] = json!(cookies);
+    }
+    if let Some(object) = event.as_object_mut() {
+        object.remove("body");
+    }
+    event
+}
+
+/// `name=value` pairs of a query string, decoded.
+fn url_pairs(query: &str) -> Vec<(String, String)> {
+    serde_urlencoded::from_str(query).unwrap_or_default()
+}
+
+/// The cookies a function's HTTP API response sets (`Set-Cookie` headers become the
+/// response's `cookies` array).
+pub fn response_cookies(response: &Value) -> Vec<String> {
+    let mut cookies: Vec<String> = response["cookies"]
+        .as_array()
+        .map(|all| {
+            all.iter()
+                .filter_map(|cookie| cookie.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some(header) = response_header(response, "set-cookie") {
+        cookies.push(header.to_owned());
+    }
+    cookies
+}
+
 /// The status and the body (decoded when base64) of a function's HTTP API response.
 pub fn response_parts(response: &Value) -> (u16, String) {
     let status = response["statusCode"].as_u64().unwrap_or(0) as u16;

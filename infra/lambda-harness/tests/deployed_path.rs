@@ -1,7 +1,8 @@
-//! The product as deployed: the four function binaries under a Lambda Runtime API, fed
+//! The product as deployed: the five function binaries under a Lambda Runtime API, fed
 //! API Gateway HTTP API events; the worker fed the table's stream (DynamoDB Local,
 //! table from template.yaml) through the template's filter; secrets from Secrets
-//! Manager (moto); Slack played by the stand-in. One call's whole life.
+//! Manager (moto); Slack played by the stand-in. One call's whole life; and an install
+//! through the install function (`install.rs`).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -18,6 +19,9 @@ use slack_standin::SlackStandin;
 const SIGNING_SECRET: &str = "e2e-signing-secret-0123456789abcdef";
 const PROVIDER_SECRET: &str = "e2e-provider-secret-0123456789abcdef";
 const INVOKE_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[path = "deployed_path/install.rs"]
+mod install;
 
 fn now() -> i64 {
     SystemTime::now()
@@ -70,6 +74,29 @@ fn signed(
     pairs
 }
 
+/// The functions' AWS settings: the tests' credentials (DynamoDB Local keeps tables per
+/// access key and region) and the emulators' endpoints.
+fn aws_env() -> Vec<(&'static str, String)> {
+    vec![
+        (
+            "AWS_ACCESS_KEY_ID",
+            std::env::var("AWS_ACCESS_KEY_ID").unwrap_or_else(|_| "testing".into()),
+        ),
+        (
+            "AWS_SECRET_ACCESS_KEY",
+            std::env::var("AWS_SECRET_ACCESS_KEY").unwrap_or_else(|_| "testing".into()),
+        ),
+        (
+            "AWS_ENDPOINT_URL_DYNAMODB",
+            testkit::aws::emulator_endpoint(testkit::aws::DYNAMODB_ENDPOINT_VAR),
+        ),
+        (
+            "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+            testkit::aws::emulator_endpoint(testkit::aws::SECRETS_MANAGER_ENDPOINT_VAR),
+        ),
+    ]
+}
+
 /// Runs the worker over everything the stream has delivered since the last call.
 async fn drain_stream(worker: &Function, pump: &mut StreamPump) -> Vec<Value> {
     let mut all = Vec::new();
@@ -115,7 +142,7 @@ async fn a_call_from_click_to_end_through_the_deployed_binaries() {
         .trim_end_matches('/')
         .trim_end_matches("/api")
         .to_owned();
-    let env: Vec<(&str, String)> = vec![
+    let mut env: Vec<(&str, String)> = vec![
         ("CALLS_TABLE", table.clone()),
         ("SECRET_ID", secret_id),
         ("SLACK_API_URL", api_url.clone()),
@@ -129,24 +156,8 @@ async fn a_call_from_click_to_end_through_the_deployed_binaries() {
             "examplemeet://join/{room}".into(),
         ),
         ("RUST_LOG", "info".into()),
-        // DynamoDB Local keeps tables per access key and region: use the tests' own.
-        (
-            "AWS_ACCESS_KEY_ID",
-            std::env::var("AWS_ACCESS_KEY_ID").unwrap_or_else(|_| "testing".into()),
-        ),
-        (
-            "AWS_SECRET_ACCESS_KEY",
-            std::env::var("AWS_SECRET_ACCESS_KEY").unwrap_or_else(|_| "testing".into()),
-        ),
-        (
-            "AWS_ENDPOINT_URL_DYNAMODB",
-            testkit::aws::emulator_endpoint(testkit::aws::DYNAMODB_ENDPOINT_VAR),
-        ),
-        (
-            "AWS_ENDPOINT_URL_SECRETS_MANAGER",
-            testkit::aws::emulator_endpoint(testkit::aws::SECRETS_MANAGER_ENDPOINT_VAR),
-        ),
     ];
+    env.extend(aws_env());
     let call_button = Function::start("call-button", &env).await;
     let events = Function::start("events", &env).await;
     let call_end = Function::start("call-end", &env).await;
@@ -365,6 +376,8 @@ async fn a_call_from_click_to_end_through_the_deployed_binaries() {
     assert_eq!(
         methods(&standin),
         [
+            // The worker's container asks once whose the secret's token is.
+            "auth.test",
             "calls.add",
             "response_url",
             "chat.unfurl",

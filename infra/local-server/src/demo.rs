@@ -1,6 +1,9 @@
 //! The sandbox demo: one call from click to end, through real HTTP against the local
-//! server, with the Slack stand-in playing Slack. Every line it prints is read back from
-//! what the stand-in actually received.
+//! server, with the Slack stand-in playing Slack; then a second workspace installs the
+//! app through the install link and starts a call of its own. Every line it prints is
+//! read back from what the stand-in actually received.
+
+mod second_workspace;
 
 use std::time::{Duration, Instant};
 
@@ -132,7 +135,7 @@ impl Driver<'_> {
         let event = serde_json::json!({
             "token": "unused-legacy-token",
             "team_id": self.standin.team_id(),
-            "api_app_id": "A0DEMO",
+            "api_app_id": slack_standin::STANDIN_APP_ID,
             "type": "event_callback",
             "event_id": "Ev0DEMO0001",
             "event_time": unix_now(),
@@ -227,7 +230,10 @@ impl Driver<'_> {
                     .map_or("?".into(), |d| d.to_string())
             ),
         );
-        Ok(())
+
+        // 8. A second workspace installs the app; 9. a call there uses its own token.
+        let installed = self.install_second_workspace(8).await?;
+        self.call_in_second_workspace(9, &installed).await
     }
 
     fn step(&mut self, started: Instant, line: String) {

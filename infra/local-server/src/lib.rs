@@ -16,6 +16,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use secrecy::SecretString;
+use slack_calls::cipher::kms::KmsCipher;
+use slack_calls::cipher::local::LocalCipher;
+use slack_calls::cipher::{CipherError, OpenedTokenCache, TokenCipher, OPENED_TOKEN_TTL};
 use slack_calls::config::{Config, ConfigError};
 use slack_calls::flows::Services;
 use slack_calls::secrets::{SecretSource, Secrets, SecretsError, StaticSecrets};
@@ -32,6 +35,8 @@ use server::LocalServer;
 
 /// Where the embedded store keeps its state unless `LOCAL_STATE_FILE` says otherwise.
 pub const DEFAULT_STATE_FILE: &str = ".local-state/calls.json";
+/// The local token key's file name, beside the state file.
+pub const TOKEN_KEY_FILE: &str = "token.key";
 /// The sweep's period, as scheduled in the deployed stack.
 pub const DEFAULT_SWEEP_INTERVAL: Duration = Duration::from_secs(300);
 
@@ -45,6 +50,8 @@ pub enum LaunchError {
     Startup(#[from] StartupError),
     #[error("the local state file could not be opened: {0}")]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Cipher(#[from] CipherError),
     #[error("could not listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -79,6 +86,32 @@ impl StoreChoice {
             StoreChoice::Embedded(None) => "embedded, in memory".into(),
             StoreChoice::DynamoDb { table } => format!("DynamoDB table {table}"),
         }
+    }
+
+    /// What seals installations' tokens: `TOKEN_KMS_KEY_ID` (KMS) or `TOKEN_LOCAL_KEY`
+    /// when set, else a key file beside the state file (created on first run), else, in
+    /// memory, a key that lives as long as the run. Never plaintext at rest.
+    async fn token_cipher(&self, config: &Config) -> Result<Arc<dyn TokenCipher>, LaunchError> {
+        if let Some(key_id) = &config.token_kms_key_id {
+            let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .load()
+                .await;
+            return Ok(Arc::new(KmsCipher::from_sdk_config(&aws, key_id.clone())));
+        }
+        if let Some(key) = slack_calls::wiring::local_token_key() {
+            return Ok(Arc::new(LocalCipher::from_base64(&key)?));
+        }
+        let state_file = match self {
+            StoreChoice::Embedded(None) => return Ok(Arc::new(LocalCipher::ephemeral())),
+            StoreChoice::Embedded(Some(path)) => path.clone(),
+            StoreChoice::DynamoDb { .. } => PathBuf::from(DEFAULT_STATE_FILE),
+        };
+        let key_file = state_file.with_file_name(TOKEN_KEY_FILE);
+        if let Some(dir) = key_file.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|error| CipherError::BadKey(format!("{}: {error}", dir.display())))?;
+        }
+        Ok(Arc::new(LocalCipher::from_key_file(&key_file)?))
     }
 
     /// The store, and the jobs a previous run left unfinished (oldest first).
@@ -119,6 +152,7 @@ pub async fn launch(
 ) -> Result<Running, LaunchError> {
     let (jobs_tx, jobs_rx) = mpsc::unbounded_channel();
     let (inner, pending) = store.open().await?;
+    let cipher = store.token_cipher(&config).await?;
     if !pending.is_empty() {
         tracing::info!(
             jobs = pending.len(),
@@ -130,7 +164,8 @@ pub async fn launch(
         let _ = jobs_tx.send(job_id);
     }
     let store: Arc<dyn CallStore> = Arc::new(NotifyingStore::new(inner, jobs_tx.clone()));
-    let services = services_with(Arc::new(config), store, secrets, RetryPolicy::worker())?;
+    let mut services = services_with(Arc::new(config), store, secrets, RetryPolicy::worker())?;
+    services.cipher = Arc::new(OpenedTokenCache::new(cipher, OPENED_TOKEN_TTL));
     let server = LocalServer::start(addr, services.clone(), jobs_rx, jobs_tx, sweep_interval)
         .await
         .map_err(|source| LaunchError::Bind { addr, source })?;
@@ -147,7 +182,8 @@ pub struct Sandbox {
 
 /// Starts the stand-in and the server wired to it. Configuration from `lookup` still
 /// applies (join URL template, domains...), except where the sandbox must decide:
-/// the Slack API URL, the allowed response URLs, and the secrets.
+/// the Slack API URL and authorize page, the allowed response URLs, and the secrets
+/// (with the stand-in app's OAuth client, so `/slack/install` works).
 pub async fn launch_sandbox(
     addr: SocketAddr,
     lookup: impl Fn(&str) -> Option<String>,
@@ -160,8 +196,13 @@ pub async fn launch_sandbox(
         .trim_end_matches('/')
         .trim_end_matches("/api")
         .to_owned();
+    let authorize_url = standin.authorize_url();
     let config = Config::from_lookup(|name| match name {
         "SLACK_API_URL" => Some(api_url.clone()),
+        // Installs go through the stand-in's authorize page; the redirect comes back
+        // to whichever host the install link was opened on.
+        "SLACK_AUTHORIZE_URL" => Some(authorize_url.clone()),
+        "SLACK_REDIRECT_URI" => None,
         "RESPONSE_URL_HOSTS" => Some(standin_origin.clone()),
         "CALLS_TABLE" | "SECRET_ID" => None,
         other => lookup(other),
@@ -172,8 +213,8 @@ pub async fn launch_sandbox(
         signing_secret: SecretString::from(signing_secret.clone()),
         bot_token: Some(SecretString::from(standin.bot_token().to_owned())),
         provider_webhook_secret: SecretString::from(provider_webhook_secret.clone()),
-        client_id: None,
-        client_secret: None,
+        client_id: Some(standin.oauth_client().0),
+        client_secret: Some(SecretString::from(standin.oauth_client().1)),
         meeting_api_token: None,
     });
     let running = launch(addr, config, Arc::new(secrets), store, sweep_interval).await?;

@@ -1,8 +1,10 @@
 //! `slack-calls-local`: the whole product on this machine.
 //!
-//! Without Slack credentials: a sandbox demo of one call from click to end, then exit
-//! (`--serve` keeps the sandbox running). With `SLACK_SIGNING_SECRET` and
-//! `SLACK_BOT_TOKEN`: serves real Slack until Ctrl-C. Reads `.env` if present.
+//! Without Slack credentials: a sandbox demo of one call from click to end and of a
+//! second workspace installing the app and starting a call, then exit (`--serve` keeps
+//! the sandbox running). With `SLACK_SIGNING_SECRET` and `SLACK_BOT_TOKEN` (one
+//! workspace), or `SLACK_CLIENT_ID` and `SLACK_CLIENT_SECRET` (workspaces install it
+//! through the install link): serves real Slack until Ctrl-C. Reads `.env` if present.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
@@ -24,7 +26,10 @@ async fn main() -> ExitCode {
     // A missing .env is the normal case.
     let _ = dotenvy::dotenv();
     let serve = std::env::args().any(|a| a == "--serve");
-    let sandbox = lookup("SLACK_SIGNING_SECRET").is_none() || lookup("SLACK_BOT_TOKEN").is_none();
+    let oauth_client =
+        lookup("SLACK_CLIENT_ID").is_some() && lookup("SLACK_CLIENT_SECRET").is_some();
+    let sandbox = lookup("SLACK_SIGNING_SECRET").is_none()
+        || (lookup("SLACK_BOT_TOKEN").is_none() && !oauth_client);
     if lookup("RUST_LOG").is_none() {
         // The demo's own lines say what happens; logs only when something goes wrong.
         std::env::set_var("RUST_LOG", if sandbox && !serve { "warn" } else { "info" });
@@ -160,13 +165,17 @@ async fn run_with_slack(addr: SocketAddr, sweep_interval: Duration) -> ExitCode 
     println!("    Slash command / call button request URL: https://<your-tunnel>/slack/commands");
     println!("    Event subscriptions request URL:        https://<your-tunnel>/slack/events");
     println!("  Provider webhook (your meeting backend):  https://<your-tunnel>/provider/events");
+    println!("  Install link (many workspaces):           https://<your-tunnel>/slack/install");
+    println!(
+        "    with OAuth & Permissions > Redirect URL: https://<your-tunnel>/slack/oauth_redirect"
+    );
     println!("  store: {}", store.describe());
     println!(
         "  join URLs: {}  (unfurled domains: {})",
         config.join_url_template,
         config.unfurl_domains.join(", ")
     );
-    println!("  secrets: signing secret, bot token and provider webhook secret loaded (not shown)");
+    println!("  secrets: signing secret, provider webhook secret, bot token and/or OAuth client loaded (not shown)");
     println!("Ctrl-C stops it; state is kept.");
     wait_for_ctrl_c().await;
     println!("Stopping: finishing requests in flight and queued jobs...");

@@ -4,8 +4,10 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use slack_calls::domain::OAuthState;
 use slack_calls::domain::{
-    Call, EventReceipt, ExternalId, Installation, Job, Lease, Participant, SlackCallId, TeamId,
+    Call, EventReceipt, ExternalId, Installation, InstallationKey, Job, Lease, Participant,
+    SlackCallId,
     UnixSeconds,
 };
 use slack_calls::store::{CallStore, JobClaim, ReceiptOutcome, StoreError};
@@ -48,14 +50,18 @@ impl CallStore for NotifyingStore {
         self.inner.find_call_by_slack_id(slack_call_id).await
     }
 
-    async fn find_call_by_join_url(&self, join_url: &str) -> Result<Option<Call>, StoreError> {
-        self.inner.find_call_by_join_url(join_url).await
+    async fn calls_by_join_url(&self, join_url: &str) -> Result<Vec<Call>, StoreError> {
+        self.inner.calls_by_join_url(join_url).await
     }
 
     async fn update_call(&self, call: &mut Call, jobs: &[Job]) -> Result<(), StoreError> {
         self.inner.update_call(call, jobs).await?;
         self.announce(jobs);
         Ok(())
+    }
+
+    async fn calls_due_for_sync(&self, now: UnixSeconds) -> Result<Vec<ExternalId>, StoreError> {
+        self.inner.calls_due_for_sync(now).await
     }
 
     async fn list_live_calls(&self) -> Result<Vec<Call>, StoreError> {
@@ -108,8 +114,15 @@ impl CallStore for NotifyingStore {
         Ok(())
     }
 
-    async fn get_installation(&self, team_id: &TeamId) -> Result<Option<Installation>, StoreError> {
-        self.inner.get_installation(team_id).await
+    async fn get_installation(
+        &self,
+        key: &InstallationKey,
+    ) -> Result<Option<Installation>, StoreError> {
+        self.inner.get_installation(key).await
+    }
+
+    async fn delete_installation(&self, key: &InstallationKey) -> Result<(), StoreError> {
+        self.inner.delete_installation(key).await
     }
 
     async fn put_installation(&self, installation: &mut Installation) -> Result<(), StoreError> {
@@ -147,5 +160,13 @@ impl CallStore for NotifyingStore {
         participants: &mut [Participant],
     ) -> Result<(), StoreError> {
         self.inner.update_participants(call, participants).await
+    }
+
+    async fn put_oauth_state(&self, state: &OAuthState) -> Result<(), StoreError> {
+        self.inner.put_oauth_state(state).await
+    }
+
+    async fn take_oauth_state(&self, state: &str) -> Result<Option<OAuthState>, StoreError> {
+        self.inner.take_oauth_state(state).await
     }
 }

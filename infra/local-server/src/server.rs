@@ -1,5 +1,6 @@
-//! Every route, served through the same entry points the Lambdas run, plus the
-//! in-process worker (jobs run as soon as they are written) and the sweep on a timer.
+//! Every route, served through the same entry points the Lambdas run (the install
+//! pages included), plus the in-process worker (jobs run as soon as they are written)
+//! and the sweep on a timer.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -11,7 +12,7 @@ use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
-use slack_calls::entry::{commands, error_response, events, provider};
+use slack_calls::entry::{commands, error_response, events, install, provider};
 use slack_calls::flows::jobs::{run_stored_job, JobOutcome};
 use slack_calls::flows::sweep::sweep_stale_calls;
 use slack_calls::flows::Services;
@@ -141,7 +142,11 @@ async fn serve(listener: TcpListener, services: Services, mut shutdown: oneshot:
 
 async fn route(services: &Services, request: Request<Incoming>) -> Response<Full<Bytes>> {
     let (parts, body) = request.into_parts();
-    let response = if parts.method != Method::POST {
+    let path = parts.uri.path();
+    // The install pages are opened in a browser: GETs, no body.
+    let response = if path == install::INSTALL_PATH || path == install::REDIRECT_PATH {
+        install::handle_install(services, &parts).await
+    } else if parts.method != Method::POST {
         error_response(StatusCode::METHOD_NOT_ALLOWED, "use POST")
     } else {
         match Limited::new(body, MAX_BODY_BYTES).collect().await {
@@ -200,7 +205,8 @@ async fn run_worker(
                     let _ = retry.send(job_id);
                 });
             }
-            JobOutcome::Done | JobOutcome::Failed(_) => {
+            // A deferred job comes back through the sweep's repair of its call.
+            JobOutcome::Done | JobOutcome::Failed(_) | JobOutcome::Deferred(_) => {
                 retries.remove(&job_id);
             }
         }

@@ -1,6 +1,6 @@
 //! A small control surface for the standalone server (the local demo): issue response
-//! URLs, announce messages and composer links, shape the workspace, move the clock,
-//! and look at what was recorded.
+//! URLs, announce messages and composer links, shape the workspaces, choose who
+//! approves installs, move the clock, and look at what was recorded.
 
 use std::time::Duration;
 
@@ -9,7 +9,9 @@ use hyper::body::Incoming;
 use serde_json::{json, Map, Value};
 
 use crate::model::ChannelAccess;
+use crate::oauth::{Grant, STANDIN_INSTALLER};
 use crate::server::{decode, json_response, plain, HttpResponse};
+use crate::workspace::manual_bot_token;
 use crate::{Shared, DEFAULT_TEAM_ID};
 
 pub(crate) async fn admin_request(
@@ -111,6 +113,51 @@ pub(crate) async fn admin_request(
             }
             _ => plain(StatusCode::BAD_REQUEST, "token and team_id are required"),
         },
+        (true, "workspaces") => match arg("team_id") {
+            Some(team) => {
+                let enterprise = arg("enterprise_id");
+                let token = manual_bot_token(&team);
+                state.add_workspace(&team, enterprise.as_deref());
+                state.add_token(&token, &team);
+                json_response(
+                    StatusCode::OK,
+                    &json!({"team_id": team, "enterprise_id": enterprise, "bot_token": token}),
+                )
+            }
+            None => plain(StatusCode::BAD_REQUEST, "team_id is required"),
+        },
+        (true, "authorize") => {
+            if args.get("deny").and_then(Value::as_bool) == Some(true) {
+                state.oauth.deny_next = true;
+                return done();
+            }
+            let org_wide = args.get("org_wide").and_then(Value::as_bool) == Some(true);
+            let (team, enterprise) = (arg("team_id"), arg("enterprise_id"));
+            let enterprise =
+                enterprise.or_else(|| team.as_deref().and_then(|t| state.enterprise_of(t)));
+            if org_wide == team.is_some() || (org_wide && enterprise.is_none()) {
+                return plain(
+                    StatusCode::BAD_REQUEST,
+                    "team_id, or org_wide with enterprise_id, is required",
+                );
+            }
+            state.oauth.approver = Some(Grant {
+                team_id: team,
+                enterprise_id: enterprise,
+                org_wide,
+                installer: arg("user").unwrap_or_else(|| STANDIN_INSTALLER.to_owned()),
+                scope: String::new(),
+            });
+            done()
+        }
+        (true, "rotation") => match args.get("on").and_then(Value::as_bool) {
+            Some(on) => {
+                state.oauth.rotation = on;
+                done()
+            }
+            None => plain(StatusCode::BAD_REQUEST, "on (true or false) is required"),
+        },
+        (false, "issued_tokens") => json_response(StatusCode::OK, &json!(state.oauth.issued)),
         (false, "calls") => json_response(
             StatusCode::OK,
             &json!(state.calls.values().collect::<Vec<_>>()),

@@ -166,9 +166,15 @@ impl State {
         caller: &TokenInfo,
         id: &str,
     ) -> Result<&mut StandinCall, &'static str> {
-        self.calls
-            .get_mut(id)
-            .filter(|call| call.team_id == caller.team_id)
-            .ok_or(code::INVALID_CALL_ID)
+        // A call of another workspace is answered as one that does not exist.
+        let owner = self
+            .calls
+            .get(id)
+            .map(|call| call.team_id.clone())
+            .ok_or(code::INVALID_CALL_ID)?;
+        if !self.covers(caller, &owner) {
+            return Err(code::INVALID_CALL_ID);
+        }
+        self.calls.get_mut(id).ok_or(code::INVALID_CALL_ID)
     }
 }

@@ -42,6 +42,16 @@ impl State {
 
         let message = match target {
             UnfurlTarget::Composer(id) => {
+                let channel = self
+                    .composer_unfurls
+                    .iter()
+                    .find(|draft| draft.unfurl_id == id)
+                    .map(|draft| draft.channel.clone())
+                    .ok_or(code::INVALID_UNFURL_ID)?;
+                // Another workspace's draft is answered as an unknown id.
+                if !self.sees_channel(caller, &channel) {
+                    return Err(code::INVALID_UNFURL_ID);
+                }
                 let draft = self
                     .composer_unfurls
                     .iter_mut()
@@ -50,14 +60,28 @@ impl State {
                 draft.unfurls.extend(unfurls);
                 return Ok(Map::new());
             }
-            UnfurlTarget::History(id) => self
-                .messages
-                .iter_mut()
-                .find(|message| message.unfurl_id.as_deref() == Some(id.as_str()))
-                .ok_or(code::INVALID_UNFURL_ID)?,
+            UnfurlTarget::History(id) => {
+                let channel = self
+                    .messages
+                    .iter()
+                    .find(|message| message.unfurl_id.as_deref() == Some(id.as_str()))
+                    .map(|message| message.channel.clone())
+                    .ok_or(code::INVALID_UNFURL_ID)?;
+                if !self.sees_channel(caller, &channel) {
+                    return Err(code::INVALID_UNFURL_ID);
+                }
+                self.messages
+                    .iter_mut()
+                    .find(|message| message.unfurl_id.as_deref() == Some(id.as_str()))
+                    .ok_or(code::INVALID_UNFURL_ID)?
+            }
             UnfurlTarget::Message { channel, ts } => {
-                // The composer's `channel: "COMPOSER"` and `message_ts` name no message.
-                if !is_channel_id(&channel) || self.access(&channel) == ChannelAccess::Invisible {
+                // The composer's `channel: "COMPOSER"` and `message_ts` name no message;
+                // another workspace's channel cannot be located with this token.
+                if !is_channel_id(&channel)
+                    || self.access(&channel) == ChannelAccess::Invisible
+                    || !self.sees_channel(caller, &channel)
+                {
                     return Err(code::CANNOT_FIND_CHANNEL);
                 }
                 self.message_mut(&channel, &ts)
@@ -118,7 +142,7 @@ impl State {
         caller: &TokenInfo,
         args: &Map<String, Value>,
     ) -> Answer {
-        self.postable_channel(args)?;
+        self.postable_channel(caller, args)?;
         let user = required_string(args, "user", code::INVALID_ARGUMENTS)?;
         // The documented code for a recipient who cannot get it there.
         if !self.knows_user(&user) {
@@ -133,7 +157,7 @@ impl State {
         caller: &TokenInfo,
         args: &Map<String, Value>,
     ) -> Answer {
-        let channel = self.postable_channel(args)?;
+        let channel = self.postable_channel(caller, args)?;
         let (text, blocks) = self.message_content(caller, args)?;
         let ts = self.new_ts();
         let message = self.remember_message(&channel, &ts, text, blocks);
@@ -156,10 +180,15 @@ impl State {
         ))
     }
 
-    /// The `channel` argument, if the bot may post there.
-    fn postable_channel(&self, args: &Map<String, Value>) -> Result<String, &'static str> {
+    /// The `channel` argument, if the bot may post there. Another workspace's channel
+    /// is one the token cannot see.
+    fn postable_channel(
+        &mut self,
+        caller: &TokenInfo,
+        args: &Map<String, Value>,
+    ) -> Result<String, &'static str> {
         let channel = required_string(args, "channel", code::CHANNEL_NOT_FOUND)?;
-        if !is_channel_id(&channel) {
+        if !is_channel_id(&channel) || !self.sees_channel(caller, &channel) {
             return Err(code::CHANNEL_NOT_FOUND);
         }
         match self.access(&channel) {
@@ -228,7 +257,7 @@ impl State {
                     .get("call_id")
                     .and_then(Value::as_str)
                     .and_then(|id| self.calls.get(id))
-                    .is_some_and(|call| call.team_id == caller.team_id);
+                    .is_some_and(|call| self.covers(caller, &call.team_id));
                 if !known {
                     return Err(code::INVALID_BLOCKS);
                 }

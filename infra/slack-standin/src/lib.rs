@@ -30,9 +30,11 @@ mod calls;
 mod chat;
 mod fault;
 mod model;
+mod oauth;
 mod response_url;
 mod server;
 mod web_api;
+mod workspace;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -46,7 +48,12 @@ pub use model::{
     StandinMessage, StandinUser, STANDIN_APP_ID, STANDIN_BOT_ID, STANDIN_BOT_USER,
 };
 
+pub use oauth::{IssuedToken, STANDIN_CLIENT_ID, STANDIN_CLIENT_SECRET, STANDIN_INSTALLER};
+pub use server::AUTHORIZE;
+pub use workspace::{WorkspaceHandle, STANDIN_TOKEN_USER};
+
 use fault::ActiveFault;
+use oauth::Grant;
 use web_api::State;
 
 /// The bot token registered at start.
@@ -110,6 +117,7 @@ impl SlackStandin {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let mut state = State::new();
+        state.add_workspace(DEFAULT_TEAM_ID, None);
         state.add_token(DEFAULT_BOT_TOKEN, DEFAULT_TEAM_ID);
         let shared = Arc::new(Shared {
             state: Mutex::new(state),
@@ -151,6 +159,99 @@ impl SlackStandin {
         self.shared.state().add_token(token, team_id);
     }
 
+    /// The default workspace ([`DEFAULT_TEAM_ID`], token [`DEFAULT_BOT_TOKEN`]).
+    pub fn workspace(&self) -> WorkspaceHandle {
+        WorkspaceHandle {
+            shared: self.shared.clone(),
+            team_id: DEFAULT_TEAM_ID.to_owned(),
+            enterprise_id: None,
+            bot_token: self.bot_token.clone(),
+        }
+    }
+
+    /// Adds a workspace (of the organisation `enterprise_id`, if given) with a bot token
+    /// of its own, `xoxb-<team_id>-standin`. Its calls, channels and messages are out of
+    /// reach of every other workspace's tokens (an org-wide token reaches the
+    /// workspaces of its organisation).
+    pub fn add_workspace(&self, team_id: &str, enterprise_id: Option<&str>) -> WorkspaceHandle {
+        let bot_token = workspace::manual_bot_token(team_id);
+        {
+            let mut state = self.shared.state();
+            state.add_workspace(team_id, enterprise_id);
+            state.add_token(&bot_token, team_id);
+        }
+        WorkspaceHandle {
+            shared: self.shared.clone(),
+            team_id: team_id.to_owned(),
+            enterprise_id: enterprise_id.map(str::to_owned),
+            bot_token,
+        }
+    }
+
+    /// The app's `(client_id, client_secret)`, for `oauth.v2.access`.
+    pub fn oauth_client(&self) -> (String, String) {
+        (
+            STANDIN_CLIENT_ID.to_owned(),
+            STANDIN_CLIENT_SECRET.to_owned(),
+        )
+    }
+
+    /// The authorize page, `http://127.0.0.1:PORT/oauth/v2/authorize`: what
+    /// `SLACK_AUTHORIZE_URL` takes.
+    pub fn authorize_url(&self) -> String {
+        format!("http://{}/oauth/v2/authorize", self.addr)
+    }
+
+    /// Token rotation on or off for installs from now on (default off). With it on,
+    /// `oauth.v2.access` hands out `xoxe.xoxb-` tokens that expire after 12 hours of the
+    /// stand-in's clock, each with a single-use `xoxe-1-` refresh token.
+    pub fn set_rotation(&self, on: bool) {
+        self.shared.state().oauth.rotation = on;
+    }
+
+    /// From now on the authorize page installs into `workspace`, approved by `user`
+    /// (default: [`STANDIN_INSTALLER`] in the default workspace).
+    pub fn authorize_as(&self, workspace: &WorkspaceHandle, user: &str) {
+        self.shared.state().oauth.approver = Some(Grant {
+            team_id: Some(workspace.team_id.clone()),
+            enterprise_id: workspace.enterprise_id.clone(),
+            org_wide: false,
+            installer: user.to_owned(),
+            scope: String::new(),
+        });
+    }
+
+    /// From now on the authorize page installs org-wide into the organisation
+    /// `enterprise_id` (`is_enterprise_install`, `team: null`), approved by `user`.
+    pub fn authorize_org_as(&self, enterprise_id: &str, user: &str) {
+        self.shared.state().oauth.approver = Some(Grant {
+            team_id: None,
+            enterprise_id: Some(enterprise_id.to_owned()),
+            org_wide: true,
+            installer: user.to_owned(),
+            scope: String::new(),
+        });
+    }
+
+    /// The next visitor of the authorize page cancels: it redirects back with
+    /// `error=access_denied`.
+    pub fn deny_next_authorize(&self) {
+        self.shared.state().oauth.deny_next = true;
+    }
+
+    /// Every token pair `oauth.v2.access` handed out, in order.
+    pub fn issued_tokens(&self) -> Vec<IssuedToken> {
+        self.shared.state().oauth.issued.clone()
+    }
+
+    /// The app is uninstalled from a workspace (or, given an organisation's id, from the
+    /// organisation's org-wide install): every token issued for it is answered with
+    /// `token_revoked` from now on, and its refresh tokens are refused. True if any
+    /// token was revoked.
+    pub fn uninstall(&self, team_or_enterprise_id: &str) -> bool {
+        self.shared.state().uninstall(team_or_enterprise_id)
+    }
+
     /// From now on the token is answered with `token_revoked`.
     pub fn revoke_token(&self, token: &str) {
         if let Some(info) = self.shared.state().tokens.get_mut(token) {
@@ -166,13 +267,19 @@ impl SlackStandin {
 
     /// A response URL for a channel of another team.
     pub fn new_response_url_for(&self, channel_id: &str, team_id: &str) -> String {
-        let id = self.shared.state().new_response_url(channel_id, team_id);
+        let id = {
+            let mut state = self.shared.state();
+            state.bind_channel(channel_id, team_id);
+            state.new_response_url(channel_id, team_id)
+        };
         format!("http://{}/response/{id}", self.addr)
     }
 
     /// Tells the stand-in that a message exists (as a `link_shared` event would), so
     /// `chat.unfurl` may attach to it by `channel` + `ts`. Its links are not known, so
-    /// any URL may be unfurled into it; [`SlackStandin::link_shared`] is stricter.
+    /// any URL may be unfurled into it; [`SlackStandin::link_shared`] is stricter. It
+    /// names no workspace: a channel no one has named yet goes to the first token that
+    /// uses it ([`WorkspaceHandle::add_message`] names one).
     pub fn add_message(&self, channel: &str, ts: &str) {
         self.shared.state().add_message(channel, ts);
     }
@@ -212,7 +319,8 @@ impl SlackStandin {
     }
 
     /// Moves the stand-in's clock ahead: response URLs expire 30 minutes after issue,
-    /// and `date_start`/`date_end` defaults and message timestamps follow this clock.
+    /// authorization codes 10 minutes after, rotating tokens 12 hours after, and
+    /// `date_start`/`date_end` defaults and message timestamps follow this clock.
     pub fn advance_clock(&self, by: Duration) {
         self.shared.state().clock_offset += by;
     }

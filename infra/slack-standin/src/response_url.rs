@@ -69,11 +69,9 @@ impl State {
         let Value::Object(message) = body else {
             return Err((400, code::JSON_NOT_OBJECT));
         };
-        let caller = TokenInfo {
-            team_id: url.team_id.clone(),
-            kind: TokenKind::Bot,
-            revoked: false,
-        };
+        // The URL speaks for its workspace: call blocks must name that workspace's calls.
+        let enterprise_id = self.enterprise_of(&url.team_id);
+        let caller = TokenInfo::workspace(&url.team_id, enterprise_id, TokenKind::Bot);
         let in_channel = match message.get("response_type") {
             None | Some(Value::Null) => false,
             Some(Value::String(kind)) if kind == "in_channel" => true,

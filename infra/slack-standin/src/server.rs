@@ -60,6 +60,8 @@ async fn handle(
     } else if let Some(id) = path.strip_prefix("/response/") {
         let id = id.to_owned();
         response_url_request(&shared, &id, request).await
+    } else if path == "/oauth/v2/authorize" {
+        authorize_request(&shared, request).await
     } else if let Some(action) = path.strip_prefix("/_standin/") {
         let action = action.to_owned();
         crate::admin::admin_request(&shared, &action, request).await
@@ -77,6 +79,8 @@ pub(crate) struct Decoded {
     logged: Value,
     content_type: Option<String>,
     token: Option<String>,
+    /// HTTP Basic credentials (`oauth.v2.access` takes the client id and secret so).
+    basic: Option<(String, String)>,
 }
 
 impl Decoded {
@@ -92,8 +96,14 @@ pub(crate) async fn decode(request: Request<Incoming>) -> Decoded {
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let bearer = parts.headers.get(AUTHORIZATION).map(|v| {
-        let value = v.to_str().unwrap_or_default();
+    let authorization = parts
+        .headers
+        .get(AUTHORIZATION)
+        .map(|v| v.to_str().unwrap_or_default());
+    let basic = authorization
+        .and_then(|value| value.strip_prefix("Basic "))
+        .map(basic_credentials);
+    let bearer = authorization.filter(|_| basic.is_none()).map(|value| {
         // A header that is not `Bearer <token>` is kept whole, so it matches no token.
         value
             .strip_prefix("Bearer ")
@@ -125,6 +135,21 @@ pub(crate) async fn decode(request: Request<Incoming>) -> Decoded {
         logged,
         content_type,
         token,
+        basic,
+    }
+}
+
+/// `id:secret` from a Basic header's base64; undecodable credentials match no client.
+fn basic_credentials(encoded: &str) -> (String, String) {
+    use base64::Engine;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .unwrap_or_default();
+    match decoded.split_once(':') {
+        Some((id, secret)) => (id.to_owned(), secret.to_owned()),
+        None => (decoded, String::new()),
     }
 }
 
@@ -233,11 +258,17 @@ async fn web_api_request(
         }
     }
     let token = decoded.token;
+    let basic = decoded.basic;
     let answer = {
         let mut state = shared.state();
         decoded.body.and_then(|body| {
-            let caller = state.authenticate(token.as_deref())?;
-            let fields = state.dispatch(method, &caller, &body.args)?;
+            // The one method that takes the app's credentials instead of a token.
+            let fields = if method == "oauth.v2.access" {
+                state.oauth_v2_access(basic, &body.args)?
+            } else {
+                let caller = state.authenticate(token.as_deref())?;
+                state.dispatch(method, &caller, &body.args)?
+            };
             Ok((fields, body.warning))
         })
     };
@@ -320,6 +351,71 @@ async fn response_url_request(
         }
     }
 }
+
+/// The authorize page: a browser arrives with the query, and is sent back to the
+/// app's redirect URL with a code (or `error=access_denied`), as Slack does once the
+/// user approves (or cancels). Refusals are a plain page naming the problem.
+async fn authorize_request(shared: &Shared, request: Request<Incoming>) -> HttpResponse {
+    if request.method() != Method::GET {
+        return plain(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "the authorize page takes GET",
+        );
+    }
+    let query = request.uri().query().unwrap_or_default().to_owned();
+    let args: Map<String, Value> = serde_urlencoded::from_str::<Vec<(String, String)>>(&query)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(name, value)| (name, Value::String(value)))
+        .collect();
+    let decoded = Decoded {
+        logged: Value::Object(args.clone()),
+        body: Ok(Body {
+            args: args.clone(),
+            kind: BodyKind::Form,
+            warning: None,
+        }),
+        content_type: None,
+        token: None,
+        basic: None,
+    };
+    let (index, verdict) = record_and_fault(shared, AUTHORIZE, &decoded).await;
+    match verdict {
+        Verdict::Proceed => {}
+        Verdict::Hang => std::future::pending::<()>().await,
+        Verdict::Answer(response, error) => {
+            finish(shared, index, response.status(), error);
+            return response;
+        }
+    }
+    let outcome = shared.state().authorize(&args);
+    match outcome {
+        Ok(location) => {
+            finish(shared, index, StatusCode::FOUND, None);
+            let mut response = plain(StatusCode::FOUND, "redirecting to the app");
+            if let Ok(value) = http::HeaderValue::from_str(&location) {
+                response.headers_mut().insert(http::header::LOCATION, value);
+            }
+            response
+        }
+        Err((status, code)) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+            finish(shared, index, status, Some(code.to_owned()));
+            let mut response = Response::new(Full::new(Bytes::from(format!(
+                "<html><body><h1>Installation failed</h1><p>{code}</p></body></html>"
+            ))));
+            *response.status_mut() = status;
+            response.headers_mut().insert(
+                CONTENT_TYPE,
+                http::HeaderValue::from_static("text/html; charset=utf-8"),
+            );
+            response
+        }
+    }
+}
+
+/// The method name the authorize page's requests are recorded (and faulted) under.
+pub const AUTHORIZE: &str = "oauth/v2/authorize";
 
 pub(crate) fn json_response(status: StatusCode, body: &Value) -> HttpResponse {
     let mut response = Response::new(Full::new(Bytes::from(body.to_string())));

@@ -13,7 +13,9 @@ use crate::model::{
     ChannelAccess, ComposerUnfurl, LinkShared, RecordedRequest, ResponsePost, StandinCall,
     StandinMessage,
 };
+use crate::oauth::OAuthState;
 use crate::response_url::ResponseUrl;
+use crate::workspace::WorkspaceInfo;
 
 /// Slack error codes, as `&'static str` so a typo cannot hide in a literal.
 pub(crate) mod code {
@@ -58,6 +60,14 @@ pub(crate) mod code {
     pub const INVALID_FORM_DATA: &str = "invalid_form_data";
     pub const EXPIRED_URL: &str = "expired_url";
     pub const USED_URL: &str = "used_url";
+    pub const TOKEN_EXPIRED: &str = "token_expired";
+    pub const INVALID_CLIENT_ID: &str = "invalid_client_id";
+    pub const BAD_CLIENT_SECRET: &str = "bad_client_secret";
+    pub const INVALID_CODE: &str = "invalid_code";
+    pub const BAD_REDIRECT_URI: &str = "bad_redirect_uri";
+    pub const INVALID_GRANT_TYPE: &str = "invalid_grant_type";
+    pub const INVALID_REFRESH_TOKEN: &str = "invalid_refresh_token";
+    pub const NO_SCOPES: &str = "no_scopes";
 }
 
 /// The fields of an `{"ok":true,…}` answer (an `error` among them makes Slack's
@@ -72,9 +82,30 @@ pub(crate) enum TokenKind {
 
 #[derive(Debug, Clone)]
 pub(crate) struct TokenInfo {
+    /// The workspace the token acts in; for an org-wide install, the organisation's id.
     pub team_id: String,
+    /// The organisation of that workspace (or the org-wide install's organisation).
+    pub enterprise_id: Option<String>,
+    /// Issued to an org-wide install: acts in every workspace of `enterprise_id`.
+    pub org_wide: bool,
     pub kind: TokenKind,
     pub revoked: bool,
+    /// Unix seconds on the stand-in's clock from which the token is `token_expired`.
+    pub expires_at: Option<i64>,
+}
+
+impl TokenInfo {
+    /// A token that never expires, for one workspace.
+    pub fn workspace(team_id: &str, enterprise_id: Option<String>, kind: TokenKind) -> Self {
+        TokenInfo {
+            team_id: team_id.to_owned(),
+            enterprise_id,
+            org_wide: false,
+            kind,
+            revoked: false,
+            expires_at: None,
+        }
+    }
 }
 
 /// Everything the stand-in knows. Guarded by one mutex, never held across an await.
@@ -98,6 +129,12 @@ pub(crate) struct State {
     pub unknown_users: HashSet<String>,
     pub composer_unfurls: Vec<ComposerUnfurl>,
     next_unfurl: u64,
+    /// Workspaces by team id.
+    pub workspaces: BTreeMap<String, WorkspaceInfo>,
+    /// Which workspace each channel belongs to; a channel is bound when a test or a
+    /// token first names it.
+    pub channel_team: HashMap<String, String>,
+    pub oauth: OAuthState,
 }
 
 impl State {
@@ -119,6 +156,9 @@ impl State {
             unknown_users: HashSet::new(),
             composer_unfurls: Vec::new(),
             next_unfurl: 0,
+            workspaces: BTreeMap::new(),
+            channel_team: HashMap::new(),
+            oauth: OAuthState::default(),
         }
     }
 
@@ -147,13 +187,10 @@ impl State {
         } else {
             TokenKind::Bot
         };
+        let enterprise_id = self.enterprise_of(team_id);
         self.tokens.insert(
             token.to_owned(),
-            TokenInfo {
-                team_id: team_id.to_owned(),
-                kind,
-                revoked: false,
-            },
+            TokenInfo::workspace(team_id, enterprise_id, kind),
         );
     }
 
@@ -210,7 +247,7 @@ impl State {
         }
     }
 
-    fn fresh_hex(&mut self) -> String {
+    pub(crate) fn fresh_hex(&mut self) -> String {
         self.next_unfurl += 1;
         let n = self.next_unfurl;
         format!(
@@ -243,12 +280,16 @@ impl State {
         is_user_id(user) && !self.unknown_users.contains(user)
     }
 
-    /// Who is calling: `not_authed`, `invalid_auth` and `token_revoked` as Slack answers.
+    /// Who is calling: `not_authed`, `invalid_auth`, `token_revoked` and
+    /// `token_expired` as Slack answers.
     pub fn authenticate(&self, token: Option<&str>) -> Result<TokenInfo, &'static str> {
         let token = token.filter(|t| !t.is_empty()).ok_or(code::NOT_AUTHED)?;
         let info = self.tokens.get(token).ok_or(code::INVALID_AUTH)?;
         if info.revoked {
             return Err(code::TOKEN_REVOKED);
+        }
+        if info.expires_at.is_some_and(|at| self.unix_now() >= at) {
+            return Err(code::TOKEN_EXPIRED);
         }
         Ok(info.clone())
     }
@@ -269,6 +310,7 @@ impl State {
             "chat.unfurl" => self.chat_unfurl(caller, args),
             "chat.postEphemeral" => self.chat_post_ephemeral(caller, args),
             "chat.postMessage" => self.chat_post_message(caller, args),
+            "auth.test" => Ok(self.auth_test(caller)),
             _ => Err(code::UNKNOWN_METHOD),
         }
     }

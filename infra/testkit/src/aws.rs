@@ -7,6 +7,8 @@ use crate::HOW_TO_START;
 
 /// The endpoint variable the SDK reads for DynamoDB.
 pub const DYNAMODB_ENDPOINT_VAR: &str = "AWS_ENDPOINT_URL_DYNAMODB";
+/// The endpoint variable the SDK reads for KMS.
+pub const KMS_ENDPOINT_VAR: &str = "AWS_ENDPOINT_URL_KMS";
 /// The endpoint variable the SDK reads for Secrets Manager.
 pub const SECRETS_MANAGER_ENDPOINT_VAR: &str = "AWS_ENDPOINT_URL_SECRETS_MANAGER";
 

@@ -1,5 +1,5 @@
 //! Test support for code that talks to AWS: clients pointed at the local emulators that
-//! `infra/emulators.sh` runs (DynamoDB Local, moto for Secrets Manager), and DynamoDB
+//! `infra/emulators.sh` runs (DynamoDB Local, moto for Secrets Manager and KMS), and DynamoDB
 //! tables created from the `template.yaml` definition.
 //!
 //! The endpoints come from the standard variables `AWS_ENDPOINT_URL_DYNAMODB` and
@@ -14,6 +14,7 @@
 
 pub mod aws;
 pub mod dynamodb;
+pub mod kms;
 pub mod secretsmanager;
 pub mod template;
 

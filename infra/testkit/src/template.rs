@@ -125,7 +125,15 @@ mod tests {
             .iter()
             .map(|index| index.index_name.as_str())
             .collect();
-        assert_eq!(indexes, ["by_slack_call_id", "by_join_url", "live_calls"]);
+        assert_eq!(
+            indexes,
+            [
+                "by_slack_call_id",
+                "by_join_url",
+                "live_calls",
+                "needs_sync"
+            ]
+        );
         assert_eq!(
             table.time_to_live_specification,
             Some(TimeToLiveSpecification {

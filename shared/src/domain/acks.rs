@@ -20,6 +20,8 @@ pub struct SlackAcks {
     pub block_refused: bool,
     pub details: Option<ShownDetails>,
     pub ended: bool,
+    /// Slack confirmed the participants a sync looked at ([`Call::settle_participants`]).
+    pub participants_settled: Option<super::repair::ParticipantsSettled>,
 }
 
 impl SlackAcks {
@@ -46,6 +48,12 @@ impl SlackAcks {
         }
         if self.ended {
             changed |= call.acknowledge_end();
+        }
+        if let Some(settled) = self.participants_settled {
+            changed |= call.settle_participants(settled);
+        }
+        if changed {
+            call.settle_repairs();
         }
         changed
     }
@@ -90,6 +98,7 @@ mod tests {
                 desktop_join_url: call.desktop_join_url.clone(),
             }),
             ended: false,
+            participants_settled: None,
         };
         assert!(!acks.is_empty());
         let mut copy = call.clone();

@@ -60,6 +60,9 @@ pub enum EndReason {
     Abandoned,
     /// Older than `MAX_CALL_HOURS`.
     TooOld,
+    /// The app was uninstalled from the call's workspace (or its bot token revoked):
+    /// nothing more is done for the call, in Slack or here.
+    Uninstalled,
 }
 
 /// A DM call declined by its callee (`call_rejected`).
@@ -156,6 +159,16 @@ pub struct Call {
     /// a race): each is ended in Slack, then forgotten.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub discarded_slack_call_ids: Vec<SlackCallId>,
+    /// Its room is a call in another workspace too (a link pasted there): the
+    /// provider's events for this call are meant for those calls as well.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub room_shared: bool,
+    /// What Slack still lacks, and when the sweep repairs it ([`super::repair`]).
+    #[serde(
+        default,
+        skip_serializing_if = "super::repair::Reconciliation::is_empty"
+    )]
+    pub reconciliation: super::repair::Reconciliation,
 
     /// Optimistic-locking version: every successful write increments it by one.
     #[serde(default)]
@@ -225,6 +238,8 @@ impl Call {
             slack_ended: false,
             registration_claim: None,
             discarded_slack_call_ids: Vec::new(),
+            room_shared: false,
+            reconciliation: Default::default(),
             version: 0,
         }
     }
@@ -320,6 +335,11 @@ impl Call {
             (false, true) => self.present_count = self.present_count.saturating_add(1),
             (true, false) => self.present_count = self.present_count.saturating_sub(1),
             _ => {}
+        }
+        if participant.pending().is_some() {
+            // In the same write as the person's item: the sweep's repair finds it even
+            // when the sync naming them never lands.
+            self.owe_participants();
         }
         changed
     }

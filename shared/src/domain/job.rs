@@ -3,9 +3,10 @@
 use serde::{Deserialize, Serialize};
 
 use super::call::UnixSeconds;
-use super::ids::{ChannelId, ExternalId, SlackCallId, TeamId, UserId};
+use super::ids::{ChannelId, ExternalId, SlackCallId, UserId};
 use super::notice::ProviderNotice;
 use super::unfurl::UnfurlSource;
+use super::workspace::Workspace;
 
 /// What the worker has to do. Each kind is idempotent: running it twice (stream
 /// redelivery) has the effect of running it once.
@@ -21,6 +22,11 @@ pub enum JobKind {
         external_unique_id: ExternalId,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         participants: Vec<String>,
+        /// The version of the call the write that named them was made from: when that
+        /// write alone left people owed, their sync settles the call's flag
+        /// ([`super::Call::settle_participants`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        written_at: Option<u64>,
     },
     /// A DM call was declined: record it, end the call if nobody joined, tell the provider.
     RejectCall {
@@ -30,11 +36,17 @@ pub enum JobKind {
         user_id: UserId,
         channel_id: ChannelId,
         rejected_at: UnixSeconds,
+        /// The workspace the rejection came from: only its calls are touched. Unset on
+        /// jobs written before calls were scoped by workspace.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        workspace: Option<Workspace>,
     },
     /// `chat.unfurl` the links of ours in one shared message (or message composer),
     /// registering rooms that have no live call.
     Unfurl {
-        team_id: TeamId,
+        /// Flattened, so a job written when it held only `team_id` still reads.
+        #[serde(flatten)]
+        workspace: Workspace,
         /// The conversation; unset for a link still in the message composer.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         channel: Option<ChannelId>,
@@ -53,8 +65,12 @@ pub enum JobKind {
         external_unique_id: ExternalId,
         payload: ProviderNotice,
     },
-    /// The app was uninstalled or its tokens revoked: disable the team's installation.
-    DisableInstallation { team_id: TeamId, reason: String },
+    /// The app was uninstalled or its tokens revoked: disable the workspace's installation.
+    DisableInstallation {
+        #[serde(flatten)]
+        workspace: Workspace,
+        reason: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -197,6 +213,7 @@ impl JobKind {
         JobKind::SyncCall {
             external_unique_id,
             participants: Vec::new(),
+            written_at: None,
         }
     }
 
@@ -205,6 +222,21 @@ impl JobKind {
         JobKind::SyncCall {
             external_unique_id,
             participants,
+            written_at: None,
+        }
+    }
+
+    /// The sync a write of the call made from its version `version` enqueues, of the
+    /// `participants` it changed.
+    pub fn sync_written(
+        external_unique_id: ExternalId,
+        participants: Vec<String>,
+        version: u64,
+    ) -> Self {
+        JobKind::SyncCall {
+            external_unique_id,
+            participants,
+            written_at: Some(version),
         }
     }
 
@@ -215,6 +247,19 @@ impl JobKind {
     /// sync skips the lease and its write.
     pub fn needs_lease(&self) -> bool {
         !matches!(self, JobKind::SyncCall { .. })
+    }
+
+    /// The call whose reconciliation covers this job's work: when its run cannot go on
+    /// now, the call's needs-sync marker has the sweep enqueue the work again.
+    pub fn repaired_call(&self) -> Option<&ExternalId> {
+        match self {
+            JobKind::RegisterCall { external_unique_id }
+            | JobKind::SyncCall {
+                external_unique_id,
+                ..
+            } => Some(external_unique_id),
+            _ => None,
+        }
     }
 
     /// The kind's name, as serialised and as logged.
@@ -324,9 +369,10 @@ mod tests {
                 user_id: id("U1"),
                 channel_id: id("D1"),
                 rejected_at: 1,
+                workspace: Some(Workspace::team(id("T1"))),
             },
             JobKind::Unfurl {
-                team_id: id("T1"),
+                workspace: Workspace::team(id("T1")),
                 channel: Some(id("C1")),
                 message_ts: "1.2".into(),
                 unfurl_id: None,
@@ -335,7 +381,7 @@ mod tests {
                 links: Vec::new(),
             },
             JobKind::DisableInstallation {
-                team_id: id("T1"),
+                workspace: Workspace::team(id("T1")),
                 reason: "app_uninstalled".into(),
             },
         ];
@@ -362,5 +408,52 @@ mod tests {
             job.kind,
             JobKind::Unfurl { channel: Some(ref c), unfurl_id: None, source: None, .. } if c == "C1"
         ));
+        let JobKind::Unfurl { workspace, .. } = job.kind else {
+            panic!("an unfurl job");
+        };
+        assert_eq!(workspace, Workspace::team(id("T1")));
+    }
+
+    #[test]
+    fn jobs_written_before_workspaces_still_read_and_org_installs_round_trip() {
+        let old = serde_json::json!({
+            "id": "j1", "kind": "disable_installation", "status": "pending", "created_at": 1,
+            "team_id": "T1", "reason": "app_uninstalled",
+        });
+        let job: Job = serde_json::from_value(old).expect("an older job reads");
+        assert_eq!(
+            job.kind,
+            JobKind::DisableInstallation {
+                workspace: Workspace::team(id("T1")),
+                reason: "app_uninstalled".into()
+            }
+        );
+        let old = serde_json::json!({
+            "id": "j2", "kind": "reject_call", "status": "pending", "created_at": 1,
+            "slack_call_id": "R1", "user_id": "U1", "channel_id": "D1", "rejected_at": 1,
+        });
+        let job: Job = serde_json::from_value(old).expect("an older rejection reads");
+        assert!(matches!(
+            job.kind,
+            JobKind::RejectCall {
+                workspace: None,
+                ..
+            }
+        ));
+
+        let org = Workspace {
+            team_id: id("T2"),
+            enterprise_id: Some(id("E1")),
+            is_enterprise_install: true,
+        };
+        let kind = JobKind::DisableInstallation {
+            workspace: org.clone(),
+            reason: "tokens_revoked".into(),
+        };
+        let json = serde_json::to_value(&kind).unwrap_or_default();
+        assert_eq!(json["team_id"], "T2");
+        assert_eq!(json["enterprise_id"], "E1");
+        let back: JobKind = serde_json::from_value(json).expect("reads back");
+        assert_eq!(back, kind);
     }
 }

@@ -10,8 +10,10 @@ pub mod installation;
 pub mod job;
 pub mod limits;
 pub mod notice;
+pub mod oauth_state;
 pub mod participant;
 pub mod registration;
+pub mod repair;
 pub mod sync_plan;
 pub mod unfurl;
 pub mod workspace;
@@ -22,11 +24,13 @@ pub use event_receipt::EventReceipt;
 pub use ids::{
     ChannelId, EnterpriseId, ExternalId, IdError, InvalidField, SlackCallId, TeamId, UserId,
 };
-pub use installation::Installation;
+pub use installation::{Installation, InstallationKey};
 pub use job::{Job, JobKind, JobStatus, Lease};
 pub use notice::ProviderNotice;
+pub use oauth_state::{OAuthState, StateCheck};
 pub use participant::{CallUser, Participant, ParticipantChange};
 pub use registration::RegistrationClaim;
+pub use repair::{OwedBy, ParticipantsSettled, Reconciliation, RepairJob};
 pub use sync_plan::SyncPlan;
 pub use unfurl::{UnfurlSource, UnfurlTarget};
 pub use workspace::Workspace;

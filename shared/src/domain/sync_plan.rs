@@ -48,6 +48,8 @@ impl Call {
 
     /// Slack shows the call as ended (`calls.end`). Returns whether that is news.
     pub fn acknowledge_end(&mut self) -> bool {
+        // An ended call takes no participant changes: none is owed any more.
+        self.reconciliation.participants_owed = None;
         !std::mem::replace(&mut self.slack_ended, true)
     }
 

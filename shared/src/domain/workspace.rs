@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::call::Call;
 use super::ids::{EnterpriseId, TeamId};
 
 /// A workspace as Slack names it on every request: its team and, inside an Enterprise
@@ -26,6 +27,16 @@ impl Workspace {
             is_enterprise_install: false,
         }
     }
+
+    /// Whether `call` is this workspace's: a call belongs to the team it was started or
+    /// shared in, whichever installation (the team's or its organisation's) serves it.
+    pub fn owns(&self, call: &Call) -> bool {
+        let same_org = match (&self.enterprise_id, &call.enterprise_id) {
+            (Some(mine), Some(its)) => mine == its,
+            _ => true,
+        };
+        call.team_id == self.team_id && same_org
+    }
 }
 
 impl std::fmt::Display for Workspace {
@@ -34,5 +45,38 @@ impl std::fmt::Display for Workspace {
             Some(enterprise) => write!(f, "{}/{}", enterprise, self.team_id),
             None => write!(f, "{}", self.team_id),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::call::tests::call;
+    use crate::domain::ids::id;
+
+    #[test]
+    fn a_workspace_owns_the_calls_of_its_team_only() {
+        let mut call = call();
+        let team = Workspace::team(id("T1"));
+        assert!(team.owns(&call));
+        assert!(!Workspace::team(id("T2")).owns(&call));
+
+        // Inside an organisation, through the team's or the org's install alike.
+        call.enterprise_id = Some(id("E1"));
+        let org_install = Workspace {
+            team_id: id("T1"),
+            enterprise_id: Some(id("E1")),
+            is_enterprise_install: true,
+        };
+        assert!(org_install.owns(&call));
+        assert!(
+            team.owns(&call),
+            "an event that did not name the organisation"
+        );
+        let other_org = Workspace {
+            enterprise_id: Some(id("E2")),
+            ..org_install
+        };
+        assert!(!other_org.owns(&call));
     }
 }

@@ -5,8 +5,9 @@ use std::time::Duration;
 use http::{HeaderMap, Response, StatusCode};
 
 use crate::domain::ids::parse_field;
-use crate::domain::{CallKind, InvalidField};
+use crate::domain::{CallKind, InvalidField, Workspace};
 use crate::flows::start_call::{start_call, StartCall, StartOutcome, StartedFrom, TRY_AGAIN};
+use crate::flows::tenant::{self, Admission, Origin};
 use crate::flows::Services;
 use crate::metrics::{self, EntryPoint};
 use crate::slack;
@@ -22,6 +23,8 @@ pub const MAX_COMMAND_BODY_BYTES: usize = 16 * 1024;
 pub const ANSWER_DEADLINE: Duration = Duration::from_millis(2_500);
 /// The answer to a request sent again: the first one started the call.
 pub const ALREADY_HANDLED: &str = "This request was already handled.";
+/// The body of the 403 to a request for another app (same signing secret, other app).
+pub const OTHER_APP: &str = "this request is for another app";
 
 pub async fn handle_command(
     services: &Services,
@@ -57,10 +60,20 @@ async fn answer_request(services: &Services, headers: &HeaderMap, body: &[u8]) -
     {
         tracing::warn!(%error, "response_url will not be used");
     }
+    let app_id = form.api_app_id.clone();
     let command = match StartCall::try_from(form) {
         Ok(command) => command,
         Err(error) => return error_response(StatusCode::BAD_REQUEST, &error.to_string()),
     };
+    let origin = Origin {
+        workspace: command.workspace.clone(),
+        app_id,
+    };
+    if let Some(refusal) =
+        refuse_unless_admitted(services, headers, &origin, &command, deadline).await
+    {
+        return refusal;
+    }
     let (started_from, kind) = (command.started_from, command.kind);
     // The same signed request sent again (a replay) has the same digest.
     let started = start_call(command, &signed.digest, services);
@@ -71,6 +84,47 @@ async fn answer_request(services: &Services, headers: &HeaderMap, body: &[u8]) -
             StartOutcome::Refused(TRY_AGAIN.into())
         });
     answer(started_from, kind, outcome)
+}
+
+/// The answer to a request the workspace's installation does not let through: another
+/// app (403), a workspace without the app (ephemeral, with the install link), or no
+/// way to tell in time (try again). `None`: go ahead.
+async fn refuse_unless_admitted(
+    services: &Services,
+    headers: &HeaderMap,
+    origin: &Origin,
+    command: &StartCall,
+    deadline: tokio::time::Instant,
+) -> Option<Response<String>> {
+    let admitted = tokio::time::timeout_at(deadline, tenant::admit(services, origin)).await;
+    let message = match admitted {
+        Ok(Ok(Admission::Admitted)) => return None,
+        Ok(Ok(Admission::NotInstalled)) => {
+            tracing::info!(workspace = %origin.workspace, "command from a workspace without the app");
+            let host = headers
+                .get(http::header::HOST)
+                .and_then(|h| h.to_str().ok());
+            let url = tenant::install_url(&services.config, host);
+            tenant::not_installed_message(url.as_deref())
+        }
+        Ok(Ok(Admission::OtherApp)) => {
+            tracing::warn!(app = ?origin.app_id, "command for another app refused");
+            return Some(error_response(StatusCode::FORBIDDEN, OTHER_APP));
+        }
+        Ok(Err(error)) => {
+            tracing::error!(%error, "could not tell whether the app is installed");
+            TRY_AGAIN.into()
+        }
+        Err(_) => {
+            tracing::error!("the installation lookup took too long");
+            TRY_AGAIN.into()
+        }
+    };
+    Some(answer(
+        command.started_from,
+        command.kind,
+        StartOutcome::Refused(message),
+    ))
 }
 
 /// Why a decoded form is not a command to start a call.
@@ -88,7 +142,16 @@ impl TryFrom<CommandForm> for StartCall {
     /// The form's ids parsed, and what was pressed: the slash command starts a video
     /// call; the call button says which kind in `type`.
     fn try_from(form: CommandForm) -> Result<Self, CommandError> {
-        let team_id = parse_field("team_id", form.team_id.as_str())?;
+        let workspace = Workspace {
+            team_id: parse_field("team_id", form.team_id.as_str())?,
+            enterprise_id: match form.enterprise_id.as_deref().map(str::trim) {
+                Some(enterprise) if !enterprise.is_empty() => {
+                    Some(parse_field("enterprise_id", enterprise)?)
+                }
+                _ => None,
+            },
+            is_enterprise_install: form.is_enterprise_install.as_deref() == Some("true"),
+        };
         let channel_id = parse_field("channel_id", form.channel_id.as_str())?;
         let user_id = parse_field("user_id", form.user_id.as_str())?;
         let (started_from, kind) = match (&form.command, form.call_type.as_deref()) {
@@ -100,7 +163,7 @@ impl TryFrom<CommandForm> for StartCall {
         let title = form.title();
         Ok(StartCall {
             started_from,
-            team_id,
+            workspace,
             channel_id,
             user_name: form.user_name.unwrap_or(form.user_id),
             user_id,
@@ -208,7 +271,7 @@ mod tests {
             command,
             StartCall {
                 started_from: StartedFrom::SlashCommand,
-                team_id: id("T0TEAM0001"),
+                workspace: Workspace::team(id("T0TEAM0001")),
                 channel_id: id("C0CHAN0001"),
                 user_id: id("U0USER0001"),
                 user_name: "U0USER0001".into(),
@@ -227,6 +290,34 @@ mod tests {
         assert_eq!(
             (button.started_from, button.kind, button.user_name.as_str()),
             (StartedFrom::CallButton, CallKind::Audio, "ada")
+        );
+    }
+
+    #[test]
+    fn an_org_wide_install_names_the_workspace_and_its_organisation() {
+        let command = StartCall::try_from(form(&[
+            ("enterprise_id", "E0ORG0001"),
+            ("is_enterprise_install", "true"),
+            ("api_app_id", "A0APP0001"),
+        ]))
+        .expect("valid");
+        assert_eq!(
+            command.workspace,
+            Workspace {
+                team_id: id("T0TEAM0001"),
+                enterprise_id: Some(id("E0ORG0001")),
+                is_enterprise_install: true,
+            }
+        );
+        let workspace_install = StartCall::try_from(form(&[
+            ("enterprise_id", "E0ORG0001"),
+            ("is_enterprise_install", "false"),
+        ]))
+        .expect("valid");
+        assert!(!workspace_install.workspace.is_enterprise_install);
+        assert_eq!(
+            refusal(&[("enterprise_id", "T0ORG0001")]),
+            "enterprise_id is invalid: Slack enterprise id must start with E"
         );
     }
 
@@ -256,13 +347,16 @@ mod tests {
         );
     }
 
-    /// Secrets that take `0` to arrive (a cold fetch).
-    struct SlowSecrets(Duration, StaticSecrets);
+    /// Secrets whose first fetch takes `0` (a cold fetch); later reads are served from
+    /// memory, as the deployed source's are.
+    struct SlowSecrets(Duration, StaticSecrets, std::sync::atomic::AtomicBool);
 
     #[async_trait]
     impl SecretSource for SlowSecrets {
         async fn current(&self) -> Result<Arc<Secrets>, SecretsError> {
-            tokio::time::sleep(self.0).await;
+            if !self.2.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                tokio::time::sleep(self.0).await;
+            }
             self.1.current().await
         }
         async fn refresh(&self) -> Result<Arc<Secrets>, SecretsError> {
@@ -291,7 +385,7 @@ mod tests {
         let mut services = crate::wiring::services_with(
             Arc::new(config),
             Arc::new(EmbeddedStore::in_memory()),
-            Arc::new(SlowSecrets(secrets, source)),
+            Arc::new(SlowSecrets(secrets, source, Default::default())),
             crate::slack::RetryPolicy::interactive(),
         )
         .expect("services");

@@ -3,6 +3,7 @@
 use http::header::HeaderValue;
 use http::{HeaderMap, Response, StatusCode};
 
+use crate::entry::commands::OTHER_APP;
 use crate::flows::slack_events::{handle_event_callback, EventAck};
 use crate::flows::Services;
 use crate::metrics::{self, EntryPoint};
@@ -85,6 +86,10 @@ async fn answer_request(services: &Services, headers: &HeaderMap, body: &[u8]) -
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("0");
             match handle_event_callback(&callback, services).await {
+                Ok(EventAck::OtherApp) => {
+                    tracing::warn!(app = ?callback.api_app_id, event_type, "event for another app refused");
+                    no_retry(error_response(StatusCode::FORBIDDEN, OTHER_APP))
+                }
                 Ok(ack) => {
                     match ack {
                         EventAck::Ignored => tracing::debug!(event_type, "event ignored"),

@@ -4,6 +4,8 @@
 
 pub mod commands;
 pub mod events;
+pub mod install;
+mod install_page;
 pub mod provider;
 pub mod worker;
 

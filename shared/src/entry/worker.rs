@@ -66,12 +66,14 @@ pub async fn handle_worker_event(
                 .map_err(|error| WorkerError::Sweep(error.to_string()))?;
             tracing::info!(?report, "stale-call sweep finished");
             metrics::emit(metrics::sweep_repairs(
-                report.ended_abandoned + report.ended_too_old,
+                report.ended_abandoned + report.ended_too_old + report.repairs_queued,
             ));
             Ok(serde_json::json!({
                 "live_calls": report.live_calls,
                 "ended_abandoned": report.ended_abandoned,
                 "ended_too_old": report.ended_too_old,
+                "repairs_due": report.repairs_due,
+                "repairs_queued": report.repairs_queued,
                 "errors": report.errors,
             }))
         }
@@ -122,7 +124,7 @@ pub async fn handle_stream_records(
                 InsertedJob::Id(id) => run_stored_job(&id, services).await,
             };
             match outcome {
-                JobOutcome::Done | JobOutcome::Failed(_) => None,
+                JobOutcome::Done | JobOutcome::Failed(_) | JobOutcome::Deferred(_) => None,
                 JobOutcome::Retry(reason) => Some(reason),
             }
         };
@@ -262,7 +264,8 @@ mod tests {
         assert_eq!(
             answer(json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}}))
                 .await,
-            json!({"live_calls": 0, "ended_abandoned": 0, "ended_too_old": 0, "errors": 0})
+            json!({"live_calls": 0, "ended_abandoned": 0, "ended_too_old": 0,
+                   "repairs_due": 0, "repairs_queued": 0, "errors": 0})
         );
         let other_rule = json!({"detail-type": "EC2 Instance State-change Notification",
                                 "source": "aws.ec2", "detail": {}});

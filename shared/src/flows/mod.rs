@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::cipher::TokenCipher;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::meeting::MeetingProvider;
@@ -11,12 +12,15 @@ use crate::secrets::SecretSource;
 use crate::slack::SlackApi;
 use crate::store::CallStore;
 
+pub mod install;
 pub mod installation;
 pub mod jobs;
 pub mod provider_events;
+pub mod reconcile;
 pub mod slack_events;
 pub mod start_call;
 pub mod sweep;
+pub mod tenant;
 
 /// The ports every flow may use, built once per container.
 #[derive(Clone)]
@@ -28,4 +32,8 @@ pub struct Services {
     pub secrets: Arc<dyn SecretSource>,
     pub provider_callback: Arc<dyn ProviderCallback>,
     pub clock: Arc<dyn Clock>,
+    /// Seals and opens installations' tokens.
+    pub cipher: Arc<dyn TokenCipher>,
+    /// What this container remembers about tokens (see [`installation::TokenCaches`]).
+    pub token_caches: Arc<installation::TokenCaches>,
 }

@@ -8,12 +8,14 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 use crate::domain::{
-    Call, CallUser, EndReason, ExternalId, Job, JobKind, Participant, Presence, UnixSeconds,
+    Call, CallUser, EndReason, ExternalId, Job, JobKind, Participant, Presence, TeamId,
+    UnixSeconds,
 };
 use crate::meeting::room::{is_room_name, RoomPattern};
 use crate::provider::events::{CallChange, ValidEvent};
 use crate::store::{
-    conflict_backoff, StoreError, MAX_PARTICIPANTS_PER_WRITE, MODIFY_CALL_ATTEMPTS,
+    conflict_backoff, preferred_call, StoreError, MAX_PARTICIPANTS_PER_WRITE,
+    MODIFY_CALL_ATTEMPTS,
 };
 
 use super::Services;
@@ -56,32 +58,12 @@ pub async fn apply_provider_events(events: &[ValidEvent], services: &Services) -
         let indexes: Vec<usize> = (0..events.len())
             .filter(|&i| events[i].external_unique_id == *call_id)
             .collect();
-        let mut applied = apply_to_call(call_id, &indexes, events, services).await;
-        if let Some(live) = live_call_of_room(call_id, &applied, services).await {
-            applied = apply_to_call(&live, &indexes, events, services).await;
+        let named = apply_to_call(call_id, &indexes, events, services).await;
+        let mut per_event = named.per_event(indexes.len());
+        for other in calls_of_room(call_id, &named, services).await {
+            let forwarded = apply_to_call(&other, &indexes, events, services).await;
+            merge(&mut per_event, forwarded.per_event(indexes.len()));
         }
-        let (outcome, statuses) = applied;
-        let per_event: Vec<(EventStatus, Option<&'static str>)> = match outcome {
-            Ok(Some(_)) => statuses,
-            Ok(None) => {
-                vec![(EventStatus::NotFound, Some("unknown external_unique_id")); indexes.len()]
-            }
-            // Resending cannot help a record that cannot be read: no 503 for it.
-            Err(error @ StoreError::Malformed(_)) => {
-                log_store_error(&error);
-                vec![
-                    (
-                        EventStatus::Ignored,
-                        Some("the call's record cannot be read")
-                    );
-                    indexes.len()
-                ]
-            }
-            Err(error) => {
-                log_store_error(&error);
-                vec![(EventStatus::Error, Some("store unavailable, send again")); indexes.len()]
-            }
-        };
         for (&index, (status, reason)) in indexes.iter().zip(per_event) {
             results[index] = Some(EventResult {
                 index,
@@ -96,6 +78,54 @@ pub async fn apply_provider_events(events: &[ValidEvent], services: &Services) -
 
 type Statuses = Vec<(EventStatus, Option<&'static str>)>;
 
+/// Some events applied to one call in one write: the call as stored, and a status per
+/// event.
+struct Applied {
+    outcome: Result<Option<Call>, StoreError>,
+    statuses: Statuses,
+}
+
+impl Applied {
+    /// A status per event, the call's absence or the store's failure included.
+    fn per_event(&self, events: usize) -> Statuses {
+        match &self.outcome {
+            Ok(Some(_)) => self.statuses.clone(),
+            Ok(None) => vec![(EventStatus::NotFound, Some("unknown external_unique_id")); events],
+            // Resending cannot help a record that cannot be read: no 503 for it.
+            Err(error @ StoreError::Malformed(_)) => {
+                log_store_error(error);
+                vec![
+                    (
+                        EventStatus::Ignored,
+                        Some("the call's record cannot be read")
+                    );
+                    events
+                ]
+            }
+            Err(error) => {
+                log_store_error(error);
+                vec![(EventStatus::Error, Some("store unavailable, send again")); events]
+            }
+        }
+    }
+}
+
+/// One event's status over several calls: a failure first (send again), then what
+/// applied anywhere; between equals, the later call's.
+fn merge(into: &mut Statuses, other: Statuses) {
+    let rank = |status: EventStatus| match status {
+        EventStatus::NotFound => 0,
+        EventStatus::Ignored => 1,
+        EventStatus::Applied => 2,
+        EventStatus::Error => 3,
+    };
+    for (mine, theirs) in into.iter_mut().zip(other) {
+        if rank(theirs.0) >= rank(mine.0) {
+            *mine = theirs;
+        }
+    }
+}
+
 /// The events at `indexes` applied to one call, in writes of at most
 /// [`MAX_PARTICIPANTS_PER_WRITE`] events each; the call as stored, and a status per
 /// event. Each write carries the call (small: counts, not people), the participants
@@ -105,7 +135,7 @@ async fn apply_to_call(
     indexes: &[usize],
     events: &[ValidEvent],
     services: &Services,
-) -> (Result<Option<Call>, StoreError>, Statuses) {
+) -> Applied {
     let mut statuses: Statuses = Vec::new();
     let mut stored = Ok(None);
     for chunk in indexes.chunks(MAX_PARTICIPANTS_PER_WRITE) {
@@ -113,10 +143,13 @@ async fn apply_to_call(
         statuses.extend(chunk_statuses);
         match outcome {
             Ok(Some(call)) => stored = Ok(Some(call)),
-            other => return (other, statuses),
+            outcome => return Applied { outcome, statuses },
         }
     }
-    (stored, statuses)
+    Applied {
+        outcome: stored,
+        statuses,
+    }
 }
 
 /// One write's worth of events: read the call and the people they name, apply, write
@@ -185,7 +218,7 @@ async fn apply_chunk(
             .collect();
         let jobs = if applied {
             vec![Job::new(
-                JobKind::sync_participants(draft.external_unique_id.clone(), owed),
+                JobKind::sync_written(draft.external_unique_id.clone(), owed, call.version),
                 now,
             )]
         } else {
@@ -209,37 +242,67 @@ async fn apply_chunk(
     }
 }
 
-/// Rooms are reused (a daily stand-up, a personal room) and the provider names the
-/// room, not the call: events naming a room whose call has ended, or a room we only
-/// know from a pasted link, belong to the room's live call, if it has one. (Not the
-/// events that ended the call just now: they were its own.)
-async fn live_call_of_room(
+/// The provider names a room, not each call of it. Other calls the events belong to:
+///
+/// - a reused room (a daily stand-up, a personal room): events naming a call that had
+///   ended before them, or a room we only know from a pasted link, belong to the room's
+///   live call (not the events that ended the call just now: they were its own);
+/// - a room pasted in several workspaces is a call in each: every other workspace's
+///   live call of the room gets them too (asked only of calls marked `room_shared`, so
+///   an ordinary call's events cost no lookup).
+async fn calls_of_room(
     call_id: &ExternalId,
-    (outcome, statuses): &(Result<Option<Call>, StoreError>, Statuses),
+    named: &Applied,
     services: &Services,
-) -> Option<ExternalId> {
-    let applied_here = statuses
+) -> Vec<ExternalId> {
+    let applied_here = named
+        .statuses
         .iter()
         .any(|(status, _)| *status == EventStatus::Applied);
-    let join_url = match outcome {
-        Ok(Some(call)) if !call.is_live() && !applied_here => call.join_url.clone(),
+    let (join_url, named_call) = match &named.outcome {
+        Ok(Some(call)) => (call.join_url.clone(), Some(call)),
         Ok(None) if is_room_name(call_id.as_str()) => {
-            RoomPattern::from_template(&services.config.join_url_template)?
-                .join_url(call_id.as_str())
+            let pattern = RoomPattern::from_template(&services.config.join_url_template);
+            match pattern.map(|pattern| pattern.join_url(call_id.as_str())) {
+                Some(url) => (url, None),
+                None => return Vec::new(),
+            }
         }
-        _ => return None,
+        _ => return Vec::new(),
     };
-    match services.store.find_call_by_join_url(&join_url).await {
-        Ok(Some(live)) if live.is_live() && live.external_unique_id != *call_id => {
-            tracing::info!(room = %call_id, call = %live.external_unique_id, "events for the room go to its live call");
-            Some(live.external_unique_id)
-        }
-        Ok(_) => None,
+    // Whether the named call's own workspace gets the events at its live call.
+    let own_workspace_too = named_call.is_none_or(|call| !call.is_live() && !applied_here);
+    if !own_workspace_too && !named_call.is_some_and(|call| call.room_shared) {
+        return Vec::new();
+    }
+    let live: Vec<Call> = match services.store.calls_by_join_url(&join_url).await {
+        Ok(calls) => calls.into_iter().filter(Call::is_live).collect(),
         Err(error) => {
             log_store_error(&error);
-            None
+            return Vec::new();
+        }
+    };
+    let mut teams: Vec<&TeamId> = Vec::new();
+    for call in &live {
+        if !teams.contains(&&call.team_id) {
+            teams.push(&call.team_id);
         }
     }
+    let mut targets = Vec::new();
+    for team in teams {
+        if !own_workspace_too && named_call.is_some_and(|call| call.team_id == *team) {
+            continue;
+        }
+        let Some(target) = preferred_call(live.iter().filter(|c| c.team_id == *team).cloned())
+        else {
+            continue;
+        };
+        if target.external_unique_id != *call_id {
+            tracing::info!(room = %call_id, call = %target.external_unique_id, team = %team, "events for the room go to its live call");
+            targets.push(target.external_unique_id);
+        }
+    }
+    targets
 }
 
 fn log_store_error(error: &StoreError) {
@@ -304,5 +367,27 @@ fn apply_one(
             EventStatus::Ignored,
             Some("no change (already applied or out of order)"),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn over_several_calls_a_failure_wins_then_what_applied_anywhere() {
+        let not_found = (EventStatus::NotFound, Some("unknown external_unique_id"));
+        let ended = (EventStatus::Ignored, Some("the call has ended"));
+        let applied = (EventStatus::Applied, None);
+        let error = (EventStatus::Error, Some("store unavailable, send again"));
+
+        let mut statuses = vec![not_found, ended, applied, applied];
+        merge(&mut statuses, vec![ended, applied, ended, error]);
+        assert_eq!(statuses, vec![ended, applied, applied, error]);
+        merge(
+            &mut statuses,
+            vec![not_found, not_found, not_found, applied],
+        );
+        assert_eq!(statuses, vec![ended, applied, applied, error]);
     }
 }

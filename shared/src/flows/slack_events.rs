@@ -8,6 +8,8 @@ use crate::meeting::room::RoomPattern;
 use crate::slack::payloads::{Event, EventCallback, LinkLocation, SharedLink};
 use crate::store::{ReceiptOutcome, StoreError};
 
+use super::installation::TokenError;
+use super::tenant::{self, Admission, Origin};
 use super::Services;
 
 /// Room links one `link_shared` event may unfurl.
@@ -22,14 +24,33 @@ pub enum EventAck {
     /// Nothing for us to do (an event we do not handle, links not ours, links still in
     /// the composer).
     Ignored,
+    /// From a workspace without the app: acknowledged, nothing done.
+    NotInstalled,
+    /// Sent for another app: refused.
+    OtherApp,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EventError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Installation(#[from] TokenError),
 }
 
 pub async fn handle_event_callback(
     callback: &EventCallback,
     services: &Services,
-) -> Result<EventAck, StoreError> {
+) -> Result<EventAck, EventError> {
     let now = services.clock.now();
-    let team_id = callback.team_id.clone();
+    // Every event we act on is its workspace's (the entry point refuses those without).
+    if !callback.event.needs_team() {
+        return Ok(EventAck::Ignored);
+    }
+    let Some(workspace) = callback.workspace() else {
+        tracing::warn!("event without team_id; ignored");
+        return Ok(EventAck::Ignored);
+    };
     let kind = match &callback.event {
         Event::LinkShared {
             channel,
@@ -54,11 +75,8 @@ pub async fn handle_event_callback(
             if ours.is_empty() {
                 return Ok(EventAck::Ignored);
             }
-            let Some(team_id) = team_id else {
-                return Ok(without_team());
-            };
             JobKind::Unfurl {
-                team_id,
+                workspace: workspace.clone(),
                 channel,
                 message_ts: message_ts.clone(),
                 unfurl_id: unfurl_id.clone(),
@@ -78,16 +96,12 @@ pub async fn handle_event_callback(
             user_id: user_id.clone(),
             channel_id: channel_id.clone(),
             rejected_at: callback.event_time.unwrap_or(now),
+            workspace: Some(workspace.clone()),
         },
-        Event::AppUninstalled {} => {
-            let Some(team_id) = team_id else {
-                return Ok(without_team());
-            };
-            JobKind::DisableInstallation {
-                team_id,
-                reason: "app_uninstalled".into(),
-            }
-        }
+        Event::AppUninstalled {} => JobKind::DisableInstallation {
+            workspace: workspace.clone(),
+            reason: "app_uninstalled".into(),
+        },
         Event::TokensRevoked { tokens } => {
             // Only the bot token matters to us; user tokens are never used.
             let bot_revoked = tokens
@@ -97,16 +111,25 @@ pub async fn handle_event_callback(
             if !bot_revoked {
                 return Ok(EventAck::Ignored);
             }
-            let Some(team_id) = team_id else {
-                return Ok(without_team());
-            };
             JobKind::DisableInstallation {
-                team_id,
+                workspace: workspace.clone(),
                 reason: "tokens_revoked".into(),
             }
         }
         Event::Other => return Ok(EventAck::Ignored),
     };
+    let origin = Origin {
+        workspace,
+        app_id: callback.api_app_id.clone(),
+    };
+    match tenant::admit(services, &origin).await? {
+        Admission::Admitted => {}
+        Admission::NotInstalled => {
+            tracing::info!(workspace = %origin.workspace, "event from a workspace without the app; ignored");
+            return Ok(EventAck::NotInstalled);
+        }
+        Admission::OtherApp => return Ok(EventAck::OtherApp),
+    }
     let receipt = EventReceipt::new(callback.event_id.clone(), now);
     match services
         .store
@@ -116,13 +139,6 @@ pub async fn handle_event_callback(
         ReceiptOutcome::New => Ok(EventAck::Recorded),
         ReceiptOutcome::Duplicate => Ok(EventAck::Duplicate),
     }
-}
-
-/// An event that needs its workspace arrived without one. The entry point refuses
-/// those ([`EventCallback::check`]), so this is for callers that skip the check.
-fn without_team() -> EventAck {
-    tracing::warn!("event without team_id; ignored");
-    EventAck::Ignored
 }
 
 /// Links to rooms of ours (see [`RoomPattern`]), in order, without repeats, at most

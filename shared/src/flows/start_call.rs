@@ -8,7 +8,7 @@
 //! nothing: the job is the request's receipt, written with the call.
 
 use crate::domain::{
-    Call, CallKind, ChannelId, ExternalId, Job, JobKind, NewCall, TeamId, UserId, Workspace,
+    Call, CallKind, ChannelId, ExternalId, Job, JobKind, NewCall, UserId, Workspace,
 };
 use crate::meeting::{MeetingError, MeetingRequest};
 use crate::metrics;
@@ -28,7 +28,8 @@ pub enum StartedFrom {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StartCall {
     pub started_from: StartedFrom,
-    pub team_id: TeamId,
+    /// The workspace the request came from; an org-wide install names its organisation.
+    pub workspace: Workspace,
     pub channel_id: ChannelId,
     pub user_id: UserId,
     pub user_name: String,
@@ -63,7 +64,7 @@ pub const NO_PHONE_CALLS: &str =
 /// request sent twice has the same id): see the module's note on replays.
 pub async fn start_call(command: StartCall, request_id: &str, services: &Services) -> StartOutcome {
     let request = MeetingRequest {
-        team_id: command.team_id.clone(),
+        team_id: command.workspace.team_id.clone(),
         user_id: command.user_id.clone(),
         user_name: command.user_name.clone(),
         channel_id: command.channel_id.clone(),
@@ -92,7 +93,7 @@ pub async fn start_call(command: StartCall, request_id: &str, services: &Service
     let call = Call::new(
         NewCall {
             external_unique_id: meeting.external_unique_id.clone(),
-            workspace: Workspace::team(command.team_id),
+            workspace: command.workspace,
             channel_id: Some(command.channel_id),
             created_by: command.user_id,
             kind: command.kind,

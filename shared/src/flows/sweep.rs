@@ -1,5 +1,6 @@
 //! The stale-call sweep: providers' webhooks get lost, and a call left "ongoing" in
-//! Slack is a lie. Runs on a schedule over the sparse live-calls index, never a scan.
+//! Slack is a lie. Runs on a schedule over the sparse live-calls index, never a scan,
+//! after the reconciliation pass ([`super::reconcile`]) re-queued what Slack lacks.
 
 use crate::domain::{Call, EndReason, Job, JobKind, UnixSeconds};
 use crate::store::{modify_call_from, StoreError};
@@ -11,8 +12,12 @@ pub struct SweepReport {
     pub live_calls: usize,
     pub ended_abandoned: usize,
     pub ended_too_old: usize,
-    /// Calls that could not be ended this time (store errors); the next sweep retries.
+    /// Calls that could not be ended or repaired this time (store errors); the next
+    /// sweep retries.
     pub errors: usize,
+    /// Calls Slack lacked something for whose repair was due, and jobs enqueued for them.
+    pub repairs_due: usize,
+    pub repairs_queued: usize,
 }
 
 /// Why `call` should be ended now, if it should.
@@ -34,10 +39,15 @@ pub fn stale_reason(
 }
 
 pub async fn sweep_stale_calls(services: &Services) -> Result<SweepReport, StoreError> {
+    // Repairs first: a call this sweep ends enqueues its own sync, not due yet.
+    let repairs = super::reconcile::repair_due_calls(services).await?;
     let calls = services.store.list_live_calls().await?;
     let config = &services.config;
     let mut report = SweepReport {
         live_calls: calls.len(),
+        errors: repairs.errors,
+        repairs_due: repairs.due,
+        repairs_queued: repairs.queued,
         ..SweepReport::default()
     };
     for call in calls {

@@ -8,6 +8,7 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
 use super::error::SlackError;
+use super::oauth::{AuthTest, ClientCredentials, OAuthAccess, OAuthGrant};
 use super::payloads::ResponseMessage;
 use crate::domain::{CallUser, ChannelId, ExternalId, SlackCallId, UnfurlTarget, UserId};
 
@@ -162,4 +163,13 @@ pub trait SlackApi: Send + Sync {
         response_url: &str,
         message: &ResponseMessage,
     ) -> Result<(), SlackError>;
+    /// `oauth.v2.access`: a code or a refresh token exchanged for a bot token, with the
+    /// app's credentials. Sent once, never retried: a refresh token is single use.
+    async fn oauth_v2_access(
+        &self,
+        grant: &OAuthGrant,
+        client: &ClientCredentials,
+    ) -> Result<OAuthAccess, SlackError>;
+    /// `auth.test`: the workspace (and organisation) `token` belongs to.
+    async fn auth_test(&self, token: &SecretString) -> Result<AuthTest, SlackError>;
 }

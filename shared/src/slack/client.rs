@@ -20,6 +20,7 @@ use super::api::{
     ChatUnfurl, SlackApi, SlackCall,
 };
 use super::error::SlackError;
+use super::oauth::{self, AuthTest, ClientCredentials, OAuthAccess, OAuthGrant};
 use super::payloads::ResponseMessage;
 use super::retry::RetryPolicy;
 use crate::config::Config;
@@ -442,6 +443,55 @@ impl SlackApi for SlackClient {
         self.send_with_retries(RESPONSE_URL, response_url, None, body)
             .await
             .map(drop)
+    }
+
+    async fn oauth_v2_access(
+        &self,
+        grant: &OAuthGrant,
+        client: &ClientCredentials,
+    ) -> Result<OAuthAccess, SlackError> {
+        let method = oauth::OAUTH_V2_ACCESS;
+        let mut authorization =
+            HeaderValue::from_str(&client.basic_authorization()).map_err(|_| {
+                SlackError::Transport {
+                    method,
+                    reason: "the client credentials are not a valid header value".into(),
+                }
+            })?;
+        authorization.set_sensitive(true);
+        let body = serde_urlencoded::to_string(grant.form())
+            .map(|form| Body {
+                bytes: form.into(),
+                content_type: FORM,
+            })
+            .map_err(|error| encoding_error(method, &error))?;
+        let url = format!("{}{method}", self.api_url);
+        // Once: a lost answer to a resent refresh would cost the only refresh token.
+        let started = Instant::now();
+        let answer = self
+            .send_once(
+                method,
+                &url,
+                Some(&authorization),
+                &body,
+                self.policy.request_timeout,
+            )
+            .await;
+        let latency_ms = started.elapsed().as_millis() as u64;
+        match &answer {
+            Ok(_) => tracing::info!(method, latency_ms, outcome = "ok", "slack answered"),
+            Err(error) => {
+                tracing::warn!(method, latency_ms, outcome = %error, "slack request failed")
+            }
+        }
+        oauth::access_of(answer?)
+    }
+
+    async fn auth_test(&self, token: &SecretString) -> Result<AuthTest, SlackError> {
+        let answer = self
+            .call(oauth::AUTH_TEST, token, &serde_json::json!({}))
+            .await?;
+        oauth::auth_test_of(&answer)
     }
 }
 

@@ -222,6 +222,18 @@ api_error_codes! {
     MissingFileData = "missing_file_data" => BadRequest,
     TeamNotFound = "team_not_found" => BadRequest,
 
+    // --- oauth.v2.access ---
+    /// The code is unknown, expired or already used.
+    InvalidCode = "invalid_code" => BadRequest,
+    InvalidGrantType = "invalid_grant_type" => BadRequest,
+    /// The refresh token was used already or revoked: the installation must be renewed.
+    InvalidRefreshToken = "invalid_refresh_token" => TokenDead,
+    BadClientSecret = "bad_client_secret" => BadRequest,
+    InvalidClientId = "invalid_client_id" => BadRequest,
+    BadRedirectUri = "bad_redirect_uri" => BadRequest,
+    OauthAuthorizationUrlMismatch = "oauth_authorization_url_mismatch" => BadRequest,
+    CannotInstallAnOrgInstalledApp = "cannot_install_an_org_installed_app" => BadRequest,
+
     // --- response_url answers ---
     /// The `response_url` is older than Slack keeps it (30 minutes).
     ExpiredUrl = "expired_url" => BadRequest,
@@ -412,6 +424,23 @@ mod tests {
         ("invalid_call_id", C::InvalidCallId, BAD),
         ("inactive_call", C::InactiveCall, BAD),
         ("bad_users", C::BadUsers, BAD),
+        // oauth.v2.access
+        ("invalid_code", C::InvalidCode, BAD),
+        ("invalid_grant_type", C::InvalidGrantType, BAD),
+        ("invalid_refresh_token", C::InvalidRefreshToken, DEAD),
+        ("bad_client_secret", C::BadClientSecret, BAD),
+        ("invalid_client_id", C::InvalidClientId, BAD),
+        ("bad_redirect_uri", C::BadRedirectUri, BAD),
+        (
+            "oauth_authorization_url_mismatch",
+            C::OauthAuthorizationUrlMismatch,
+            BAD,
+        ),
+        (
+            "cannot_install_an_org_installed_app",
+            C::CannotInstallAnOrgInstalledApp,
+            BAD,
+        ),
         // chat.unfurl
         ("cannot_unfurl_url", C::CannotUnfurlUrl, BAD),
         ("cannot_unfurl_message", C::CannotUnfurlMessage, BAD),

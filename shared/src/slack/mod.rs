@@ -5,6 +5,7 @@ mod answer;
 pub mod api;
 pub mod client;
 pub mod error;
+pub mod oauth;
 pub mod payloads;
 pub mod response_url;
 pub mod retry;

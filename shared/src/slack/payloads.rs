@@ -8,7 +8,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{ChannelId, ExternalId, IdError, SlackCallId, TeamId, UserId};
+use crate::domain::{
+    ChannelId, EnterpriseId, ExternalId, IdError, SlackCallId, TeamId, UserId, Workspace,
+};
 
 /// The `application/x-www-form-urlencoded` body of a slash command or call-button press.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -38,6 +40,11 @@ pub struct CommandForm {
     /// Call button, `audio`: the number to dial.
     #[serde(default)]
     pub phone_number: Option<String>,
+    /// `true` when the app serves this workspace through its organisation's install.
+    #[serde(default)]
+    pub is_enterprise_install: Option<String>,
+    #[serde(default)]
+    pub api_app_id: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -103,8 +110,26 @@ pub struct EventCallback {
     #[serde(default)]
     pub api_app_id: Option<String>,
     #[serde(default)]
+    pub enterprise_id: Option<EnterpriseId>,
+    /// The installations the event is delivered for; the first is the one it came
+    /// through (Slack sends one, and `apps.event.authorizations.list` for the rest).
+    #[serde(default)]
+    pub authorizations: Vec<Authorization>,
+    #[serde(default)]
     pub authed_users: Vec<String>,
     pub event: Event,
+}
+
+/// One entry of an event's `authorizations`: an installation of the app. An org-wide
+/// install has an `enterprise_id` and no `team_id`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Authorization {
+    #[serde(default)]
+    pub enterprise_id: Option<EnterpriseId>,
+    #[serde(default)]
+    pub team_id: Option<TeamId>,
+    #[serde(default)]
+    pub is_enterprise_install: bool,
 }
 
 /// Longest `event_id` accepted. Slack's are a dozen characters; the bound keeps the
@@ -124,10 +149,27 @@ impl EventCallback {
                 "event_id is longer than {MAX_EVENT_ID_BYTES} bytes"
             ));
         }
-        if self.team_id.is_none() && self.event.needs_team() {
+        if self.workspace().is_none() && self.event.needs_team() {
             return Err("team_id is missing".into());
         }
         Ok(())
+    }
+
+    /// The workspace the event belongs to: the installation it came through
+    /// (`authorizations[0]`), in the team the event names when that installation is
+    /// the organisation's.
+    pub fn workspace(&self) -> Option<Workspace> {
+        let authorization = self.authorizations.first();
+        let team_id = authorization
+            .and_then(|a| a.team_id.clone())
+            .or_else(|| self.team_id.clone())?;
+        Some(Workspace {
+            team_id,
+            enterprise_id: authorization
+                .and_then(|a| a.enterprise_id.clone())
+                .or_else(|| self.enterprise_id.clone()),
+            is_enterprise_install: authorization.is_some_and(|a| a.is_enterprise_install),
+        })
     }
 }
 
@@ -198,13 +240,10 @@ pub enum Event {
 }
 
 impl Event {
-    /// Events whose work is done with the workspace's token, so the callback must say
-    /// which workspace (`team_id`).
+    /// Events we act on: the work is the workspace's (its token, its calls), so the
+    /// callback must say which workspace (`team_id`).
     pub fn needs_team(&self) -> bool {
-        matches!(
-            self,
-            Event::LinkShared { .. } | Event::AppUninstalled {} | Event::TokensRevoked { .. }
-        )
+        !matches!(self, Event::Other)
     }
 }
 
@@ -396,9 +435,47 @@ mod tests {
         rejected.team_id = None;
         assert_eq!(
             rejected.check(),
-            Ok(()),
-            "a rejection names its call, not its team"
+            Err("team_id is missing".into()),
+            "a rejection is looked up among its workspace's calls only"
         );
+    }
+
+    #[test]
+    fn the_workspace_is_the_installation_the_event_came_through() {
+        let mut event = serde_json::json!({
+            "type": "event_callback", "event_id": "Ev1", "team_id": "T0TEAM0001",
+            "enterprise_id": "E0ORG0001", "api_app_id": "A0APP0001",
+            "authorizations": [{"enterprise_id": "E0ORG0001", "team_id": null,
+                "user_id": "U0BOT0001", "is_bot": true, "is_enterprise_install": true}],
+            "event": {"type": "app_uninstalled"},
+        });
+        let parse = |event: &serde_json::Value| match serde_json::from_value(event.clone()) {
+            Ok(Envelope::EventCallback(callback)) => callback.workspace(),
+            other => panic!("not a callback: {other:?}"),
+        };
+        assert_eq!(
+            parse(&event),
+            Some(Workspace {
+                team_id: id("T0TEAM0001"),
+                enterprise_id: Some(id("E0ORG0001")),
+                is_enterprise_install: true,
+            }),
+            "an org-wide install: the organisation's, in the event's team"
+        );
+        event["authorizations"] = serde_json::json!([{"enterprise_id": "E0ORG0001",
+            "team_id": "T0TEAM0002", "is_enterprise_install": false}]);
+        assert_eq!(
+            parse(&event),
+            Some(Workspace {
+                team_id: id("T0TEAM0002"),
+                enterprise_id: Some(id("E0ORG0001")),
+                is_enterprise_install: false,
+            }),
+            "a workspace install inside an organisation"
+        );
+        event["authorizations"] = serde_json::json!([]);
+        event["enterprise_id"] = serde_json::Value::Null;
+        assert_eq!(parse(&event), Some(Workspace::team(id("T0TEAM0001"))));
     }
 
     #[test]

@@ -20,8 +20,10 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use super::{preferred_call, CallStore, JobClaim, ReceiptOutcome, StoreError};
 
 mod participants;
+use crate::domain::installation::InstallationKey;
+use crate::domain::OAuthState;
 use crate::domain::{
-    Call, EventReceipt, ExternalId, Installation, Job, Lease, Participant, SlackCallId, TeamId,
+    Call, EventReceipt, ExternalId, Installation, Job, Lease, Participant, SlackCallId,
     UnixSeconds,
 };
 
@@ -33,12 +35,16 @@ struct State {
     #[serde(default)]
     jobs: BTreeMap<String, Job>,
     #[serde(default)]
-    installations: BTreeMap<TeamId, Installation>,
+    /// Keyed `TEAM#…` / `ORG#…`; files written before many workspaces have bare team
+    /// ids, which read as team keys.
+    installations: BTreeMap<InstallationKey, Installation>,
     #[serde(default)]
     receipts: BTreeMap<String, EventReceipt>,
     /// Participants by call, then by identity: the items under each call.
     #[serde(default)]
     participants: BTreeMap<ExternalId, BTreeMap<String, Participant>>,
+    #[serde(default)]
+    oauth_states: BTreeMap<String, OAuthState>,
 }
 
 impl State {
@@ -150,8 +156,8 @@ impl EmbeddedStore {
         })
     }
 
-    /// How many items the store holds (calls, jobs, installations, event receipts): what
-    /// a scan of the DynamoDB table would count.
+    /// How many items the store holds (calls, jobs, installations, event receipts,
+    /// OAuth states): what a scan of the DynamoDB table would count.
     pub fn item_count(&self) -> usize {
         self.read(|state| {
             state.calls.len()
@@ -163,6 +169,7 @@ impl EmbeddedStore {
                     .values()
                     .map(BTreeMap::len)
                     .sum::<usize>()
+                + state.oauth_states.len()
         })
     }
 
@@ -293,15 +300,14 @@ impl CallStore for EmbeddedStore {
         }))
     }
 
-    async fn find_call_by_join_url(&self, join_url: &str) -> Result<Option<Call>, StoreError> {
+    async fn calls_by_join_url(&self, join_url: &str) -> Result<Vec<Call>, StoreError> {
         Ok(self.read(|state| {
-            preferred_call(
-                state
-                    .calls
-                    .values()
-                    .filter(|call| call.join_url == join_url)
-                    .cloned(),
-            )
+            state
+                .calls
+                .values()
+                .filter(|call| call.join_url == join_url)
+                .cloned()
+                .collect()
         }))
     }
 
@@ -319,6 +325,19 @@ impl CallStore for EmbeddedStore {
         })?;
         call.version = next.version;
         Ok(())
+    }
+
+    async fn calls_due_for_sync(&self, now: UnixSeconds) -> Result<Vec<ExternalId>, StoreError> {
+        let mut due: Vec<(UnixSeconds, ExternalId)> = self.read(|state| {
+            state
+                .calls
+                .values()
+                .filter_map(|call| Some((call.sync_due_at()?, call.external_unique_id.clone())))
+                .filter(|(due_at, _)| *due_at <= now)
+                .collect()
+        });
+        due.sort();
+        Ok(due.into_iter().map(|(_, id)| id).collect())
     }
 
     async fn list_live_calls(&self) -> Result<Vec<Call>, StoreError> {
@@ -429,8 +448,18 @@ impl CallStore for EmbeddedStore {
         Ok(())
     }
 
-    async fn get_installation(&self, team_id: &TeamId) -> Result<Option<Installation>, StoreError> {
-        Ok(self.read(|state| state.installations.get(team_id).cloned()))
+    async fn get_installation(
+        &self,
+        key: &InstallationKey,
+    ) -> Result<Option<Installation>, StoreError> {
+        Ok(self.read(|state| state.installations.get(key).cloned()))
+    }
+
+    async fn delete_installation(&self, key: &InstallationKey) -> Result<(), StoreError> {
+        self.write(&[], |state| match state.installations.remove(key) {
+            Some(_) => Ok(Change::Commit(())),
+            None => Ok(Change::Skip(())),
+        })
     }
 
     async fn put_installation(&self, installation: &mut Installation) -> Result<(), StoreError> {
@@ -439,7 +468,7 @@ impl CallStore for EmbeddedStore {
         self.write(&[], |state| {
             let stored_version = state
                 .installations
-                .get(&installation.team_id)
+                .get(&installation.key)
                 .map(|stored| stored.version);
             let expected = (installation.version > 0).then_some(installation.version);
             if stored_version != expected {
@@ -447,7 +476,7 @@ impl CallStore for EmbeddedStore {
             }
             state
                 .installations
-                .insert(installation.team_id.clone(), next.clone());
+                .insert(installation.key.clone(), next.clone());
             Ok(Change::Commit(()))
         })?;
         installation.version = next.version;
@@ -482,14 +511,38 @@ impl CallStore for EmbeddedStore {
     ) -> Result<(), StoreError> {
         self.write_participants(call, participants)
     }
+
+    async fn put_oauth_state(&self, state: &OAuthState) -> Result<(), StoreError> {
+        self.write(&[], |stored| {
+            // What DynamoDB's TTL would have deleted by now, so the file does not grow
+            // with every abandoned install.
+            stored
+                .oauth_states
+                .retain(|_, kept| !kept.is_expired(state.created_at));
+            if stored.oauth_states.contains_key(&state.state) {
+                return Err(StoreError::AlreadyExists);
+            }
+            stored
+                .oauth_states
+                .insert(state.state.clone(), state.clone());
+            Ok(Change::Commit(()))
+        })
+    }
+
+    async fn take_oauth_state(&self, state: &str) -> Result<Option<OAuthState>, StoreError> {
+        self.write(&[], |stored| match stored.oauth_states.remove(state) {
+            Some(taken) => Ok(Change::Commit(Some(taken))),
+            None => Ok(Change::Skip(None)),
+        })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::domain::ids::id;
+    use crate::domain::installation::{Sealed, SealedCredentials};
     use crate::domain::{CallKind, JobKind, NewCall};
-    use secrecy::{ExposeSecret, SecretString};
 
     fn call(external_id: &str) -> Call {
         Call::new(
@@ -515,13 +568,12 @@ mod tests {
 
     fn installation() -> Installation {
         Installation {
-            team_id: id("T1"),
-            bot_token: Some(SecretString::from("xoxb-persisted")),
-            scopes: vec!["calls:write".into()],
-            disabled_at: None,
-            disabled_reason: None,
-            revoked_token_fingerprint: None,
-            version: 0,
+            credentials: Some(SealedCredentials {
+                bot_token: Sealed::from_base64("c2VhbGVk".into()),
+                refresh_token: None,
+                expires_at: None,
+            }),
+            ..Installation::for_team(id("T1"))
         }
     }
 
@@ -555,10 +607,17 @@ mod tests {
             Some(stored_call)
         );
         assert_eq!(reopened.get_job(&queued.id).await.unwrap(), Some(queued));
-        let installation = reopened.get_installation(&id("T1")).await.unwrap().unwrap();
+        let installation = reopened
+            .get_installation(&InstallationKey::Team(id("T1")))
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(
-            installation.bot_token.as_ref().map(|t| t.expose_secret()),
-            Some("xoxb-persisted")
+            installation
+                .credentials
+                .as_ref()
+                .map(|c| c.bot_token.as_base64()),
+            Some("c2VhbGVk")
         );
         assert_eq!(installation.version, 1);
         let again = EventReceipt::new("Ev1", 1_001);

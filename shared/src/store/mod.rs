@@ -6,9 +6,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rand::Rng;
 
+use crate::domain::installation::InstallationKey;
+use crate::domain::OAuthState;
 use crate::domain::{
-    Call, EventReceipt, ExternalId, Installation, Job, Lease, Participant, SlackCallId, TeamId,
-    UnixSeconds,
+    Call, EventReceipt, ExternalId, Installation, Job, Lease, Participant, SlackCallId,
+    UnixSeconds, Workspace,
 };
 
 pub mod dynamodb;
@@ -72,9 +74,23 @@ pub trait CallStore: Send + Sync {
         slack_call_id: &SlackCallId,
     ) -> Result<Option<Call>, StoreError>;
 
-    /// Finds a call by its current join URL (exact match). When several calls share the
-    /// URL (a reused personal room), the live one, else the most recently created.
-    async fn find_call_by_join_url(&self, join_url: &str) -> Result<Option<Call>, StoreError>;
+    /// Every call whose current join URL is `join_url` (exact match), in every
+    /// workspace: a room shared in several workspaces is a call in each.
+    async fn calls_by_join_url(&self, join_url: &str) -> Result<Vec<Call>, StoreError>;
+
+    /// Finds `workspace`'s call by its current join URL (exact match). When several of
+    /// its calls share the URL (a reused personal room), the live one, else the most
+    /// recently created. Another workspace's call of the URL is never answered.
+    async fn find_call_by_join_url(
+        &self,
+        workspace: &Workspace,
+        join_url: &str,
+    ) -> Result<Option<Call>, StoreError> {
+        let calls = self.calls_by_join_url(join_url).await?;
+        Ok(preferred_call(
+            calls.into_iter().filter(|call| workspace.owns(call)),
+        ))
+    }
 
     /// Writes `call` if the stored version is still `call.version`, and enqueues `jobs`,
     /// atomically. On success `call.version` is incremented to the stored version.
@@ -83,6 +99,10 @@ pub trait CallStore: Send + Sync {
 
     /// Calls in `Registering` or `Active` state (the sparse active-calls index).
     async fn list_live_calls(&self) -> Result<Vec<Call>, StoreError>;
+
+    /// The calls Slack still lacks something for whose repair is due at `now`
+    /// ([`Call::sync_due_at`]: the sparse needs-sync index), the most overdue first.
+    async fn calls_due_for_sync(&self, now: UnixSeconds) -> Result<Vec<ExternalId>, StoreError>;
 
     /// Records `receipt` if its `event_id` was not seen before, together with `jobs`,
     /// atomically. A duplicate writes nothing.
@@ -126,7 +146,10 @@ pub trait CallStore: Send + Sync {
         jobs: &[Job],
     ) -> Result<(), StoreError>;
 
-    async fn get_installation(&self, team_id: &TeamId) -> Result<Option<Installation>, StoreError>;
+    async fn get_installation(
+        &self,
+        key: &InstallationKey,
+    ) -> Result<Option<Installation>, StoreError>;
 
     /// The stored participants of the call `call` among `identities` (at most
     /// [`MAX_PARTICIPANTS_PER_REQUEST`]), in no particular order; those never stored
@@ -162,9 +185,21 @@ pub trait CallStore: Send + Sync {
         participants: &mut [Participant],
     ) -> Result<(), StoreError>;
 
-    /// Creates or replaces the installation if its stored version is still
-    /// `installation.version` (0 = must not exist); increments it on success.
+    /// Creates or replaces the installation (under `installation.key`) if its stored
+    /// version is still `installation.version` (0 = must not exist); increments it on
+    /// success. Token rotation relies on it: of two refreshes, one write wins.
     async fn put_installation(&self, installation: &mut Installation) -> Result<(), StoreError>;
+
+    /// Records an install attempt's state. `AlreadyExists` if that state exists.
+    async fn put_oauth_state(&self, state: &OAuthState) -> Result<(), StoreError>;
+
+    /// Removes the state and answers it, if it was there: a state is taken once, even
+    /// by two redirects at the same moment. An expired state that is still stored is
+    /// answered (and removed) too; the caller checks its expiry.
+    async fn take_oauth_state(&self, state: &str) -> Result<Option<OAuthState>, StoreError>;
+
+    /// Deletes the installation and its tokens, whatever its version. Idempotent.
+    async fn delete_installation(&self, key: &InstallationKey) -> Result<(), StoreError>;
 }
 
 /// Most participants one read names ([`CallStore::get_participants`]): DynamoDB's

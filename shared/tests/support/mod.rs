@@ -3,10 +3,11 @@
 
 #![allow(dead_code)] // Each test crate uses its own subset.
 
-use secrecy::SecretString;
+use slack_calls::domain::installation::{Sealed, SealedCredentials};
+use slack_calls::domain::InstallationKey;
 use slack_calls::domain::{
     Call, CallKind, CallState, CallUser, EndReason, IdError, Installation, Job, JobKind, JobStatus,
-    NewCall, Participant, ProviderNotice, Rejection, UnfurlSource,
+    NewCall, Participant, ProviderNotice, Rejection, UnfurlSource, Workspace,
 };
 
 pub const NOW: i64 = 1_700_000_000;
@@ -68,6 +69,12 @@ pub fn full_call() -> Call {
     call.slack_join_url = Some("https://meet.example/old".into());
     call.slack_desktop_join_url = Some("meet://join/old".into());
     call.slack_ended = true;
+    call.reconciliation = slack_calls::domain::Reconciliation {
+        rounds: 2,
+        due_at: Some(NOW + 300),
+        untold_failure: Some("Slack did not answer in time.".into()),
+        participants_owed: Some(slack_calls::domain::OwedBy::Write(7)),
+    };
     call.version = 0;
     call
 }
@@ -110,7 +117,12 @@ pub fn jobs_of_every_kind() -> Vec<Job> {
         },
         JobKind::sync_call(id("call-2")),
         JobKind::Unfurl {
-            team_id: id("T0001"),
+            // An org-wide install: the flattened workspace keeps its organisation.
+            workspace: Workspace {
+                team_id: id("T0001"),
+                enterprise_id: Some(id("E0001")),
+                is_enterprise_install: true,
+            },
             channel: Some(id("C0001")),
             message_ts: "1700000000.000100".into(),
             unfurl_id: Some("C0001.1700000000000100.abc".into()),
@@ -134,8 +146,16 @@ pub fn jobs_of_every_kind() -> Vec<Job> {
             },
         },
         JobKind::DisableInstallation {
-            team_id: id("T0001"),
+            workspace: Workspace::team(id("T0001")),
             reason: "tokens_revoked".into(),
+        },
+        JobKind::RejectCall {
+            slack_call_id: id("R0001"),
+            external_unique_id: Some(id("call-4")),
+            user_id: id("U0003"),
+            channel_id: id("D0001"),
+            rejected_at: NOW - 2,
+            workspace: Some(Workspace::team(id("T0001"))),
         },
     ];
     kinds
@@ -153,24 +173,54 @@ pub fn jobs_of_every_kind() -> Vec<Job> {
         .collect()
 }
 
-pub fn installation(team_id: &str, token: &str) -> Installation {
+/// A workspace's installation with every field set; `sealed` stands for the sealed bot
+/// token (the store never opens it).
+pub fn installation(team_id: &str, sealed: &str) -> Installation {
     Installation {
-        team_id: id(team_id),
-        bot_token: Some(SecretString::from(token.to_owned())),
-        scopes: vec![
+        team_id: Some(id(team_id)),
+        team_name: Some("Acme".into()),
+        enterprise_id: Some(id("E0ACME")),
+        enterprise_name: Some("Acme Group".into()),
+        is_enterprise_install: false,
+        app_id: Some("A0CALLS".into()),
+        bot_user_id: Some(id("U0BOT")),
+        bot_scopes: vec![
             "calls:write".into(),
             "links:write".into(),
             "chat:write".into(),
         ],
-        disabled_at: None,
-        disabled_reason: None,
+        installer_user_id: Some(id("U0ADMIN")),
+        installed_at: Some(NOW - 60),
+        credentials: Some(SealedCredentials {
+            bot_token: Sealed::from_base64(sealed.to_owned()),
+            refresh_token: Some(Sealed::from_base64(format!("{sealed}-refresh"))),
+            expires_at: Some(NOW + 43_200),
+        }),
         revoked_token_fingerprint: Some("0123456789abcdef".into()),
-        version: 0,
+        ..Installation::new(InstallationKey::Team(id(team_id)))
     }
 }
 
-/// `Installation` holds a secret and has no `PartialEq`: compare its serialised form,
-/// which includes the token (the store writes it the same way).
+/// The key of `team_id`'s own installation.
+pub fn team_key(team_id: &str) -> InstallationKey {
+    InstallationKey::Team(id(team_id))
+}
+
+/// An org-wide installation of `enterprise_id`.
+pub fn org_installation(enterprise_id: &str, sealed: &str) -> Installation {
+    Installation {
+        key: InstallationKey::Enterprise(id(enterprise_id)),
+        team_id: None,
+        team_name: None,
+        enterprise_id: Some(id(enterprise_id)),
+        is_enterprise_install: true,
+        revoked_token_fingerprint: None,
+        ..installation("T0UNUSED", sealed)
+    }
+}
+
+/// `Installation` has no `PartialEq`: compare its serialised form (what the store
+/// writes).
 pub fn installation_fields(installation: &Installation) -> serde_json::Value {
     serde_json::to_value(installation).expect("an installation serialises")
 }

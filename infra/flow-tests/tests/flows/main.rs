@@ -7,7 +7,10 @@
 mod support;
 
 mod call_life;
+mod install;
+mod isolation;
 mod one_slack_call;
+mod outage;
 mod participants;
 mod provider_lifecycle;
 mod real_slack;

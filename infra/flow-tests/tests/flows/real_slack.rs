@@ -131,7 +131,7 @@ async fn an_expired_response_url_gives_way_to_chat_post_message() {
 
     assert_eq!(
         world.slack_methods(),
-        ["calls.add", "response_url", "chat.postMessage"]
+        ["auth.test", "calls.add", "response_url", "chat.postMessage"]
     );
     assert_eq!(world.standin.response_posts()[0].accepted, Some(false));
     let post = &world.standin.requests_for("chat.postMessage")[0];
@@ -166,7 +166,10 @@ async fn a_response_url_on_another_host_is_never_posted_to() {
         answer.json
     );
     assert_eq!(world.run_worker().await, Vec::<String>::new());
-    assert_eq!(world.slack_methods(), ["calls.add", "chat.postMessage"]);
+    assert_eq!(
+        world.slack_methods(),
+        ["auth.test", "calls.add", "chat.postMessage"]
+    );
     assert!(elsewhere.received().is_empty(), "nothing sent to that host");
 }
 
@@ -184,6 +187,7 @@ async fn where_the_bot_cannot_post_the_starter_is_told_ephemerally() {
     assert_eq!(
         world.slack_methods(),
         [
+            "auth.test",
             "calls.add",
             "response_url",
             "chat.postMessage",
@@ -229,6 +233,7 @@ async fn a_dm_the_bot_cannot_see_ends_the_attempts_without_retrying() {
     assert_eq!(
         refused,
         [
+            ("auth.test".to_owned(), None),
             ("calls.add".to_owned(), None),
             ("response_url".to_owned(), Some("expired_url".to_owned())),
             (

@@ -10,8 +10,7 @@ use http::header::{HeaderName, HeaderValue};
 use secrecy::SecretString;
 use serde_json::{json, Value};
 use slack_calls::clock::{Clock, SystemClock};
-use slack_calls::domain::{CallState, EndReason, TeamId};
-use slack_calls::flows::installation::REINSTALL_MESSAGE;
+use slack_calls::domain::{CallState, EndReason, InstallationKey, TeamId};
 use slack_calls::flows::jobs::MAX_JOB_ATTEMPTS;
 use slack_calls::slack;
 use slack_standin::LinkShared;
@@ -228,7 +227,10 @@ async fn a_link_to_an_unknown_room_of_ours_is_registered_once_then_unfurled() {
     assert_eq!(answer.status, 200);
     assert_eq!(world.run_worker().await, Vec::<String>::new());
 
-    assert_eq!(world.slack_methods(), ["calls.add", "chat.unfurl"]);
+    assert_eq!(
+        world.slack_methods(),
+        ["auth.test", "calls.add", "chat.unfurl"]
+    );
     let add = &world.standin.requests_for("calls.add")[0].body;
     assert_eq!(add["join_url"], url);
     assert_eq!(add["created_by"], SHARER, "the sharer created it");
@@ -579,23 +581,19 @@ async fn a_call_rejected_after_someone_joined_is_not_ended() {
 
 // ---- 5. Uninstall / revoked tokens -----------------------------------------------------
 
-/// After the installation was disabled: a slash command makes no `calls.add`, and the
-/// user is told ephemerally, through the response URL, to reinstall.
+/// After the installation was disabled: a slash command makes no meeting and no Slack
+/// request; its answer says the app is not installed, with the link to install it.
 async fn assert_next_command_is_told_to_reinstall(world: &mut World) {
     world.standin.clear_requests();
+    world.store_requests.reset();
     let form = world.command_form(CHANNEL, CREATOR, &[("text", "After uninstall")]);
     let answer = world.command(&form).await;
-    assert_eq!(answer.status, 200, "{:?}", answer.json);
-    assert_eq!(world.run_worker().await, Vec::<String>::new());
+    support::assert_told_not_installed(world, &answer).await;
     assert!(
-        world.standin.requests_for("calls.add").is_empty(),
-        "no calls.add for a disabled installation"
+        world.standin.requests().is_empty(),
+        "no Slack request for a disabled installation: {:?}",
+        world.slack_methods()
     );
-    let posts = world.standin.requests_for("response_url");
-    assert_eq!(posts.len(), 1, "{:?}", world.slack_methods());
-    assert_eq!(posts[0].body["response_type"], "ephemeral");
-    assert_eq!(posts[0].body["text"], REINSTALL_MESSAGE);
-    assert!(REINSTALL_MESSAGE.contains("reinstall"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -606,12 +604,15 @@ async fn app_uninstalled_disables_the_installation() {
         .event(&world.event_callback("Ev0UNINST01", json!({"type": "app_uninstalled"})))
         .await;
     assert_eq!(answer.status, 200);
-    assert_eq!(world.store_requests.calls(), ["record_event"]);
+    assert_eq!(
+        world.store_requests.calls(),
+        support::after_installation_lookup(&["record_event"])
+    );
     assert_eq!(world.run_worker().await, Vec::<String>::new());
     let installation = world
         .services
         .store
-        .get_installation(&team)
+        .get_installation(&InstallationKey::Team(team.clone()))
         .await
         .expect("store")
         .expect("installation recorded");
@@ -642,7 +643,7 @@ async fn tokens_revoked_disables_the_installation_only_for_bot_tokens() {
     assert!(world
         .services
         .store
-        .get_installation(&team)
+        .get_installation(&InstallationKey::Team(team.clone()))
         .await
         .expect("store")
         .is_none_or(|i| !i.is_disabled()));
@@ -658,7 +659,7 @@ async fn tokens_revoked_disables_the_installation_only_for_bot_tokens() {
     let installation = world
         .services
         .store
-        .get_installation(&team)
+        .get_installation(&InstallationKey::Team(team.clone()))
         .await
         .expect("store")
         .expect("installation recorded");

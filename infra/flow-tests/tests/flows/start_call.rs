@@ -30,8 +30,8 @@ fn options(config: &[(&'static str, &str)]) -> WorldOptions {
 fn assert_ack_path_only(world: &World) {
     assert_eq!(
         world.store_requests.calls(),
-        ["create_call"],
-        "exactly one DynamoDB request before the answer"
+        support::after_installation_lookup(&["create_call"]),
+        "one cached installation read and one write before the answer"
     );
     assert!(
         world.standin.requests().is_empty(),
@@ -45,8 +45,8 @@ fn assert_ack_path_only(world: &World) {
 async fn assert_one_calls_add(world: &World, channel: &str) -> support::Registered {
     assert_eq!(
         world.slack_methods(),
-        ["calls.add", "response_url"],
-        "one calls.add, one post, nothing else"
+        ["auth.test", "calls.add", "response_url"],
+        "the token's workspace asked once, one calls.add, one post, nothing else"
     );
     assert_registered_once(world, channel, USER).await
 }
@@ -70,7 +70,10 @@ async fn the_ack_path_is_one_store_request_and_no_slack_call() {
     assert_ack_path_only(&world);
 
     assert!(world.run_worker().await.is_empty());
-    assert_eq!(world.slack_methods(), ["calls.add", "response_url"]);
+    assert_eq!(
+        world.slack_methods(),
+        ["auth.test", "calls.add", "response_url"]
+    );
 }
 
 // ---- the ways in -------------------------------------------------------------------
@@ -383,7 +386,11 @@ async fn audio_without_a_phone_template_is_explained_and_starts_nothing() {
         "{:?}",
         answer.json
     );
-    assert_eq!(world.store_requests.calls(), Vec::<&str>::new(), "no write");
+    assert_eq!(
+        world.store_requests.calls(),
+        support::after_installation_lookup(&[]),
+        "no write"
+    );
     assert_eq!(world.run_worker().await, Vec::<String>::new());
     assert!(
         world.standin.requests().is_empty(),

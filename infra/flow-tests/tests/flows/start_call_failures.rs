@@ -8,11 +8,11 @@ use std::time::{Duration, Instant};
 
 use flow_tests::world::{World, WorldOptions};
 use serde_json::{json, Value};
-use slack_calls::domain::{CallState, JobStatus, TeamId};
+use slack_calls::domain::{CallState, InstallationKey, JobStatus, TeamId};
 use slack_standin::Fault;
 use support::{
-    assert_registered_once, job, sequence_numbers, table_items, the_job_records, Scripted,
-    ScriptedServer,
+    after_installation_lookup, assert_registered_once, job, sequence_numbers, table_items,
+    the_job_records, Scripted, ScriptedServer,
 };
 
 const CHANNEL: &str = "C0CHAN0001";
@@ -66,7 +66,10 @@ async fn the_http_provider_s_meeting_becomes_the_call() {
     let answer = world.command(&form).await;
     assert_eq!(answer.status, 200, "{:?}", answer.json);
     assert_ephemeral_containing(&answer.json, &["https://video.example.org/j/abc123"]);
-    assert_eq!(world.store_requests.calls(), ["create_call"]);
+    assert_eq!(
+        world.store_requests.calls(),
+        after_installation_lookup(&["create_call"])
+    );
     assert!(world.standin.requests().is_empty());
 
     let requests = api.received();
@@ -126,7 +129,7 @@ async fn the_http_provider_s_login_link_is_shown_and_no_call_is_made() {
     assert_eq!(answer.status, 200, "{:?}", answer.json);
     assert_ephemeral_containing(&answer.json, &[login, "sign in"]);
     assert_eq!(api.received().len(), 1);
-    assert_eq!(world.store_requests.calls(), Vec::<&str>::new());
+    assert_eq!(world.store_requests.calls(), after_installation_lookup(&[]));
     assert_eq!(world.run_worker().await, Vec::<String>::new());
     assert!(world.standin.requests().is_empty());
     assert_eq!(table_items(&world).await, 0);
@@ -148,7 +151,11 @@ async fn a_failing_or_silent_http_provider_means_try_again_in_time() {
         assert!(took < SLACK_DEADLINE, "{case}: answered after {took:?}");
         assert_ephemeral_containing(&answer.json, &["try again"]);
         assert_eq!(api.received().len(), 1, "{case}");
-        assert_eq!(world.store_requests.calls(), Vec::<&str>::new(), "{case}");
+        assert_eq!(
+            world.store_requests.calls(),
+            after_installation_lookup(&[]),
+            "{case}"
+        );
         assert_eq!(world.run_worker().await, Vec::<String>::new(), "{case}");
         assert!(world.standin.requests().is_empty(), "{case}");
         assert_eq!(table_items(&world).await, 0, "{case}");
@@ -173,8 +180,8 @@ async fn with_the_store_down_the_user_is_told_to_try_again_in_time() {
     assert_ephemeral_containing(&answer.json, &["could not be started", "try again"]);
     assert_eq!(
         world.store_requests.calls(),
-        ["create_call"],
-        "one attempt to write"
+        ["get_installation"],
+        "one attempt to read whether the app is installed, and no write"
     );
     assert_eq!(table_items(&world).await, 0, "nothing written");
     assert!(
@@ -191,7 +198,10 @@ async fn start(world: &mut World) -> (Vec<Value>, String) {
     let form = world.command_form(CHANNEL, USER, &[("text", "Standup")]);
     let answer = world.command(&form).await;
     assert_eq!(answer.status, 200, "{:?}", answer.json);
-    assert_eq!(world.store_requests.calls(), ["create_call"]);
+    assert_eq!(
+        world.store_requests.calls(),
+        after_installation_lookup(&["create_call"])
+    );
     the_job_records(world).await
 }
 
@@ -285,7 +295,7 @@ async fn invalid_auth_disables_the_installation_and_later_commands_say_reinstall
     let installation = world
         .services
         .store
-        .get_installation(&team)
+        .get_installation(&InstallationKey::Team(team.clone()))
         .await
         .unwrap_or_else(|error| panic!("get_installation: {error}"))
         .unwrap_or_else(|| panic!("no installation for {team}"));
@@ -300,22 +310,20 @@ async fn invalid_auth_disables_the_installation_and_later_commands_say_reinstall
     assert_eq!(posts.len(), 1, "{posts:#?}");
     assert_ephemeral_containing(&posts[0].body, &["reinstall"]);
 
-    // Later, from the same team: Slack is not asked, the user is told to reinstall.
+    // Later, from the same team: no meeting, no Slack request; the answer itself says
+    // the app is not installed, with the link to install it again.
     world.standin.clear_faults();
+    world.store_requests.reset();
     let form = world.command_form(CHANNEL, USER, &[]);
     let answer = world.command(&form).await;
-    assert_eq!(answer.status, 200, "{:?}", answer.json);
-    assert_eq!(world.run_worker().await, Vec::<String>::new());
+    support::assert_told_not_installed(&mut world, &answer).await;
     assert_eq!(
         world.standin.requests_for("calls.add").len(),
         1,
         "no calls.add for a disabled installation"
     );
     assert!(world.standin.calls().is_empty());
-    let posts = world.standin.response_posts();
-    assert_eq!(posts.len(), 2, "{posts:#?}");
-    assert_ne!(posts[1].url, posts[0].url, "through the new command's URL");
-    assert_ephemeral_containing(&posts[1].body, &["reinstall"]);
+    assert_eq!(world.standin.response_posts().len(), 1, "nothing posted");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -373,7 +381,10 @@ async fn a_job_delivered_twice_registers_and_posts_once() {
             .len(),
         1
     );
-    assert_eq!(world.slack_methods(), ["calls.add", "response_url"]);
+    assert_eq!(
+        world.slack_methods(),
+        ["auth.test", "calls.add", "response_url"]
+    );
     assert_eq!(job(&world, &job_id).await.status, JobStatus::Done);
 }
 

@@ -3,7 +3,7 @@
 //! in for the provider's meeting API and its callback receiver.
 
 use bytes::Bytes;
-use flow_tests::world::{World, START_TIME};
+use flow_tests::world::{Answer, World, START_TIME};
 use http::{HeaderMap, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
@@ -16,6 +16,53 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use tokio::net::TcpListener;
+
+/// The store requests a fresh container's ack path makes before `then`: the one
+/// installation read that tells whether the app serves the workspace (later requests
+/// find it in the container's cache).
+pub fn after_installation_lookup(then: &[&'static str]) -> Vec<&'static str> {
+    let mut requests = vec!["get_installation"];
+    requests.extend_from_slice(then);
+    requests
+}
+
+/// `answer` is the ephemeral "not installed here" with the install link of the world's
+/// HTTP server (derived from the request's host), and nothing else happened: no store
+/// write, no meeting, no Slack request.
+pub async fn assert_told_not_installed(world: &mut World, answer: &Answer) {
+    assert_eq!(answer.status, 200, "{:?}", answer.json);
+    assert_eq!(
+        answer.json["response_type"], "ephemeral",
+        "{:?}",
+        answer.json
+    );
+    let text = answer.json["text"].as_str().unwrap_or_default();
+    let link = format!(
+        "<{}/slack/install|Install it>",
+        world.http.url().trim_end_matches('/')
+    );
+    assert!(
+        text.contains("not installed in this workspace") && text.contains(&link),
+        "{text}"
+    );
+    let slack_before = world.standin.requests().len();
+    assert_eq!(world.run_worker().await, Vec::<String>::new());
+    assert_eq!(
+        world.standin.requests().len(),
+        slack_before,
+        "nothing for the worker to send: {:?}",
+        world.slack_methods()
+    );
+    assert!(
+        world
+            .store_requests
+            .calls()
+            .iter()
+            .all(|method| *method == "get_installation"),
+        "no write: {:?}",
+        world.store_requests.calls()
+    );
+}
 
 /// What one registered call looks like from Slack's side.
 #[derive(Debug)]

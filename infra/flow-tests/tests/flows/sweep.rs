@@ -48,8 +48,8 @@ async fn an_abandoned_call_is_ended_and_a_live_one_left_alone() {
     assert_eq!(report["ended_abandoned"], 0, "{report}");
     assert_eq!(
         world.store_requests.calls(),
-        ["list_live_calls"],
-        "one index query, nothing written"
+        ["calls_due_for_sync", "list_live_calls"],
+        "two index queries (Slack lacks nothing: no repair due), nothing written"
     );
     assert_eq!(world.run_worker().await, Vec::<String>::new());
     assert!(world.standin.requests().is_empty());
@@ -60,7 +60,7 @@ async fn an_abandoned_call_is_ended_and_a_live_one_left_alone() {
     assert_eq!(report["ended_abandoned"], 1, "{report}");
     assert_eq!(report["ended_too_old"], 0, "{report}");
     let requests = world.store_requests.calls();
-    assert_eq!(requests[0], "list_live_calls");
+    assert_eq!(requests[..2], ["calls_due_for_sync", "list_live_calls"]);
     assert_eq!(
         requests.iter().filter(|m| **m == "list_live_calls").count(),
         1

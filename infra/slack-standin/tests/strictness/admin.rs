@@ -86,3 +86,81 @@ async fn the_demo_can_shape_the_workspace() {
     .await;
     assert_eq!(late.error(), Some("expired_url"));
 }
+
+#[tokio::test]
+async fn the_demo_can_add_workspaces_and_choose_who_installs() {
+    let slack = SlackStandin::start().await;
+    let added = control(
+        &slack,
+        "workspaces",
+        json!({"team_id": "T0SECOND", "enterprise_id": "E0GRID"}),
+    )
+    .await;
+    let token = added.body["bot_token"]
+        .as_str()
+        .expect("a token")
+        .to_owned();
+    let who = call(&slack, "auth.test", Some(&token), json!({})).await;
+    assert_eq!(who.body["team_id"], json!("T0SECOND"));
+    assert_eq!(who.body["enterprise_id"], json!("E0GRID"));
+    assert_eq!(control(&slack, "workspaces", json!({})).await.status, 400);
+
+    assert!(control(
+        &slack,
+        "authorize",
+        json!({"team_id": "T0SECOND", "user": "U0ADMIN"})
+    )
+    .await
+    .ok());
+    assert!(control(&slack, "rotation", json!({"on": true})).await.ok());
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("a client");
+    let (client_id, client_secret) = slack.oauth_client();
+    let redirect = "http://127.0.0.1:9/slack/oauth_redirect";
+    let query = serde_urlencoded::to_string([
+        ("client_id", client_id.as_str()),
+        ("scope", "commands"),
+        ("redirect_uri", redirect),
+    ])
+    .expect("a query");
+    let page = client
+        .get(format!("{}?{query}", slack.authorize_url()))
+        .send()
+        .await
+        .expect("the page answers");
+    let location = page.headers()["location"]
+        .to_str()
+        .expect("a location")
+        .to_owned();
+    let code = location.split("code=").nth(1).expect("a code");
+    let installed = send(with_form(
+        reqwest::Client::new()
+            .post(format!("{}oauth.v2.access", slack.api_url()))
+            .basic_auth(client_id, Some(client_secret)),
+        &[("code", code), ("redirect_uri", redirect)],
+    ))
+    .await;
+    assert_eq!(installed.body["team"]["id"], json!("T0SECOND"));
+    assert_eq!(installed.body["enterprise"]["id"], json!("E0GRID"));
+    assert_eq!(installed.body["authed_user"]["id"], json!("U0ADMIN"));
+    assert!(installed.body["refresh_token"].is_string());
+    let issued =
+        send(reqwest::Client::new().get(format!("{}_standin/issued_tokens", slack.base_url())))
+            .await;
+    assert_eq!(
+        issued.body[0]["access_token"],
+        installed.body["access_token"]
+    );
+
+    assert!(control(&slack, "authorize", json!({"deny": true}))
+        .await
+        .ok());
+    assert_eq!(
+        control(&slack, "authorize", json!({"org_wide": true}))
+            .await
+            .status,
+        400
+    );
+}

@@ -6,5 +6,7 @@ mod bodies;
 mod calls;
 mod chat;
 mod faults;
+mod oauth;
 mod response_urls;
 mod support;
+mod workspaces;

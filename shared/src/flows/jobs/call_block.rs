@@ -67,7 +67,7 @@ pub(super) async fn post_call_block(
             Ok(()) => posted = true,
             Err(error) if error.is_retryable() => return Err(StepError::Retry(error.to_string())),
             Err(error) if error.is_token_dead() => {
-                return Err(on_dead_token(&call.team_id, token, &error, services).await)
+                return Err(on_dead_token(&call.workspace(), token, &error, services).await)
             }
             Err(error) => {
                 tracing::warn!(%error, "the bot cannot post the call block here");

@@ -2,7 +2,7 @@
 //! call in the same request, or, when either was written meanwhile, each on its own
 //! from a fresh copy.
 
-use crate::domain::{Job, JobKind, JobStatus, Lease};
+use crate::domain::{Call, Job, JobKind, JobStatus, Lease, UnixSeconds};
 use crate::flows::Services;
 use crate::store::{modify_call, StoreError};
 
@@ -14,6 +14,21 @@ pub(super) enum End {
     Done,
     Failed(String),
     Retry(String),
+    /// Handed to the call's repair, due no earlier than `until`.
+    Defer {
+        reason: String,
+        until: UnixSeconds,
+    },
+}
+
+impl End {
+    /// Records on `call` what the end asks of it: a deferral pushes its repair out.
+    fn apply_to_call(&self, call: &mut Call) -> bool {
+        match self {
+            End::Defer { until, .. } => call.defer_repair(*until),
+            _ => false,
+        }
+    }
 }
 
 /// Applies the run's end to `job`; what the caller is told.
@@ -37,6 +52,16 @@ fn apply_end(job: &mut Job, end: &End, leased: bool) -> JobOutcome {
             job.finish(JobStatus::Failed, Some(reason.clone()));
             JobOutcome::Failed(reason)
         }
+        // The job is over; the call's needs-sync marker brings the work back.
+        End::Defer { reason, until } => {
+            job.finish(
+                JobStatus::Failed,
+                Some(format!(
+                    "deferred to the call's repair (not before {until}): {reason}"
+                )),
+            );
+            JobOutcome::Deferred(reason.clone())
+        }
         End::Retry(reason) => {
             // The job stays pending, free for the next delivery; the reason helps
             // whoever looks at it later.
@@ -59,10 +84,10 @@ pub(super) async fn record_end(
     let store = services.store.as_ref();
     let mut ended = job.clone();
     let outcome = apply_end(&mut ended, &end, lease.is_some());
-    let last_change = progress
-        .call
-        .clone()
-        .and_then(|mut call| progress.acks.apply(&mut call).then_some(call));
+    let last_change = progress.call.clone().and_then(|mut call| {
+        let acked = progress.acks.apply(&mut call);
+        (end.apply_to_call(&mut call) | acked).then_some(call)
+    });
     let written = match last_change {
         Some(mut call) => store.update_call_and_job(&mut call, &mut ended, &[]).await,
         None => store.update_job(&mut ended).await,
@@ -97,15 +122,16 @@ async fn record_separately(
     progress: &Progress,
 ) -> Result<Option<JobOutcome>, StoreError> {
     let store = services.store.as_ref();
-    if let (Some(call), false) = (&progress.call, progress.acks.is_empty()) {
+    let touches_call = !progress.acks.is_empty() || matches!(end, End::Defer { .. });
+    if let (Some(call), true) = (&progress.call, touches_call) {
         let now = services.clock.now();
         modify_call(store, &call.external_unique_id, |c| {
-            let changed = progress.acks.apply(c);
+            let acked = progress.acks.apply(c);
             // The call moved on while Slack was told (a newer rename, say, whose own
             // sync may have finished first): Slack may show this run's older state, so
             // a sync follows from the state as stored now.
-            let moved_on = changed && !c.pending_sync().is_empty();
-            changed.then(|| {
+            let moved_on = acked && !c.pending_sync().is_empty();
+            (end.apply_to_call(c) | acked).then(|| {
                 moved_on
                     .then(|| Job::new(JobKind::sync_call(c.external_unique_id.clone()), now))
                     .into_iter()

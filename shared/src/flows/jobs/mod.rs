@@ -21,6 +21,7 @@ use outcome::StepError;
 
 mod call_block;
 mod ending;
+mod failure_notice;
 mod notify;
 mod outcome;
 mod participants;
@@ -48,6 +49,10 @@ pub enum JobOutcome {
     Failed(String),
     /// Could not finish now; the caller runs it again later.
     Retry(String),
+    /// Not run to its end now, and no failure either: the call's reconciliation has the
+    /// sweep enqueue the work again when it is due (Slack's `Retry-After`, another run
+    /// holding the job). The caller does not run it again.
+    Deferred(String),
 }
 
 /// What a run has come to know: the call it works on, as last read or written, and
@@ -100,6 +105,11 @@ pub async fn run_job(job: Job, services: &Services) -> JobOutcome {
                 tracing::debug!(job = %job.id, status = ?job.status, "job already finished");
                 return JobOutcome::Done;
             }
+            // Lease contention is no failed attempt: the holder finishes the job, or,
+            // had it crashed, the call's repair (or the lease running out) frees it.
+            Ok(JobClaim::Held(_)) if job.kind.repaired_call().is_some() => {
+                return JobOutcome::Deferred("the job is running elsewhere".into())
+            }
             Ok(JobClaim::Held(_)) => {
                 return JobOutcome::Retry("the job is running elsewhere".into())
             }
@@ -116,6 +126,8 @@ pub async fn run_job(job: Job, services: &Services) -> JobOutcome {
         tracing::info_span!("job", job = %job.id, kind = job.kind.name(), attempt = job.attempts);
     let _guard = span.enter();
 
+    // Runs counted across the sweep's repairs too (a repair's job starts at its round),
+    // so a registration that keeps failing ends here, and its starter is told.
     if job.is_out_of_attempts(MAX_JOB_ATTEMPTS) {
         metrics::emit(metrics::job_given_up(job.kind.name()));
         outcome::give_up(&job, services).await;
@@ -134,6 +146,19 @@ pub async fn run_job(job: Job, services: &Services) -> JobOutcome {
             End::Failed(reason)
         }
         Err(StepError::Retry(reason)) => {
+            tracing::warn!(%reason, "job will be retried");
+            End::Retry(reason)
+        }
+        // Slack asked for a wait longer than a run can: the call's repair comes back
+        // then, instead of the stream's immediate retries.
+        Err(StepError::RetryAfter(reason, wait))
+            if job.kind.repaired_call().is_some() && progress.call.is_some() =>
+        {
+            let until = services.clock.now() + i64::try_from(wait.as_secs()).unwrap_or(i64::MAX);
+            tracing::warn!(%reason, until, "job deferred to the call's repair");
+            End::Defer { reason, until }
+        }
+        Err(StepError::RetryAfter(reason, _)) => {
             tracing::warn!(%reason, "job will be retried");
             End::Retry(reason)
         }
@@ -185,8 +210,9 @@ async fn execute(job: &Job, services: &Services, progress: &mut Progress) -> Res
         JobKind::SyncCall {
             external_unique_id,
             participants,
+            written_at,
         } => {
-            let scope = participants::Scope::Named(participants);
+            let scope = participants::Scope::Named(participants, *written_at);
             sync::sync_call(external_unique_id, scope, services, progress).await
         }
         JobKind::RejectCall {
@@ -195,6 +221,7 @@ async fn execute(job: &Job, services: &Services, progress: &mut Progress) -> Res
             user_id,
             channel_id,
             rejected_at,
+            workspace,
         } => {
             let rejection = Rejection {
                 user_id: user_id.clone(),
@@ -204,13 +231,14 @@ async fn execute(job: &Job, services: &Services, progress: &mut Progress) -> Res
             reject::reject_call(
                 slack_call_id,
                 external_unique_id.as_ref(),
+                workspace.as_ref(),
                 rejection,
                 services,
             )
             .await
         }
         JobKind::Unfurl {
-            team_id,
+            workspace,
             channel,
             message_ts,
             unfurl_id,
@@ -219,7 +247,7 @@ async fn execute(job: &Job, services: &Services, progress: &mut Progress) -> Res
             links,
         } => {
             let share = unfurl::Share {
-                team_id,
+                workspace,
                 channel: channel.as_ref(),
                 message_ts,
                 unfurl_id: unfurl_id.as_deref(),
@@ -231,8 +259,8 @@ async fn execute(job: &Job, services: &Services, progress: &mut Progress) -> Res
             unfurl::unfurl(share, services).await
         }
         JobKind::NotifyProvider { payload, .. } => notify::notify_provider(payload, services).await,
-        JobKind::DisableInstallation { team_id, reason } => {
-            uninstall::disable_installation(team_id, reason, services).await
+        JobKind::DisableInstallation { workspace, reason } => {
+            uninstall::disable_installation(workspace, reason, services).await
         }
     }
 }

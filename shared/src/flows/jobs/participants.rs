@@ -22,15 +22,16 @@ const MAX_ROUNDS: usize = 3;
 /// Which participants a sync looks at.
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Scope<'a> {
-    /// Those a write changed (the job names them).
-    Named(&'a [String]),
+    /// Those a write changed (the job names them), and the version of the call that
+    /// write was made from, when the job knows it.
+    Named(&'a [String], Option<u64>),
     /// Every participant of the call (a registration that found people there).
     All,
 }
 
 impl Scope<'_> {
     pub(super) fn is_empty(&self) -> bool {
-        matches!(self, Scope::Named(identities) if identities.is_empty())
+        matches!(self, Scope::Named(identities, _) if identities.is_empty())
     }
 }
 
@@ -47,16 +48,17 @@ impl From<StoreError> for SyncError {
 }
 
 /// Tells Slack what it owes the participants in `scope`, and records it on them.
+/// Returns whether every one in scope is settled (nothing left to a follow-up job).
 pub(super) async fn sync_participants(
     call: &Call,
     slack_call_id: &SlackCallId,
     scope: Scope<'_>,
     token: &SecretString,
     services: &Services,
-) -> Result<(), SyncError> {
+) -> Result<bool, SyncError> {
     let id = &call.external_unique_id;
     let people = match scope {
-        Scope::Named(identities) => read(services, id, identities).await?,
+        Scope::Named(identities, _) => read(services, id, identities).await?,
         Scope::All => services.store.list_participants(id).await?,
     };
     let mut owed: Vec<(Participant, ParticipantChange)> = people
@@ -65,12 +67,12 @@ pub(super) async fn sync_participants(
         .collect();
     for _ in 0..MAX_ROUNDS {
         if owed.is_empty() {
-            return Ok(());
+            return Ok(true);
         }
         let told = tell_slack(owed, slack_call_id, token, services).await?;
         let moved = record(services, id, told).await?;
         if moved.is_empty() {
-            return Ok(());
+            return Ok(true);
         }
         tracing::info!(
             count = moved.len(),
@@ -89,8 +91,9 @@ pub(super) async fn sync_participants(
             services.clock.now(),
         );
         services.store.enqueue_jobs(&[follow_up]).await?;
+        return Ok(false);
     }
-    Ok(())
+    Ok(true)
 }
 
 async fn read(

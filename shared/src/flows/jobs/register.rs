@@ -8,11 +8,11 @@ use crate::domain::{Call, CallState, ExternalId};
 use crate::flows::installation::{self, TokenError, REINSTALL_MESSAGE};
 use crate::flows::Services;
 use crate::metrics;
-use crate::slack::payloads::ResponseMessage;
 use crate::slack::{ApiErrorCode, SlackError};
 use crate::store::modify_call_from;
 
-use super::call_block::{post_call_block, usable_response_url};
+use super::call_block::post_call_block;
+use super::failure_notice::{tell, tell_failure, Told};
 use super::outcome::{self, StepError};
 use super::participants::Scope;
 use super::registration::{add_to_slack, claim_registration, end_discarded, Claim};
@@ -29,6 +29,9 @@ pub(super) async fn register_call(
         return Err(StepError::Fail("the call no longer exists".into()));
     };
     progress.call = Some(call.clone());
+    if call.reconciliation.untold_failure.is_some() {
+        return tell_failure(call, services).await;
+    }
     if call.slack_call_id.is_none() && call.state != CallState::Registering {
         tracing::info!(state = ?call.state, "call ended or failed before registration; nothing to do");
         return Ok(());
@@ -72,7 +75,7 @@ pub(super) async fn register_call(
     let scope = if call.participant_count > 0 {
         Scope::All
     } else {
-        Scope::Named(&[])
+        Scope::Named(&[], None)
     };
     sync_call(&call.external_unique_id, scope, services, progress).await
 }
@@ -91,7 +94,7 @@ async fn explain_registration_failure(
         plain_words(&error)
     };
     let reason = error.to_string();
-    let outcome = outcome::slack_failure(error, &call.team_id, token, services).await;
+    let outcome = outcome::slack_failure(error, &call.workspace(), token, services).await;
     if matches!(outcome, StepError::Fail(_)) {
         fail_call(call, &message, &reason, services).await;
     }
@@ -121,27 +124,34 @@ fn plain_words(error: &SlackError) -> String {
     format!("{what} ({code})")
 }
 
-/// Marks the call failed and tells its starter why (ephemerally, through response_url).
+/// Marks the call failed and tells its starter why (ephemerally). The message waits on
+/// the call until they are told: the sweep's repair tells them after an outage.
 pub(super) async fn fail_call(call: &Call, message: &str, reason: &str, services: &Services) {
-    let reason = reason.to_owned();
-    metrics::emit(metrics::call_failed(&call.team_id, &reason));
-    if let Err(error) = modify_call_from(services.store.as_ref(), call.clone(), |c| {
-        (c.failure.is_none() && c.slack_call_id.is_none()).then(|| {
-            c.mark_failed(reason.clone());
+    let mut marked = false;
+    let stored = modify_call_from(services.store.as_ref(), call.clone(), |c| {
+        marked = c.failure.is_none() && c.slack_call_id.is_none();
+        marked.then(|| {
+            c.mark_failed(reason);
+            c.owe_failure_notice(message);
             Vec::new()
         })
     })
-    .await
-    {
-        tracing::warn!(%error, "could not mark the call failed");
+    .await;
+    if marked {
+        metrics::emit(metrics::call_failed(&call.team_id, reason));
     }
-    if let Some(response_url) = usable_response_url(call, services) {
-        if let Err(error) = services
-            .slack
-            .post_response_url(response_url, &ResponseMessage::ephemeral(message))
-            .await
-        {
-            tracing::warn!(%error, "could not tell the user why the call failed");
+    match stored {
+        Ok(Some(stored)) => {
+            if let Err(error) = tell_failure(stored, services).await {
+                tracing::warn!(?error, "the starter will be told on the call's repair");
+            }
+        }
+        Ok(None) => {}
+        Err(error) => {
+            tracing::warn!(%error, "could not mark the call failed");
+            if let Told::Later(why) = tell(call, message, services).await {
+                tracing::warn!(%why, "could not tell the user why the call failed");
+            }
         }
     }
 }

@@ -191,7 +191,7 @@ pub(super) async fn end_discarded(
 ) -> Result<Call, StepError> {
     for slack_call_id in call.discarded_slack_call_ids.clone() {
         if let Err(error) = end_in_slack(&slack_call_id, token, services).await {
-            return Err(slack_failure(error, &call.team_id, token, services).await);
+            return Err(slack_failure(error, &call.workspace(), token, services).await);
         }
         tracing::info!(%slack_call_id, "discarded Slack call ended");
         call = modify_call_from(services.store.as_ref(), call, |c| {

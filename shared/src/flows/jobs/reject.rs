@@ -4,6 +4,7 @@
 
 use crate::domain::{
     CallState, EndReason, ExternalId, Job, JobKind, ProviderNotice, Rejection, SlackCallId,
+    Workspace,
 };
 use crate::flows::Services;
 use crate::store::modify_call_from;
@@ -13,16 +14,24 @@ use super::outcome::StepError;
 pub(super) async fn reject_call(
     slack_call_id: &SlackCallId,
     external_unique_id: Option<&ExternalId>,
+    workspace: Option<&Workspace>,
     rejection: Rejection,
     services: &Services,
 ) -> Result<(), StepError> {
+    // A call of another workspace is treated as unknown, whichever id named it.
+    // (Jobs written before rejections named their workspace are not checked.)
+    let ours = |call: &crate::domain::Call| workspace.is_none_or(|w| w.owns(call));
     let call = match external_unique_id {
-        Some(id) => services.store.get_call(id).await?,
+        Some(id) => services.store.get_call(id).await?.filter(ours),
         None => None,
     };
     let call = match call {
         Some(call) => Some(call),
-        None => services.store.find_call_by_slack_id(slack_call_id).await?,
+        None => services
+            .store
+            .find_call_by_slack_id(slack_call_id)
+            .await?
+            .filter(ours),
     };
     let Some(call) = call else {
         tracing::info!(%slack_call_id, "rejected call is not one of ours");

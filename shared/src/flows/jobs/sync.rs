@@ -3,7 +3,7 @@
 
 use secrecy::SecretString;
 
-use crate::domain::{CallUser, ExternalId, ShownDetails, SlackCallId};
+use crate::domain::{CallUser, ExternalId, ParticipantsSettled, ShownDetails, SlackCallId};
 use crate::flows::installation;
 use crate::flows::Services;
 use crate::slack::api::{CallsEnd, CallsParticipants, CallsUpdate};
@@ -32,6 +32,12 @@ pub(super) async fn sync_call(
         return Err(StepError::Fail("the call no longer exists".into()));
     };
     let plan = call.pending_sync();
+    // A sync naming nobody on a call that may owe someone (the sweep's repair, say)
+    // reads them all: what was not confirmed is on their items.
+    let scope = match scope {
+        Scope::Named(&[], _) if call.owes_participants() => Scope::All,
+        scope => scope,
+    };
     let participants_owed = call.takes_participant_changes() && !scope.is_empty();
     if plan.is_empty() && !participants_owed {
         return Ok(());
@@ -40,17 +46,22 @@ pub(super) async fn sync_call(
         return Ok(());
     };
     let token = installation::bot_token(services, &call.workspace()).await?;
-    let team_id = &call.team_id;
+    let workspace = call.workspace();
 
     if participants_owed {
-        if let Err(error) = sync_participants(&call, &slack_call_id, scope, &token, services).await
-        {
-            return Err(match error {
-                super::participants::SyncError::Slack(error) => {
-                    slack_failure(error, team_id, &token, services).await
-                }
-                super::participants::SyncError::Store(error) => error.into(),
-            });
+        match sync_participants(&call, &slack_call_id, scope, &token, services).await {
+            Ok(true) => {
+                progress.acks.participants_settled = match scope {
+                    Scope::All => Some(ParticipantsSettled::All(call.version)),
+                    Scope::Named(_, written_at) => written_at.map(ParticipantsSettled::Write),
+                };
+            }
+            // Some were left to a follow-up job: the flag stays for the sweep.
+            Ok(false) => {}
+            Err(super::participants::SyncError::Slack(error)) => {
+                return Err(slack_failure(error, &workspace, &token, services).await)
+            }
+            Err(super::participants::SyncError::Store(error)) => return Err(error.into()),
         }
     }
     if plan.update {
@@ -63,7 +74,7 @@ pub(super) async fn sync_call(
         if let Err(error) = services.slack.calls_update(&token, &request).await {
             // The call ended in Slack meanwhile: nothing left to update.
             if !error.is_already_ended() {
-                return Err(slack_failure(error, team_id, &token, services).await);
+                return Err(slack_failure(error, &workspace, &token, services).await);
             }
         }
         progress.acks.details = Some(ShownDetails {
@@ -81,7 +92,7 @@ pub(super) async fn sync_call(
             Ok(()) => tracing::info!("call ended in Slack"),
             // Already ended: the idempotent success it is.
             Err(error) if error.is_already_ended() => {}
-            Err(error) => return Err(slack_failure(error, team_id, &token, services).await),
+            Err(error) => return Err(slack_failure(error, &workspace, &token, services).await),
         }
         progress.acks.ended = true;
     }

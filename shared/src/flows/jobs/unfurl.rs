@@ -3,7 +3,7 @@
 //! a room made outside Slack, or a reused room whose last call has ended.
 
 use crate::domain::{
-    Call, CallKind, CallState, ChannelId, ExternalId, NewCall, TeamId, UnfurlSource, UnfurlTarget,
+    Call, CallKind, CallState, ChannelId, ExternalId, NewCall, UnfurlSource, UnfurlTarget,
     UnixSeconds, UserId, Workspace,
 };
 use crate::flows::installation;
@@ -13,14 +13,15 @@ use crate::meeting::room::{RoomLink, RoomPattern};
 use crate::meeting::url_template::display_id;
 use crate::slack::api::ChatUnfurl;
 use crate::slack::payloads::call_block;
-use crate::store::StoreError;
+use crate::store::{modify_call_from, preferred_call, StoreError};
 
 use super::outcome::{on_dead_token, slack_failure, StepError};
 use super::registration::{add_to_slack, claim_registration, end_discarded, Claim};
 
 /// One `link_shared` event, as its job holds it.
 pub(super) struct Share<'a> {
-    pub team_id: &'a TeamId,
+    /// Where the link was shared: its calls and its token are the only ones used.
+    pub workspace: &'a Workspace,
     /// Unset for a link still in the message composer.
     pub channel: Option<&'a ChannelId>,
     pub message_ts: &'a str,
@@ -46,8 +47,7 @@ pub(super) async fn unfurl(share: Share<'_>, services: &Services) -> Result<(), 
     let Some(pattern) = RoomPattern::from_template(&services.config.join_url_template) else {
         return Ok(());
     };
-    let team_id = share.team_id;
-    let token = installation::bot_token(services, &Workspace::team(team_id.clone())).await?;
+    let token = installation::bot_token(services, share.workspace).await?;
     let mut unfurls = serde_json::Map::new();
     // Jobs written before the ack path checked the links are checked here too.
     for url in share.links.iter().take(MAX_LINKS_PER_EVENT) {
@@ -69,7 +69,7 @@ pub(super) async fn unfurl(share: Share<'_>, services: &Services) -> Result<(), 
                     return Err(StepError::Retry(error.to_string()))
                 }
                 Err(error) if error.is_token_dead() => {
-                    return Err(on_dead_token(team_id, &token, &error, services).await)
+                    return Err(on_dead_token(share.workspace, &token, &error, services).await)
                 }
                 Err(error) => {
                     tracing::warn!(%error, "room could not be registered; not unfurled");
@@ -91,30 +91,51 @@ pub(super) async fn unfurl(share: Share<'_>, services: &Services) -> Result<(), 
     let request = ChatUnfurl { target, unfurls };
     match services.slack.chat_unfurl(&token, &request).await {
         Ok(()) => Ok(()),
-        Err(error) => Err(slack_failure(error, team_id, &token, services).await),
+        Err(error) => Err(slack_failure(error, share.workspace, &token, services).await),
     }
 }
 
-/// The call a room link shows: the room's live call, else a new one created by whoever
-/// shared the link. `None` for a room whose call could not be registered, or whose ids
-/// are all taken.
+/// The call a room link shows in the share's workspace: the room's live call there,
+/// else a new one created by whoever shared the link (a room shared in several
+/// workspaces is a call in each). `None` for a room whose call could not be
+/// registered, or whose ids are all taken.
 async fn call_for_room(
     share: &Share<'_>,
     room: &RoomLink,
     services: &Services,
 ) -> Result<Option<Call>, StepError> {
-    match services.store.find_call_by_join_url(&room.join_url).await? {
-        Some(call) if call.is_live() => return Ok(Some(call)),
+    let workspace = share.workspace;
+    let calls = services.store.calls_by_join_url(&room.join_url).await?;
+    let (mine, elsewhere): (Vec<Call>, Vec<Call>) =
+        calls.into_iter().partition(|call| workspace.owns(call));
+    let mut elsewhere: Vec<Call> = elsewhere.into_iter().filter(Call::is_live).collect();
+    let call = match preferred_call(mine) {
+        Some(call) if call.is_live() => call,
         Some(call) if call.state == CallState::Failed => return Ok(None),
-        // Ended: the room is in use again, as a new call.
-        _ => {}
-    }
+        // None yet, or ended: the room is in use again, as a new call.
+        _ => match new_room_call(share, room, &mut elsewhere, services).await? {
+            Some(call) => call,
+            None => return Ok(None),
+        },
+    };
+    Ok(Some(mark_shared(call, &elsewhere, services).await?))
+}
+
+/// A new call of `room` in the share's workspace. `elsewhere` (other workspaces' live
+/// calls of the room) grows by any met on the way.
+async fn new_room_call(
+    share: &Share<'_>,
+    room: &RoomLink,
+    elsewhere: &mut Vec<Call>,
+    services: &Services,
+) -> Result<Option<Call>, StepError> {
+    let workspace = share.workspace;
     let now = services.clock.now();
-    for external_unique_id in room_call_ids(&room.room, now) {
-        let call = Call::new(
+    for external_unique_id in room_call_ids(&room.room, workspace.team_id.as_str(), now) {
+        let mut call = Call::new(
             NewCall {
                 external_unique_id: external_unique_id.clone(),
-                workspace: Workspace::team(share.team_id.clone()),
+                workspace: workspace.clone(),
                 channel_id: share.channel.cloned(),
                 created_by: share.user_id.clone(),
                 kind: CallKind::Video,
@@ -126,17 +147,29 @@ async fn call_for_room(
             },
             now,
         );
+        call.room_shared = !elsewhere.is_empty();
         match services.store.create_call(&call, &[]).await {
             Ok(()) => {
                 tracing::info!(call = %external_unique_id, "pasted room registered as a new call");
                 return Ok(Some(call));
             }
             Err(StoreError::AlreadyExists) => {
-                // Another unfurl of the room got there first: its call is this one.
-                if let Some(existing) = services.store.get_call(&external_unique_id).await? {
-                    if existing.is_live() && existing.join_url == room.join_url {
-                        return Ok(Some(existing));
-                    }
+                let Some(existing) = services.store.get_call(&external_unique_id).await? else {
+                    continue;
+                };
+                if !existing.is_live() || existing.join_url != room.join_url {
+                    continue;
+                }
+                // Another unfurl of the room in this workspace got there first: its call
+                // is this one. Another workspace's is not: the next id is tried.
+                if workspace.owns(&existing) {
+                    return Ok(Some(existing));
+                }
+                if !elsewhere
+                    .iter()
+                    .any(|call| call.external_unique_id == existing.external_unique_id)
+                {
+                    elsewhere.push(existing);
                 }
             }
             Err(error) => return Err(error.into()),
@@ -146,15 +179,49 @@ async fn call_for_room(
     Ok(None)
 }
 
+/// Marks `call` and the room's live calls `elsewhere` as shared across workspaces, so
+/// the provider's events for any of them reach all (see `flows::provider_events`).
+/// Writes only what is not marked yet; returns `call` as stored.
+async fn mark_shared(
+    call: Call,
+    elsewhere: &[Call],
+    services: &Services,
+) -> Result<Call, StoreError> {
+    if elsewhere.is_empty() {
+        return Ok(call);
+    }
+    let mark = |call: &mut Call| {
+        (!call.room_shared).then(|| {
+            call.room_shared = true;
+            Vec::new()
+        })
+    };
+    for other in elsewhere.iter().filter(|other| !other.room_shared) {
+        modify_call_from(services.store.as_ref(), other.clone(), mark).await?;
+    }
+    if call.room_shared {
+        return Ok(call);
+    }
+    let fallback = call.clone();
+    Ok(modify_call_from(services.store.as_ref(), call, mark)
+        .await?
+        .unwrap_or(fallback))
+}
+
 /// The ids a new call in `room` may get, in the order tried: the room's name (what the
 /// provider calls the room, so its events reach the call), then, when an earlier call
-/// of the room holds that, the name and the time of this registration. A room name has
-/// no `.`, so neither can be another room's.
-fn room_call_ids(room: &str, now: UnixSeconds) -> Vec<ExternalId> {
-    [room.to_owned(), format!("{room}.{now}")]
-        .into_iter()
-        .filter_map(|id| ExternalId::try_from(id).ok())
-        .collect()
+/// of the room holds that, the name and the time of this registration, then those and
+/// the team (another workspace registered the room in the same second). A room name has
+/// no `.`, so none can be another room's. Ids stay unique across workspaces.
+fn room_call_ids(room: &str, team: &str, now: UnixSeconds) -> Vec<ExternalId> {
+    [
+        room.to_owned(),
+        format!("{room}.{now}"),
+        format!("{room}.{now}.{team}"),
+    ]
+    .into_iter()
+    .filter_map(|id| ExternalId::try_from(id).ok())
+    .collect()
 }
 
 #[cfg(test)]
@@ -163,10 +230,14 @@ mod tests {
 
     #[test]
     fn a_room_is_keyed_by_its_name_then_by_name_and_time() {
-        let ids = room_call_ids("team-standup", 1_795_320_000);
+        let ids = room_call_ids("team-standup", "T0TEAM0002", 1_795_320_000);
         assert_eq!(
             ids.iter().map(ExternalId::as_str).collect::<Vec<_>>(),
-            ["team-standup", "team-standup.1795320000"]
+            [
+                "team-standup",
+                "team-standup.1795320000",
+                "team-standup.1795320000.T0TEAM0002"
+            ]
         );
     }
 }

@@ -9,8 +9,10 @@ use aws_sdk_dynamodb::Client;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::domain::installation::InstallationKey;
+use crate::domain::OAuthState;
 use crate::domain::{
-    Call, CallState, EventReceipt, ExternalId, Installation, Job, Participant, TeamId, UnixSeconds,
+    Call, CallState, EventReceipt, ExternalId, Installation, Job, Participant, UnixSeconds,
 };
 use crate::store::StoreError;
 
@@ -19,6 +21,9 @@ pub type Item = HashMap<String, AttributeValue>;
 
 /// The value of `live` on live calls (the sparse index's only partition).
 pub const LIVE: &str = "LIVE";
+/// The value of `needs_sync` on calls Slack lacks something for (the sparse
+/// `needs_sync` index's only partition; `sync_due_at` is its sort key).
+pub const NEEDS_SYNC: &str = "SYNC";
 
 pub(super) const CALL_SK: &str = "CALL";
 /// Participants are items under their call: `P#<identity>`.
@@ -28,6 +33,7 @@ pub const JOB_SK: &str = "JOB";
 pub(super) const JOB_PK_PREFIX: &str = "JOB#";
 pub(super) const INSTALLATION_SK: &str = "INSTALL";
 const EVENT_SK: &str = "EVENT";
+pub(super) const OAUTH_STATE_SK: &str = "STATE";
 
 /// Set by each plain `PutItem` to a value of its own, so that a retry of it that finds
 /// the item already written can tell its own write from someone else's.
@@ -143,6 +149,10 @@ struct ItemKeys {
     live: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     expires_at: Option<UnixSeconds>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    needs_sync: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sync_due_at: Option<UnixSeconds>,
 }
 
 fn to_item<T: Serialize>(entity: &T, keys: ItemKeys) -> Result<Item, StoreError> {
@@ -192,20 +202,27 @@ pub(super) fn item_pk(item: &Item) -> String {
     }
 }
 
+pub(super) const CALL_PK_PREFIX: &str = "CALL#";
+
 pub fn call_pk(external_unique_id: &ExternalId) -> String {
-    format!("CALL#{external_unique_id}")
+    format!("{CALL_PK_PREFIX}{external_unique_id}")
 }
 
 pub fn job_pk(id: &str) -> String {
     format!("{JOB_PK_PREFIX}{id}")
 }
 
-pub fn installation_pk(team_id: &TeamId) -> String {
-    format!("TEAM#{team_id}")
+/// `TEAM#<team_id>`, or `ORG#<enterprise_id>` for an org-wide install.
+pub fn installation_pk(key: &InstallationKey) -> String {
+    key.to_string()
 }
 
 pub fn event_pk(event_id: &str) -> String {
     format!("EVENT#{event_id}")
+}
+
+pub fn oauth_state_pk(state: &str) -> String {
+    format!("STATE#{state}")
 }
 
 /// When DynamoDB may delete a call: a while after it stopped being live, never before.
@@ -226,6 +243,10 @@ pub(super) fn call_item(call: &Call) -> Result<Item, StoreError> {
             sk: CALL_SK,
             live: call.is_live().then_some(LIVE),
             expires_at: call_expires_at(call),
+            // Derived on every write of the call: set by the write that makes a need,
+            // gone with the one that records Slack's last confirmation.
+            needs_sync: call.sync_due_at().map(|_| NEEDS_SYNC),
+            sync_due_at: call.sync_due_at(),
         },
     )
 }
@@ -270,6 +291,8 @@ pub fn job_item(job: &Job) -> Result<Item, StoreError> {
             pk: job_pk(&job.id),
             sk: JOB_SK,
             live: None,
+            needs_sync: None,
+            sync_due_at: None,
             expires_at: Some(job.created_at + JOB_RETENTION_SECONDS),
         },
     )
@@ -279,9 +302,26 @@ pub(super) fn installation_item(installation: &Installation) -> Result<Item, Sto
     to_item(
         installation,
         ItemKeys {
-            pk: installation_pk(&installation.team_id),
+            pk: installation_pk(&installation.key),
             sk: INSTALLATION_SK,
             live: None,
+            needs_sync: None,
+            sync_due_at: None,
+            expires_at: None,
+        },
+    )
+}
+
+pub(super) fn oauth_state_item(state: &OAuthState) -> Result<Item, StoreError> {
+    // The state's own `expires_at` is the TTL attribute.
+    to_item(
+        state,
+        ItemKeys {
+            pk: oauth_state_pk(&state.state),
+            sk: OAUTH_STATE_SK,
+            live: None,
+            needs_sync: None,
+            sync_due_at: None,
             expires_at: None,
         },
     )
@@ -295,6 +335,8 @@ pub(super) fn receipt_item(receipt: &EventReceipt) -> Result<Item, StoreError> {
             pk: event_pk(&receipt.event_id),
             sk: EVENT_SK,
             live: None,
+            needs_sync: None,
+            sync_due_at: None,
             expires_at: None,
         },
     )
@@ -359,6 +401,32 @@ mod tests {
         );
     }
 
+    #[test]
+    fn only_calls_slack_lacks_something_for_carry_the_needs_sync_marker() {
+        let registering = call_item(&call(CallState::Registering)).expect("item");
+        assert_eq!(
+            registering.get("needs_sync"),
+            Some(&AttributeValue::S(NEEDS_SYNC.into()))
+        );
+        assert_eq!(
+            registering.get("sync_due_at"),
+            Some(&AttributeValue::N(
+                (1_000 + crate::domain::repair::FIRST_REPAIR_DELAY).to_string()
+            ))
+        );
+        let mut synced = call(CallState::Registering);
+        synced.mark_registered(id("R1"));
+        let item = call_item(&synced).expect("item");
+        assert!(!item.contains_key("needs_sync") && !item.contains_key("sync_due_at"));
+        synced.end(crate::domain::EndReason::Provider, 2_000, None);
+        let item = call_item(&synced).expect("item");
+        assert!(
+            item.contains_key("needs_sync"),
+            "an ended call owes Slack its end"
+        );
+        assert!(!item.contains_key("live"));
+    }
+
     /// `Job` flattens its internally tagged kind: serde buffers the item and reads the
     /// numbers through `deserialize_any`, which must still give back every field.
     #[test]
@@ -368,7 +436,11 @@ mod tests {
                 external_unique_id: id("c1"),
             },
             JobKind::Unfurl {
-                team_id: id("T1"),
+                workspace: crate::domain::Workspace {
+                    team_id: id("T1"),
+                    enterprise_id: Some(id("E1")),
+                    is_enterprise_install: true,
+                },
                 channel: Some(id("C1")),
                 message_ts: "1.2".into(),
                 unfurl_id: None,
@@ -377,7 +449,7 @@ mod tests {
                 links: vec!["https://meet.example/c1".into()],
             },
             JobKind::Unfurl {
-                team_id: id("T1"),
+                workspace: crate::domain::Workspace::team(id("T1")),
                 channel: None,
                 message_ts: "U1-draft".into(),
                 unfurl_id: Some("U1-draft".into()),
@@ -470,7 +542,7 @@ mod tests {
     #[test]
     fn a_stored_id_that_does_not_parse_is_malformed() {
         assert_eq!(call_pk(&id("c1")), "CALL#c1");
-        assert_eq!(installation_pk(&id("T1")), "TEAM#T1");
+        assert_eq!(installation_pk(&InstallationKey::Team(id("T1"))), "TEAM#T1");
         let item = call_item(&call(CallState::Active)).expect("item");
         assert_eq!(item.get("team_id"), Some(&AttributeValue::S("T1".into())));
         for (attribute, value, reason) in [

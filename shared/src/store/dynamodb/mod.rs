@@ -4,14 +4,17 @@
 //! |---|---|---|
 //! | call | `CALL#<external_unique_id>` | `CALL` |
 //! | job | `JOB#<id>` | `JOB` |
-//! | installation | `TEAM#<team_id>` | `INSTALL` |
+//! | installation | `TEAM#<team_id>` or `ORG#<enterprise_id>` | `INSTALL` |
 //! | event receipt | `EVENT#<event_id>` | `EVENT` |
 //! | participant | `CALL#<external_unique_id>` | `P#<identity>` |
+//! | OAuth state | `STATE#<state>` | `STATE` |
 //!
 //! Items (`items.rs`) are the domain types as `serde_dynamo` maps them, plus the key
 //! attributes and: `live` (calls, only while live: the sparse `live_calls` index),
+//! `needs_sync` + `sync_due_at` (calls, only while Slack lacks something for them: the
+//! sparse `needs_sync` index the sweep repairs from),
 //! `expires_at` (the table's TTL: calls 30 days after they stop being live, jobs 7 days
-//! after creation, receipts as the receipt says). Each trait method is one request:
+//! after creation, receipts and OAuth states as they say). Each trait method is one request:
 //! reads one `GetItem` or `Query` (more pages only past 1 MB of results); a job's claim
 //! and an update of one item at its version one `PutItem`; every other
 //! write (inserts, and writes of several items) one `TransactWriteItems` (see
@@ -26,9 +29,10 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use aws_sdk_dynamodb::Client;
 use serde::de::DeserializeOwned;
 use tracing::Instrument as _;
@@ -36,24 +40,28 @@ use tracing::Instrument as _;
 use crate::telemetry::dynamodb_span;
 
 use super::{preferred_call, CallStore, JobClaim, ReceiptOutcome, StoreError};
+use crate::domain::installation::InstallationKey;
+use crate::domain::OAuthState;
 use crate::domain::{
     Call, EventReceipt, ExternalId, Installation, Job, JobStatus, Lease, Participant, SlackCallId,
-    TeamId, UnixSeconds,
+    UnixSeconds,
 };
 
 mod claim;
 mod items;
+mod needs_sync;
 mod participants;
 pub mod stream;
 
 pub use items::{
-    call_expires_at, call_pk, event_pk, installation_pk, job_item, job_pk, Item,
-    CALL_RETENTION_SECONDS, JOB_RETENTION_SECONDS, JOB_SK, LIVE,
+    call_expires_at, call_pk, event_pk, installation_pk, job_item, job_pk, oauth_state_pk, Item,
+    CALL_RETENTION_SECONDS, JOB_RETENTION_SECONDS, JOB_SK, LIVE, NEEDS_SYNC,
 };
 use items::{
-    call_item, from_item, installation_item, item_pk, key, receipt_item, ConditionalPut, CALL_SK,
-    INSTALLATION_SK, WRITE_TOKEN,
+    call_item, from_item, installation_item, item_pk, key, oauth_state_item, receipt_item,
+    ConditionalPut, CALL_SK, INSTALLATION_SK, OAUTH_STATE_SK, WRITE_TOKEN,
 };
+pub use needs_sync::NEEDS_SYNC_INDEX;
 
 /// Whole-operation budget, retries included: an ack path has 3 s in all, and must still
 /// answer Slack after a failed store call.
@@ -353,14 +361,14 @@ impl CallStore for DynamoStore {
         Ok(preferred_call(calls))
     }
 
-    async fn find_call_by_join_url(&self, join_url: &str) -> Result<Option<Call>, StoreError> {
+    async fn calls_by_join_url(&self, join_url: &str) -> Result<Vec<Call>, StoreError> {
         if join_url.is_empty() {
-            return Ok(None);
+            return Ok(Vec::new());
         }
-        let calls = self
-            .query_calls(BY_JOIN_URL_INDEX, "join_url", join_url)
-            .await?;
-        Ok(preferred_call(calls))
+        // The index is keyed by the URL alone (items written before workspaces read as
+        // they are); the few calls of one URL are told apart by their team afterwards.
+        self.query_calls(BY_JOIN_URL_INDEX, "join_url", join_url)
+            .await
     }
 
     async fn update_call(&self, call: &mut Call, jobs: &[Job]) -> Result<(), StoreError> {
@@ -379,6 +387,10 @@ impl CallStore for DynamoStore {
             }
             WriteOutcome::PrimaryConditionFailed => Err(StoreError::Conflict),
         }
+    }
+
+    async fn calls_due_for_sync(&self, now: UnixSeconds) -> Result<Vec<ExternalId>, StoreError> {
+        needs_sync::calls_due(&self.client, &self.table, now).await
     }
 
     async fn list_live_calls(&self) -> Result<Vec<Call>, StoreError> {
@@ -454,8 +466,23 @@ impl CallStore for DynamoStore {
         }
     }
 
-    async fn get_installation(&self, team_id: &TeamId) -> Result<Option<Installation>, StoreError> {
-        self.get(installation_pk(team_id), INSTALLATION_SK).await
+    async fn get_installation(
+        &self,
+        key: &InstallationKey,
+    ) -> Result<Option<Installation>, StoreError> {
+        self.get(installation_pk(key), INSTALLATION_SK).await
+    }
+
+    async fn delete_installation(&self, key: &InstallationKey) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(items::key(installation_pk(key), INSTALLATION_SK)))
+            .send()
+            .instrument(dynamodb_span("DeleteItem", &self.table))
+            .await
+            .map_err(|error| unavailable("DeleteItem", error))?;
+        Ok(())
     }
 
     async fn put_installation(&self, installation: &mut Installation) -> Result<(), StoreError> {
@@ -502,6 +529,47 @@ impl CallStore for DynamoStore {
         participants: &mut [Participant],
     ) -> Result<(), StoreError> {
         self.write_participants(call, participants).await
+    }
+
+    async fn put_oauth_state(&self, state: &OAuthState) -> Result<(), StoreError> {
+        let put = ConditionalPut::insert(oauth_state_item(state)?);
+        match self.write(vec![put], &[]).await? {
+            WriteOutcome::Written => Ok(()),
+            WriteOutcome::PrimaryConditionFailed => Err(StoreError::AlreadyExists),
+        }
+    }
+
+    async fn take_oauth_state(&self, state: &str) -> Result<Option<OAuthState>, StoreError> {
+        // One conditional delete answering the old item: of two redirects racing with
+        // the same state, only one gets it. (A retry of an attempt that had landed finds
+        // it gone: the install is refused, never done twice.)
+        let pk = oauth_state_pk(state);
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(pk.clone(), OAUTH_STATE_SK)))
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", "pk")
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .instrument(dynamodb_span("DeleteItem", &self.table))
+            .await;
+        match result {
+            Ok(output) => output
+                .attributes
+                .map(|item| from_item(item, &pk, OAUTH_STATE_SK))
+                .transpose(),
+            Err(error)
+                if matches!(
+                    error.as_service_error(),
+                    Some(DeleteItemError::ConditionalCheckFailedException(_))
+                ) =>
+            {
+                Ok(None)
+            }
+            Err(error) => Err(unavailable("DeleteItem", error)),
+        }
     }
 }
 

@@ -1,0 +1,46 @@
+//! The sparse `needs_sync` index: calls Slack still lacks something for, by when their
+//! repair is due (reconciliation). Keys only: the sweep reads each due call by its key
+//! before it writes it anyway, and the index then costs little on every call write.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::Client;
+use tracing::Instrument as _;
+
+use super::items::{item_pk, Item, CALL_PK_PREFIX, NEEDS_SYNC};
+use super::unavailable;
+use crate::domain::{ExternalId, UnixSeconds};
+use crate::store::StoreError;
+use crate::telemetry::dynamodb_span;
+
+pub const NEEDS_SYNC_INDEX: &str = "needs_sync";
+
+/// The calls whose repair is due at `now`, the most overdue first (the index's order).
+pub(super) async fn calls_due(
+    client: &Client,
+    table: &str,
+    now: UnixSeconds,
+) -> Result<Vec<ExternalId>, StoreError> {
+    let items: Vec<Item> = client
+        .query()
+        .table_name(table)
+        .index_name(NEEDS_SYNC_INDEX)
+        .key_condition_expression("needs_sync = :sync AND sync_due_at <= :now")
+        .expression_attribute_values(":sync", AttributeValue::S(NEEDS_SYNC.to_owned()))
+        .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .instrument(dynamodb_span("Query", table))
+        .await
+        .map_err(|error| unavailable("Query", error))?;
+    items
+        .iter()
+        .map(|item| {
+            let pk = item_pk(item);
+            pk.strip_prefix(CALL_PK_PREFIX)
+                .and_then(|id| ExternalId::parse(id).ok())
+                .ok_or_else(|| StoreError::Malformed(format!("needs_sync index: {pk}")))
+        })
+        .collect()
+}
