@@ -10,8 +10,7 @@ use serde_json::Value;
 use slack_calls::domain::OAuthState;
 use slack_calls::domain::{
     Call, EventReceipt, ExternalId, Installation, InstallationKey, Job, Lease, Participant,
-    SlackCallId,
-    UnixSeconds,
+    SlackCallId, UnixSeconds,
 };
 use slack_calls::store::dynamodb::DynamoStore;
 use slack_calls::store::embedded::EmbeddedStore;

@@ -17,8 +17,7 @@ use slack_calls::config::Config;
 use slack_calls::domain::OAuthState;
 use slack_calls::domain::{
     Call, EventReceipt, ExternalId, Installation, InstallationKey, Job, Lease, Participant,
-    SlackCallId,
-    UnixSeconds,
+    SlackCallId, UnixSeconds,
 };
 use slack_calls::entry::worker::{handle_worker_event, WorkerError, WorkerEvent};
 use slack_calls::flows::Services;

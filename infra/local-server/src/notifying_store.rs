@@ -7,8 +7,7 @@ use async_trait::async_trait;
 use slack_calls::domain::OAuthState;
 use slack_calls::domain::{
     Call, EventReceipt, ExternalId, Installation, InstallationKey, Job, Lease, Participant,
-    SlackCallId,
-    UnixSeconds,
+    SlackCallId, UnixSeconds,
 };
 use slack_calls::store::{CallStore, JobClaim, ReceiptOutcome, StoreError};
 use tokio::sync::mpsc::UnboundedSender;

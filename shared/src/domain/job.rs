@@ -255,8 +255,7 @@ impl JobKind {
         match self {
             JobKind::RegisterCall { external_unique_id }
             | JobKind::SyncCall {
-                external_unique_id,
-                ..
+                external_unique_id, ..
             } => Some(external_unique_id),
             _ => None,
         }

@@ -256,7 +256,10 @@ mod tests {
         call.end(EndReason::Provider, 1_200, None);
         assert_eq!(call.repair_job(), Some(RepairJob::Sync), "the end is owed");
         call.acknowledge_end();
-        assert_eq!(call.reconciliation.participants_owed, None, "an ended call owes nobody");
+        assert_eq!(
+            call.reconciliation.participants_owed, None,
+            "an ended call owes nobody"
+        );
         assert_eq!(call.repair_job(), None);
     }
 
@@ -266,7 +269,10 @@ mod tests {
         call.version = 4;
         join(&mut call, "U2", 1_100);
         join(&mut call, "U3", 1_100);
-        assert_eq!(call.reconciliation.participants_owed, Some(OwedBy::Write(4)));
+        assert_eq!(
+            call.reconciliation.participants_owed,
+            Some(OwedBy::Write(4))
+        );
         let mut later = call.clone();
 
         assert!(!call.settle_participants(ParticipantsSettled::Write(3)));

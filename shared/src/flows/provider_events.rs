@@ -8,14 +8,12 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 use crate::domain::{
-    Call, CallUser, EndReason, ExternalId, Job, JobKind, Participant, Presence, TeamId,
-    UnixSeconds,
+    Call, CallUser, EndReason, ExternalId, Job, JobKind, Participant, Presence, TeamId, UnixSeconds,
 };
 use crate::meeting::room::{is_room_name, RoomPattern};
 use crate::provider::events::{CallChange, ValidEvent};
 use crate::store::{
-    conflict_backoff, preferred_call, StoreError, MAX_PARTICIPANTS_PER_WRITE,
-    MODIFY_CALL_ATTEMPTS,
+    conflict_backoff, preferred_call, StoreError, MAX_PARTICIPANTS_PER_WRITE, MODIFY_CALL_ATTEMPTS,
 };
 
 use super::Services;

@@ -23,8 +23,7 @@ mod participants;
 use crate::domain::installation::InstallationKey;
 use crate::domain::OAuthState;
 use crate::domain::{
-    Call, EventReceipt, ExternalId, Installation, Job, Lease, Participant, SlackCallId,
-    UnixSeconds,
+    Call, EventReceipt, ExternalId, Installation, Job, Lease, Participant, SlackCallId, UnixSeconds,
 };
 
 /// Everything the store holds; also the file's format.

@@ -22,8 +22,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::domain::installation::InstallationKey;
 use crate::domain::OAuthState;
 use crate::domain::{
-    Call, EventReceipt, ExternalId, Installation, Job, Lease, Participant, SlackCallId,
-    UnixSeconds,
+    Call, EventReceipt, ExternalId, Installation, Job, Lease, Participant, SlackCallId, UnixSeconds,
 };
 
 /// How long a read installation is served from memory.

@@ -466,7 +466,10 @@ async fn people_who_join_while_slack_is_away_are_shown_after_one_sweep() {
     let stored = world.call(&call.external_unique_id).await;
     assert!(stored.pending_sync().is_empty(), "no detail or end is owed");
     assert!(stored.sync_due_at().is_some(), "the participants are owed");
-    assert!(world.standin.call(&call.call_id).is_some_and(|c| c.participants.is_empty()));
+    assert!(world
+        .standin
+        .call(&call.call_id)
+        .is_some_and(|c| c.participants.is_empty()));
 
     world.standin.clear_faults();
     let report = one_sweep_period(&mut world).await;
@@ -481,7 +484,10 @@ async fn people_who_join_while_slack_is_away_are_shown_after_one_sweep() {
     assert_eq!(present, ["U0USER0002", "U0USER0004"]);
 
     // Settled: nothing is owed, and the next sweep sends Slack nothing.
-    assert_eq!(world.call(&call.external_unique_id).await.sync_due_at(), None);
+    assert_eq!(
+        world.call(&call.external_unique_id).await.sync_due_at(),
+        None
+    );
     world.standin.clear_requests();
     let report = one_sweep_period(&mut world).await;
     assert_eq!(report["repairs_due"], 0, "{report}");
