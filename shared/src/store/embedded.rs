@@ -9,8 +9,7 @@
 //! `local-server`'s notifying store instead, which works over either adapter.)
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
@@ -19,12 +18,15 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
 use super::{preferred_call, CallStore, JobClaim, ReceiptOutcome, StoreError};
 
+mod file;
+mod oauth_state;
 mod participants;
 use crate::domain::installation::InstallationKey;
 use crate::domain::OAuthState;
 use crate::domain::{
     Call, EventReceipt, ExternalId, Installation, Job, Lease, Participant, SlackCallId, UnixSeconds,
 };
+use file::{io_error, parent_dir, persist};
 
 /// Everything the store holds; also the file's format.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
@@ -240,30 +242,6 @@ impl Versioned for Job {
     fn version(&self) -> u64 {
         self.version
     }
-}
-
-fn parent_dir(path: &Path) -> Option<&Path> {
-    path.parent().filter(|dir| !dir.as_os_str().is_empty())
-}
-
-fn io_error(path: &Path, error: std::io::Error) -> StoreError {
-    StoreError::Unavailable(format!("{}: {error}", path.display()))
-}
-
-/// Temp file in the same directory, flushed to disk, then renamed over the old file: a
-/// crash leaves the old state or the new one, never a torn file. The temp file is
-/// created readable by its owner only, as the state holds bot tokens.
-fn persist(path: &Path, state: &State) -> Result<(), StoreError> {
-    let dir = parent_dir(path).unwrap_or(Path::new("."));
-    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(|error| io_error(path, error))?;
-    let json = serde_json::to_vec_pretty(state)
-        .map_err(|error| StoreError::Unavailable(format!("state cannot be serialised: {error}")))?;
-    file.write_all(&json)
-        .and_then(|()| file.as_file().sync_all())
-        .map_err(|error| io_error(path, error))?;
-    file.persist(path)
-        .map_err(|error| io_error(path, error.error))?;
-    Ok(())
 }
 
 #[async_trait]
@@ -512,27 +490,11 @@ impl CallStore for EmbeddedStore {
     }
 
     async fn put_oauth_state(&self, state: &OAuthState) -> Result<(), StoreError> {
-        self.write(&[], |stored| {
-            // What DynamoDB's TTL would have deleted by now, so the file does not grow
-            // with every abandoned install.
-            stored
-                .oauth_states
-                .retain(|_, kept| !kept.is_expired(state.created_at));
-            if stored.oauth_states.contains_key(&state.state) {
-                return Err(StoreError::AlreadyExists);
-            }
-            stored
-                .oauth_states
-                .insert(state.state.clone(), state.clone());
-            Ok(Change::Commit(()))
-        })
+        self.insert_oauth_state(state)
     }
 
     async fn take_oauth_state(&self, state: &str) -> Result<Option<OAuthState>, StoreError> {
-        self.write(&[], |stored| match stored.oauth_states.remove(state) {
-            Some(taken) => Ok(Change::Commit(Some(taken))),
-            None => Ok(Change::Skip(None)),
-        })
+        self.remove_oauth_state(state)
     }
 }
 
