@@ -157,6 +157,8 @@ pub fn jobs_of_every_kind() -> Vec<Job> {
             rejected_at: NOW - 2,
             workspace: Some(Workspace::team(id("T0001"))),
         },
+        // The people one write changed, and the call's version it was made from.
+        JobKind::sync_written(id("call-5"), vec!["U0002".into(), "guest-7".into()], 7),
     ];
     kinds
         .into_iter()
