@@ -14,7 +14,7 @@ use slack_calls::domain::installation::{Sealed, SealedCredentials};
 use slack_calls::domain::OAuthState;
 use slack_calls::domain::{
     CallState, CallUser, EndReason, EventReceipt, ExternalId, InstallationKey, Job, JobStatus,
-    Lease, Workspace,
+    Lease, Participant, Rejection, Workspace,
 };
 use slack_calls::store::{
     modify_call, modify_call_from, CallStore, JobClaim, ReceiptOutcome, StoreError,
@@ -55,6 +55,9 @@ macro_rules! conformance_suite {
                 every_call_field_round_trips,
                 every_job_kind_round_trips,
                 every_installation_field_round_trips,
+                participants_are_written_with_their_call_at_their_versions,
+                participants_are_updated_at_their_versions_all_or_nothing,
+                participants_list_across_pages,
                 an_oauth_state_is_taken_once,
                 installations_are_keyed_by_team_or_organisation,
             );
@@ -231,10 +234,11 @@ mod cases {
                 let call_id = call.external_unique_id.clone();
                 tokio::spawn(async move {
                     modify_call(store.as_ref(), &call_id, |call| {
-                        let user = CallUser::Slack {
-                            slack_id: id(&format!("U{writer:04}")),
-                        };
-                        call.participant_joined(user, None, NOW + 1);
+                        call.record_rejection(Rejection {
+                            user_id: id(&format!("U{writer:04}")),
+                            channel_id: id("D0001"),
+                            at: NOW + 1,
+                        });
                         Some(vec![sync_job(call, NOW + 1)])
                     })
                     .await
@@ -254,8 +258,9 @@ mod cases {
             .unwrap()
             .unwrap();
         let mut present: Vec<&str> = stored
-            .present_participants()
-            .map(CallUser::identity)
+            .rejections
+            .iter()
+            .map(|rejection| rejection.user_id.as_str())
             .collect();
         present.sort_unstable();
         let expected: Vec<String> = (0..WRITERS).map(|writer| format!("U{writer:04}")).collect();
@@ -1017,5 +1022,196 @@ mod cases {
         let mut again = org_installation("E0300", "c2VhbGVkLWFnYWlu");
         store.put_installation(&mut again).await.unwrap();
         assert_eq!(again.version, 1);
+    }
+
+    fn identities(people: &[Participant]) -> Vec<String> {
+        let mut ids: Vec<String> = people.iter().map(|p| p.identity().to_owned()).collect();
+        ids.sort();
+        ids
+    }
+
+    pub async fn participants_are_written_with_their_call_at_their_versions(
+        store: Arc<dyn CallStore>,
+    ) {
+        let call = new_call(NOW);
+        store.create_call(&call, &[]).await.unwrap();
+        let all = participants();
+        let names = identities(&all);
+        assert_eq!(
+            store
+                .get_participants(&call.external_unique_id, &names)
+                .await
+                .unwrap(),
+            vec![],
+            "none stored yet"
+        );
+
+        let mut draft = call.clone();
+        draft.participant_count = 3;
+        let mut people = all.clone();
+        let job = sync_job(&call, NOW);
+        store
+            .update_call_and_participants(&mut draft, &mut people, std::slice::from_ref(&job))
+            .await
+            .unwrap();
+        assert_eq!(draft.version, 1);
+        assert!(people.iter().all(|p| p.version == 1));
+        let mut stored = store
+            .get_participants(&call.external_unique_id, &names)
+            .await
+            .unwrap();
+        stored.sort_by(|a, b| a.identity().cmp(b.identity()));
+        let mut expected = people.clone();
+        expected.sort_by(|a, b| a.identity().cmp(b.identity()));
+        assert_eq!(stored, expected, "every field round-trips");
+        assert_eq!(store.get_job(&job.id).await.unwrap(), Some(job));
+        let other = new_call(NOW);
+        assert_eq!(
+            store
+                .get_participants(&other.external_unique_id, &names)
+                .await
+                .unwrap(),
+            vec![],
+            "participants belong to their call"
+        );
+
+        // A participant created twice, or a stale call: nothing of the write lands.
+        let mut again = draft.clone();
+        let mut twice = vec![all[0].clone()];
+        let stale_job = sync_job(&call, NOW + 1);
+        assert!(matches!(
+            store
+                .update_call_and_participants(
+                    &mut again,
+                    &mut twice,
+                    std::slice::from_ref(&stale_job)
+                )
+                .await,
+            Err(StoreError::Conflict)
+        ));
+        let mut stale_call = call.clone();
+        let mut fresh = vec![Participant::new(CallUser::Slack {
+            slack_id: id("U0009"),
+        })];
+        assert!(matches!(
+            store
+                .update_call_and_participants(&mut stale_call, &mut fresh, &[])
+                .await,
+            Err(StoreError::Conflict)
+        ));
+        assert_eq!(store.get_job(&stale_job.id).await.unwrap(), None);
+        assert_eq!(
+            store
+                .get_participants(&call.external_unique_id, &["U0009".to_owned()])
+                .await
+                .unwrap(),
+            vec![]
+        );
+        assert_eq!(
+            store
+                .get_call(&call.external_unique_id)
+                .await
+                .unwrap()
+                .unwrap()
+                .version,
+            1
+        );
+        let too_many: Vec<String> = (0..=slack_calls::store::MAX_PARTICIPANTS_PER_REQUEST)
+            .map(|i| format!("g{i}"))
+            .collect();
+        assert!(store
+            .get_participants(&call.external_unique_id, &too_many)
+            .await
+            .is_err());
+    }
+
+    pub async fn participants_are_updated_at_their_versions_all_or_nothing(
+        store: Arc<dyn CallStore>,
+    ) {
+        let mut call = new_call(NOW);
+        store.create_call(&call, &[]).await.unwrap();
+        let mut people = participants();
+        store
+            .update_call_and_participants(&mut call, &mut people, &[])
+            .await
+            .unwrap();
+        let id_ = call.external_unique_id.clone();
+
+        let mut one = vec![people[0].clone()];
+        one[0].shown = None;
+        store.update_participants(&id_, &mut one).await.unwrap();
+        assert_eq!(one[0].version, 2);
+
+        // people[0] is stale now: the others in the same write are not written either.
+        let mut stale = people.clone();
+        for p in &mut stale {
+            p.refused = Some("stale write".into());
+        }
+        assert!(matches!(
+            store.update_participants(&id_, &mut stale).await,
+            Err(StoreError::Conflict)
+        ));
+        let stored = store
+            .get_participants(&id_, &identities(&people))
+            .await
+            .unwrap();
+        assert!(stored
+            .iter()
+            .all(|p| p.refused.as_deref() != Some("stale write")));
+        let mut unknown = vec![Participant::new(CallUser::Slack {
+            slack_id: id("U0009"),
+        })];
+        unknown[0].version = 1;
+        assert!(matches!(
+            store.update_participants(&id_, &mut unknown).await,
+            Err(StoreError::Conflict)
+        ));
+        let mut fresh = people[1..].to_vec();
+        store.update_participants(&id_, &mut fresh).await.unwrap();
+        assert!(fresh.iter().all(|p| p.version == 2));
+        assert_eq!(
+            store.get_call(&id_).await.unwrap().unwrap().version,
+            1,
+            "the call is untouched"
+        );
+    }
+
+    pub async fn participants_list_across_pages(store: Arc<dyn CallStore>) {
+        // DynamoDB pages a query at 1 MB: 400 participants of ~3 KB each are two pages.
+        const PEOPLE: usize = 400;
+        let mut call = new_call(NOW);
+        store.create_call(&call, &[]).await.unwrap();
+        let avatar = format!("https://meet.example/a/{}.png", "x".repeat(3_000));
+        let everyone: Vec<Participant> = (0..PEOPLE)
+            .map(|i| {
+                let mut p = Participant::new(CallUser::External {
+                    external_id: format!("guest-{i:04}"),
+                    display_name: format!("Guest {i}"),
+                    avatar_url: Some(avatar.clone()),
+                });
+                p.joined(p.user.clone(), NOW);
+                p
+            })
+            .collect();
+        for chunk in everyone.chunks(slack_calls::store::MAX_PARTICIPANTS_PER_WRITE) {
+            let mut chunk = chunk.to_vec();
+            store
+                .update_call_and_participants(&mut call, &mut chunk, &[])
+                .await
+                .unwrap();
+        }
+        let listed = store
+            .list_participants(&call.external_unique_id)
+            .await
+            .unwrap();
+        assert_eq!(identities(&listed), identities(&everyone));
+        assert!(listed.iter().all(|p| p.present && p.version == 1));
+        assert_eq!(
+            store
+                .list_participants(&new_call(NOW).external_unique_id)
+                .await
+                .unwrap(),
+            vec![]
+        );
     }
 }

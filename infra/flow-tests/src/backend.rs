@@ -9,8 +9,8 @@ use lambda_harness::stream::StreamPump;
 use serde_json::Value;
 use slack_calls::domain::OAuthState;
 use slack_calls::domain::{
-    Call, EventReceipt, ExternalId, Installation, InstallationKey, Job, Lease, SlackCallId,
-    UnixSeconds,
+    Call, EventReceipt, ExternalId, Installation, InstallationKey, Job, Lease, Participant,
+    SlackCallId, UnixSeconds,
 };
 use slack_calls::store::dynamodb::DynamoStore;
 use slack_calls::store::embedded::EmbeddedStore;
@@ -208,6 +208,31 @@ impl CallStore for UnreachableStore {
         _: &mut Call,
         _: &mut Job,
         _: &[Job],
+    ) -> Result<(), StoreError> {
+        self.refuse()
+    }
+    async fn get_participants(
+        &self,
+        _: &ExternalId,
+        _: &[String],
+    ) -> Result<Vec<Participant>, StoreError> {
+        self.refuse()
+    }
+    async fn list_participants(&self, _: &ExternalId) -> Result<Vec<Participant>, StoreError> {
+        self.refuse()
+    }
+    async fn update_call_and_participants(
+        &self,
+        _: &mut Call,
+        _: &mut [Participant],
+        _: &[Job],
+    ) -> Result<(), StoreError> {
+        self.refuse()
+    }
+    async fn update_participants(
+        &self,
+        _: &ExternalId,
+        _: &mut [Participant],
     ) -> Result<(), StoreError> {
         self.refuse()
     }

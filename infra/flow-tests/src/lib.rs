@@ -8,5 +8,6 @@
 //! (`FLOW_TESTS_STORE=dynamodb`, which `./infra/test.sh` runs too).
 
 pub mod backend;
+pub mod counting_store;
 pub mod embedded_stream;
 pub mod world;

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use slack_calls::domain::OAuthState;
 use slack_calls::domain::{
-    Call, EventReceipt, ExternalId, Installation, InstallationKey, Job, Lease, SlackCallId,
-    UnixSeconds,
+    Call, EventReceipt, ExternalId, Installation, InstallationKey, Job, Lease, Participant,
+    SlackCallId, UnixSeconds,
 };
 use slack_calls::store::{CallStore, JobClaim, ReceiptOutcome, StoreError};
 use tokio::sync::mpsc::UnboundedSender;
@@ -126,6 +126,39 @@ impl CallStore for NotifyingStore {
 
     async fn put_installation(&self, installation: &mut Installation) -> Result<(), StoreError> {
         self.inner.put_installation(installation).await
+    }
+
+    async fn get_participants(
+        &self,
+        call: &ExternalId,
+        identities: &[String],
+    ) -> Result<Vec<Participant>, StoreError> {
+        self.inner.get_participants(call, identities).await
+    }
+
+    async fn list_participants(&self, call: &ExternalId) -> Result<Vec<Participant>, StoreError> {
+        self.inner.list_participants(call).await
+    }
+
+    async fn update_call_and_participants(
+        &self,
+        call: &mut Call,
+        participants: &mut [Participant],
+        jobs: &[Job],
+    ) -> Result<(), StoreError> {
+        self.inner
+            .update_call_and_participants(call, participants, jobs)
+            .await?;
+        self.announce(jobs);
+        Ok(())
+    }
+
+    async fn update_participants(
+        &self,
+        call: &ExternalId,
+        participants: &mut [Participant],
+    ) -> Result<(), StoreError> {
+        self.inner.update_participants(call, participants).await
     }
 
     async fn put_oauth_state(&self, state: &OAuthState) -> Result<(), StoreError> {

@@ -3,7 +3,6 @@
 //! write, instead of one write per Slack request.
 
 use super::call::Call;
-use super::participant::CallUser;
 
 /// Details Slack now shows (`calls.update`): title, join URL, desktop join URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,12 +18,10 @@ pub struct SlackAcks {
     pub block_posted: bool,
     /// Slack refused the call block everywhere (its starter was told instead).
     pub block_refused: bool,
-    pub added: Vec<CallUser>,
-    /// Participants Slack refused to show, with its error code.
-    pub refused: Vec<(CallUser, String)>,
-    pub removed: Vec<CallUser>,
     pub details: Option<ShownDetails>,
     pub ended: bool,
+    /// Slack confirmed the participants a sync looked at ([`Call::settle_participants`]).
+    pub participants_settled: Option<super::repair::ParticipantsSettled>,
 }
 
 impl SlackAcks {
@@ -42,11 +39,6 @@ impl SlackAcks {
         if self.block_refused {
             changed |= call.acknowledge_block_refused();
         }
-        changed |= call.acknowledge_added(&self.added);
-        for (user, code) in &self.refused {
-            changed |= call.refuse_participant(user, code);
-        }
-        changed |= call.acknowledge_removed(&self.removed);
         if let Some(details) = &self.details {
             changed |= call.acknowledge_details(
                 details.title.clone(),
@@ -56,6 +48,9 @@ impl SlackAcks {
         }
         if self.ended {
             changed |= call.acknowledge_end();
+        }
+        if let Some(settled) = self.participants_settled {
+            changed |= call.settle_participants(settled);
         }
         if changed {
             call.settle_repairs();
@@ -90,29 +85,20 @@ mod tests {
         call
     }
 
-    fn slack(user: &str) -> CallUser {
-        CallUser::Slack { slack_id: id(user) }
-    }
-
     #[test]
     fn applying_records_every_confirmation_once() {
         let mut call = call();
-        call.participant_joined(slack("U2"), None, 1);
-        call.slack_participants = vec![slack("U4")];
-        call.update_details(Some("Renamed".into()), None, None, None, 2);
-        let plan = call.pending_sync();
+        call.update_details(Some("Renamed".into()), None, None, None, 2_000);
         let acks = SlackAcks {
             block_posted: true,
             block_refused: false,
-            added: plan.add.clone(),
-            refused: Vec::new(),
-            removed: plan.remove.clone(),
             details: Some(ShownDetails {
                 title: call.title.clone(),
                 join_url: Some(call.join_url.clone()),
                 desktop_join_url: call.desktop_join_url.clone(),
             }),
             ended: false,
+            participants_settled: None,
         };
         assert!(!acks.is_empty());
         let mut copy = call.clone();
@@ -121,15 +107,7 @@ mod tests {
         assert!(copy.block_posted);
         assert!(!acks.apply(&mut copy), "a second time is no news");
 
-        let refusal = SlackAcks {
-            refused: vec![(slack("U9"), "user_not_found".into())],
-            ..SlackAcks::default()
-        };
-        assert!(refusal.apply(&mut copy));
-        assert!(copy.is_refused("U9"));
-        assert!(!refusal.apply(&mut copy), "refused once");
-
-        copy.end(EndReason::Provider, 5, None);
+        copy.end(EndReason::Provider, 2_005, None);
         let end = SlackAcks {
             ended: true,
             ..SlackAcks::default()

@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::ids::{ChannelId, EnterpriseId, ExternalId, SlackCallId, TeamId, UserId};
-pub use super::participant::{CallUser, Participant, RefusedParticipant};
+pub use super::participant::{CallUser, Participant, ParticipantChange};
 use super::workspace::Workspace;
 
 /// Seconds since the Unix epoch, UTC: the unit Slack uses everywhere.
@@ -15,6 +15,11 @@ pub type UnixSeconds = i64;
 
 /// How many provider `event_id`s a call remembers for dedupe.
 const MAX_REMEMBERED_PROVIDER_EVENTS: usize = 100;
+/// How many rejections a call remembers (its item stays small in a big channel).
+const MAX_REMEMBERED_REJECTIONS: usize = 100;
+/// How far a provider's event time may lie before the call's creation or after now
+/// (clocks differ; a room may open a moment before its call): further counts as that.
+pub const EVENT_CLOCK_SKEW_SECONDS: i64 = 300;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -112,8 +117,15 @@ pub struct Call {
     pub reported_duration: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<String>,
+    /// Participants recorded under the call (each an item of its own).
     #[serde(default)]
-    pub participants: Vec<Participant>,
+    pub participant_count: u32,
+    /// Of them, those in the call now.
+    #[serde(default)]
+    pub present_count: u32,
+    /// Someone has joined at some point.
+    #[serde(default)]
+    pub anyone_joined: bool,
     #[serde(default)]
     pub rejections: Vec<Rejection>,
     /// Recent provider `event_id`s, so a redelivered provider event is applied once.
@@ -131,12 +143,6 @@ pub struct Call {
     /// join link. Not tried again.
     #[serde(default)]
     pub block_refused: bool,
-    /// Participants Slack refused to show; never sent again.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub refused_participants: Vec<RefusedParticipant>,
-    /// Participants Slack currently shows (after our last successful add/remove).
-    #[serde(default)]
-    pub slack_participants: Vec<CallUser>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slack_title: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -218,14 +224,14 @@ impl Call {
             end_reason: None,
             reported_duration: None,
             failure: None,
-            participants: Vec::new(),
+            participant_count: 0,
+            present_count: 0,
+            anyone_joined: false,
             rejections: Vec::new(),
             provider_event_ids: Vec::new(),
             details_updated_at: None,
             block_posted: false,
             block_refused: false,
-            refused_participants: Vec::new(),
-            slack_participants: Vec::new(),
             slack_title: None,
             slack_join_url: None,
             slack_desktop_join_url: None,
@@ -270,10 +276,15 @@ impl Call {
         self.ended_at = Some(at);
         self.end_reason = Some(reason);
         self.reported_duration = duration;
-        for participant in &mut self.participants {
-            participant.present = false;
-        }
+        // Slack greys the whole call out; the participants' items are left as they are.
+        self.present_count = 0;
         true
+    }
+
+    /// The longest duration a provider may report at `now`: the call's life so far and
+    /// a day (its room may have been open before the call); more is clamped to it.
+    pub fn longest_duration(&self, now: UnixSeconds) -> i64 {
+        (now - self.created_at).max(0).saturating_add(86_400)
     }
 
     /// Seconds to report to `calls.end`: the provider's figure, else from the stored start.
@@ -282,48 +293,24 @@ impl Call {
             .or_else(|| self.ended_at.map(|end| (end - self.date_start).max(0)))
     }
 
-    /// Records a join. With `occurred_at`, a join older than the participant's latest
-    /// leave is stale and ignored. Returns whether anything changed.
-    pub fn participant_joined(
-        &mut self,
-        user: CallUser,
-        occurred_at: Option<UnixSeconds>,
-        now: UnixSeconds,
-    ) -> bool {
-        if !self.is_live() {
-            return false;
-        }
-        self.last_activity_at = now;
-        let at = occurred_at.unwrap_or(now);
-        match self.participant_mut(user.identity()) {
-            Some(existing) => {
-                if occurred_at.is_some() && existing.last_left_at.is_some_and(|left| at < left) {
-                    return false;
-                }
-                // A rejoin may bring a better display name or avatar: keep the newest.
-                existing.user = user;
-                existing.last_joined_at = Some(existing.last_joined_at.map_or(at, |j| j.max(at)));
-                let changed = !existing.present;
-                existing.present = true;
-                changed
-            }
-            None => {
-                self.participants.push(Participant {
-                    user,
-                    present: true,
-                    last_joined_at: Some(at),
-                    last_left_at: None,
-                });
-                true
-            }
-        }
+    /// When an event said to happen at `occurred_at` (else now) counts as having
+    /// happened: within the call's life so far, give or take the clocks' skew, so a
+    /// clock far off can neither pin a participant's state far into the future nor
+    /// reach back before the call.
+    pub fn event_time(&self, occurred_at: Option<UnixSeconds>, now: UnixSeconds) -> UnixSeconds {
+        let earliest = self.created_at.min(now) - EVENT_CLOCK_SKEW_SECONDS;
+        occurred_at
+            .unwrap_or(now)
+            .clamp(earliest, now + EVENT_CLOCK_SKEW_SECONDS)
     }
 
-    /// Records a leave. With `occurred_at`, a leave older than the participant's latest
-    /// join is stale and ignored. Returns whether anything changed.
-    pub fn participant_left(
+    /// Records a join or a leave of `participant` (this call's) at `occurred_at` (else
+    /// now), keeping the call's counts. Whatever order they arrive in, the latest
+    /// event about the person decides. Returns whether Slack should show anything else.
+    pub fn record_presence(
         &mut self,
-        user: CallUser,
+        participant: &mut Participant,
+        presence: Presence,
         occurred_at: Option<UnixSeconds>,
         now: UnixSeconds,
     ) -> bool {
@@ -331,24 +318,29 @@ impl Call {
             return false;
         }
         self.last_activity_at = now;
-        let at = occurred_at.unwrap_or(now);
-        let Some(existing) = self.participant_mut(user.identity()) else {
-            // A leave for someone we never saw join: remember it, so a late join
-            // that happened before it is ignored too.
-            self.participants.push(Participant {
-                user,
-                present: false,
-                last_joined_at: None,
-                last_left_at: Some(at),
-            });
-            return false;
-        };
-        if occurred_at.is_some() && existing.last_joined_at.is_some_and(|joined| at < joined) {
-            return false;
+        let at = self.event_time(occurred_at, now);
+        if participant.is_unrecorded() {
+            self.participant_count = self.participant_count.saturating_add(1);
         }
-        existing.last_left_at = Some(existing.last_left_at.map_or(at, |l| l.max(at)));
-        let changed = existing.present;
-        existing.present = false;
+        let was_present = participant.present;
+        let changed = match presence {
+            Presence::Joined(user) => {
+                // Even a join a later leave overrides: the person was there.
+                self.anyone_joined = true;
+                participant.joined(user, at)
+            }
+            Presence::Left => participant.left(at),
+        };
+        match (was_present, participant.present) {
+            (false, true) => self.present_count = self.present_count.saturating_add(1),
+            (true, false) => self.present_count = self.present_count.saturating_sub(1),
+            _ => {}
+        }
+        if participant.pending().is_some() {
+            // In the same write as the person's item: the sweep's repair finds it even
+            // when the sync naming them never lands.
+            self.owe_participants();
+        }
         changed
     }
 
@@ -366,7 +358,7 @@ impl Call {
             return false;
         }
         self.last_activity_at = now;
-        let at = occurred_at.unwrap_or(now);
+        let at = self.event_time(occurred_at, now);
         if self.details_updated_at.is_some_and(|latest| at < latest) {
             return false;
         }
@@ -408,51 +400,24 @@ impl Call {
         {
             return false;
         }
+        if self.rejections.len() >= MAX_REMEMBERED_REJECTIONS {
+            self.rejections.remove(0);
+        }
         self.rejections.push(rejection);
         true
     }
 
     /// Nobody has joined yet (the rule for ending a rejected DM call).
     pub fn nobody_joined(&self) -> bool {
-        self.participants.iter().all(|p| p.last_joined_at.is_none())
+        !self.anyone_joined
     }
+}
 
-    pub fn present_participants(&self) -> impl Iterator<Item = &CallUser> {
-        self.participants
-            .iter()
-            .filter(|p| p.present)
-            .map(|p| &p.user)
-    }
-
-    /// Present participants Slack has not refused: the ones to show.
-    pub fn showable_participants(&self) -> impl Iterator<Item = &CallUser> {
-        self.present_participants()
-            .filter(|u| !self.is_refused(u.identity()))
-    }
-
-    /// Slack refused to show `user` (`code`). Returns whether that is news.
-    pub fn refuse_participant(&mut self, user: &CallUser, code: &str) -> bool {
-        if self.is_refused(user.identity()) {
-            return false;
-        }
-        self.refused_participants.push(RefusedParticipant {
-            identity: user.identity().to_owned(),
-            code: code.to_owned(),
-        });
-        true
-    }
-
-    pub fn is_refused(&self, identity: &str) -> bool {
-        self.refused_participants
-            .iter()
-            .any(|refused| refused.identity == identity)
-    }
-
-    fn participant_mut(&mut self, identity: &str) -> Option<&mut Participant> {
-        self.participants
-            .iter_mut()
-            .find(|p| p.user.identity() == identity)
-    }
+/// What a provider event says about a person.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Presence {
+    Joined(CallUser),
+    Left,
 }
 
 #[cfg(test)]
@@ -486,52 +451,77 @@ pub(crate) mod tests {
         }
     }
 
+    fn join(call: &mut Call, p: &mut Participant, at: UnixSeconds) -> bool {
+        call.record_presence(p, Presence::Joined(p.user.clone()), Some(at), at)
+    }
+
     #[test]
     fn late_leave_older_than_rejoin_is_ignored() {
         let mut call = call();
-        assert!(call.participant_joined(slack("U2"), Some(10), 10));
-        assert!(call.participant_left(slack("U2"), Some(20), 20));
-        assert!(call.participant_joined(slack("U2"), Some(30), 30));
-        assert!(!call.participant_left(slack("U2"), Some(25), 31));
-        assert_eq!(call.present_participants().count(), 1);
-        assert_eq!(
-            call.participants.len(),
-            1,
-            "a rejoin is the same participant"
-        );
+        let mut p = Participant::new(slack("U2"));
+        assert!(join(&mut call, &mut p, 1_010));
+        assert!(call.record_presence(&mut p, Presence::Left, Some(1_020), 1_020));
+        assert!(join(&mut call, &mut p, 1_030));
+        assert!(!call.record_presence(&mut p, Presence::Left, Some(1_025), 1_031));
+        assert!(p.present);
+        assert_eq!((call.present_count, call.participant_count), (1, 1));
     }
 
     #[test]
     fn late_join_older_than_leave_is_ignored() {
         let mut call = call();
-        assert!(!call.participant_left(slack("U2"), Some(20), 20));
-        assert!(!call.participant_joined(slack("U2"), Some(10), 21));
-        assert_eq!(call.present_participants().count(), 0);
+        let mut p = Participant::new(slack("U2"));
+        assert!(!call.record_presence(&mut p, Presence::Left, Some(1_020), 1_020));
+        assert!(!call.record_presence(&mut p, Presence::Joined(slack("U2")), Some(1_010), 1_021));
+        assert!(!p.present);
+        assert_eq!((call.present_count, call.participant_count), (0, 1));
+        assert!(!call.nobody_joined(), "they were there, before the leave");
+    }
+
+    #[test]
+    fn event_times_are_kept_within_the_calls_life() {
+        let call = call();
+        assert_eq!(call.event_time(None, 2_000), 2_000);
+        assert_eq!(
+            call.event_time(Some(i64::MAX), 2_000),
+            2_000 + EVENT_CLOCK_SKEW_SECONDS
+        );
+        assert_eq!(
+            call.event_time(Some(i64::MIN), 2_000),
+            1_000 - EVENT_CLOCK_SKEW_SECONDS
+        );
+        assert_eq!(call.event_time(Some(1_500), 2_000), 1_500);
     }
 
     #[test]
     fn nothing_applies_after_the_end() {
         let mut call = call();
-        assert!(call.end(EndReason::Provider, 100, None));
-        assert!(!call.end(EndReason::Provider, 101, None));
-        assert!(!call.participant_joined(slack("U2"), None, 102));
-        assert!(!call.update_details(Some("x".into()), None, None, None, 103));
-        assert_eq!(
-            call.duration_for_slack(),
-            Some(100 - 1_000i64).map(|d| d.max(0))
-        );
+        let mut p = Participant::new(slack("U2"));
+        assert!(join(&mut call, &mut p, 1_050));
+        assert!(call.end(EndReason::Provider, 1_100, None));
+        assert_eq!(call.present_count, 0);
+        assert!(!call.end(EndReason::Provider, 1_101, None));
+        assert!(!join(&mut call, &mut Participant::new(slack("U3")), 1_102));
+        assert!(!call.update_details(Some("x".into()), None, None, None, 1_103));
+        assert_eq!(call.duration_for_slack(), Some(100));
     }
 
     #[test]
     fn an_older_rename_does_not_undo_a_newer_one() {
         let mut call = call();
-        assert!(call.update_details(Some("New".into()), None, None, Some(20), 30));
-        assert!(!call.update_details(Some("Old".into()), None, None, Some(10), 31));
+        assert!(call.update_details(Some("New".into()), None, None, Some(1_020), 1_030));
+        assert!(!call.update_details(Some("Old".into()), None, None, Some(1_010), 1_031));
         assert_eq!(call.title.as_deref(), Some("New"));
         // Equal times apply in arrival order; a newer one applies.
-        assert!(call.update_details(Some("Same time".into()), None, None, Some(20), 32));
-        assert!(call.update_details(None, Some("https://m.example/2".into()), None, Some(25), 33));
-        assert_eq!(call.details_updated_at, Some(25));
+        assert!(call.update_details(Some("Same time".into()), None, None, Some(1_020), 1_032));
+        assert!(call.update_details(
+            None,
+            Some("https://m.example/2".into()),
+            None,
+            Some(1_025),
+            1_033
+        ));
+        assert_eq!(call.details_updated_at, Some(1_025));
         assert_eq!(call.title.as_deref(), Some("Same time"));
     }
 

@@ -15,8 +15,19 @@ use super::workspace::Workspace;
 pub enum JobKind {
     /// `calls.add`, then post the call block through the call's `response_url`.
     RegisterCall { external_unique_id: ExternalId },
-    /// Bring Slack's call object in line with the call: participants, details, end.
-    SyncCall { external_unique_id: ExternalId },
+    /// Bring Slack's call object in line with the call: details, end, and the
+    /// participants named (by identity; what one write changed, so a sync's work does
+    /// not grow with the call).
+    SyncCall {
+        external_unique_id: ExternalId,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        participants: Vec<String>,
+        /// The version of the call the write that named them was made from: when that
+        /// write alone left people owed, their sync settles the call's flag
+        /// ([`super::Call::settle_participants`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        written_at: Option<u64>,
+    },
     /// A DM call was declined: record it, end the call if nobody joined, tell the provider.
     RejectCall {
         slack_call_id: SlackCallId,
@@ -197,6 +208,38 @@ impl Lease {
 }
 
 impl JobKind {
+    /// A sync of the call's details and end.
+    pub fn sync_call(external_unique_id: ExternalId) -> Self {
+        JobKind::SyncCall {
+            external_unique_id,
+            participants: Vec::new(),
+            written_at: None,
+        }
+    }
+
+    /// A sync of the call's details and end, and of `participants` (identities).
+    pub fn sync_participants(external_unique_id: ExternalId, participants: Vec<String>) -> Self {
+        JobKind::SyncCall {
+            external_unique_id,
+            participants,
+            written_at: None,
+        }
+    }
+
+    /// The sync a write of the call made from its version `version` enqueues, of the
+    /// `participants` it changed.
+    pub fn sync_written(
+        external_unique_id: ExternalId,
+        participants: Vec<String>,
+        version: u64,
+    ) -> Self {
+        JobKind::SyncCall {
+            external_unique_id,
+            participants,
+            written_at: Some(version),
+        }
+    }
+
     /// Whether a run must hold the job alone. Registering a call, unfurling, telling
     /// the provider or recording a rejection twice would show twice; syncing a call's
     /// participants, details and end is safe to repeat (Slack answers a repeat as done,
@@ -211,7 +254,9 @@ impl JobKind {
     pub fn repaired_call(&self) -> Option<&ExternalId> {
         match self {
             JobKind::RegisterCall { external_unique_id }
-            | JobKind::SyncCall { external_unique_id } => Some(external_unique_id),
+            | JobKind::SyncCall {
+                external_unique_id, ..
+            } => Some(external_unique_id),
             _ => None,
         }
     }
@@ -235,12 +280,7 @@ mod tests {
     use crate::domain::ids::id;
 
     fn job() -> Job {
-        Job::new(
-            JobKind::SyncCall {
-                external_unique_id: id("c1"),
-            },
-            1_000,
-        )
+        Job::new(JobKind::sync_call(id("c1")), 1_000)
     }
 
     #[test]
@@ -321,9 +361,7 @@ mod tests {
             JobKind::RegisterCall {
                 external_unique_id: id("c1"),
             },
-            JobKind::SyncCall {
-                external_unique_id: id("c1"),
-            },
+            JobKind::sync_call(id("c1")),
             JobKind::RejectCall {
                 slack_call_id: id("R1"),
                 external_unique_id: None,

@@ -29,6 +29,32 @@ pub struct Reconciliation {
     /// The call failed and its starter has not been told yet: the message to send.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub untold_failure: Option<String>,
+    /// Some participant item may hold a change Slack has not confirmed, and which
+    /// writes made them owed since Slack last confirmed everyone. Set by the write that
+    /// records the change (with the items); cleared by the sync of that write's people
+    /// when no other write owed anyone since, or by a sync that read every participant
+    /// ([`Call::settle_participants`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub participants_owed: Option<OwedBy>,
+}
+
+/// Which writes of the call made participants owed to Slack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OwedBy {
+    /// Only the write made from the call at this version (its sync job names them all).
+    Write(u64),
+    /// Several writes: only a sync that reads every participant can tell.
+    Writes,
+}
+
+/// How a sync found the participants it looked at, for the call's flag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParticipantsSettled {
+    /// Everyone the write made from the call at this version named is confirmed.
+    Write(u64),
+    /// Every participant was read and is confirmed, as of the call at this version.
+    All(u64),
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -68,13 +94,46 @@ impl Call {
             CallState::Active | CallState::Ended => {
                 if self.owes_block() || !self.discarded_slack_call_ids.is_empty() {
                     Some(RepairJob::Register)
-                } else if !self.pending_sync().is_empty() {
+                } else if !self.pending_sync().is_empty() || self.owes_participants() {
                     Some(RepairJob::Sync)
                 } else {
                     None
                 }
             }
         }
+    }
+
+    /// A participant change may still be owed to Slack (their items tell which), and
+    /// Slack takes participant changes for the call.
+    pub fn owes_participants(&self) -> bool {
+        self.reconciliation.participants_owed.is_some() && self.takes_participant_changes()
+    }
+
+    /// The write being made from this call (at its current version) leaves someone
+    /// owed to Slack.
+    pub fn owe_participants(&mut self) {
+        let this_write = OwedBy::Write(self.version);
+        let owed = &mut self.reconciliation.participants_owed;
+        *owed = match *owed {
+            None => Some(this_write),
+            Some(by) if by == this_write => Some(by),
+            Some(_) => Some(OwedBy::Writes),
+        };
+    }
+
+    /// A sync confirmed what it looked at: the flag is cleared when that covers every
+    /// owed change (the only owing write's people; or everyone, and the call not
+    /// written since). Returns whether that changed anything.
+    pub fn settle_participants(&mut self, settled: ParticipantsSettled) -> bool {
+        let covered = match (settled, self.reconciliation.participants_owed) {
+            (_, None) => false,
+            (ParticipantsSettled::Write(version), Some(by)) => by == OwedBy::Write(version),
+            (ParticipantsSettled::All(version), Some(_)) => self.version == version,
+        };
+        if covered {
+            self.reconciliation.participants_owed = None;
+        }
+        covered
     }
 
     /// The call block is still to be posted (a call started by a command).
@@ -159,7 +218,14 @@ mod tests {
     use super::*;
     use crate::domain::call::tests::{call, slack};
     use crate::domain::ids::id;
-    use crate::domain::EndReason;
+    use crate::domain::{EndReason, Participant, Presence};
+
+    /// `user` joins at `at`: their item owes Slack the add, and the call says so.
+    fn join(call: &mut Call, user: &str, at: UnixSeconds) -> Participant {
+        let mut person = Participant::new(slack(user));
+        call.record_presence(&mut person, Presence::Joined(slack(user)), None, at);
+        person
+    }
 
     #[test]
     fn a_synced_call_owes_nothing_and_each_lack_is_owed() {
@@ -167,7 +233,8 @@ mod tests {
         assert_eq!(call.repair_job(), None);
         assert_eq!(call.sync_due_at(), None);
 
-        call.participant_joined(slack("U2"), None, 1_100);
+        join(&mut call, "U2", 1_100);
+        assert!(call.owes_participants());
         assert_eq!(call.repair_job(), Some(RepairJob::Sync));
         assert_eq!(call.sync_due_at(), Some(1_100 + FIRST_REPAIR_DELAY));
 
@@ -181,10 +248,44 @@ mod tests {
         discarded.discarded_slack_call_ids.push(id("R2"));
         assert_eq!(discarded.repair_job(), Some(RepairJob::Register));
 
+        let mut settled = call.clone();
+        assert!(!settled.settle_participants(ParticipantsSettled::All(call.version + 1)));
+        assert!(settled.settle_participants(ParticipantsSettled::All(call.version)));
+        assert_eq!(settled.repair_job(), None);
+
         call.end(EndReason::Provider, 1_200, None);
         assert_eq!(call.repair_job(), Some(RepairJob::Sync), "the end is owed");
         call.acknowledge_end();
+        assert_eq!(
+            call.reconciliation.participants_owed, None,
+            "an ended call owes nobody"
+        );
         assert_eq!(call.repair_job(), None);
+    }
+
+    #[test]
+    fn the_sync_of_the_only_owing_write_settles_the_participants() {
+        let mut call = call();
+        call.version = 4;
+        join(&mut call, "U2", 1_100);
+        join(&mut call, "U3", 1_100);
+        assert_eq!(
+            call.reconciliation.participants_owed,
+            Some(OwedBy::Write(4))
+        );
+        let mut later = call.clone();
+
+        assert!(!call.settle_participants(ParticipantsSettled::Write(3)));
+        assert!(call.settle_participants(ParticipantsSettled::Write(4)));
+        assert!(!call.owes_participants());
+
+        // Another write owed someone too: its people may still be unconfirmed.
+        later.version = 5;
+        join(&mut later, "U4", 1_200);
+        assert_eq!(later.reconciliation.participants_owed, Some(OwedBy::Writes));
+        assert!(!later.settle_participants(ParticipantsSettled::Write(4)));
+        assert!(!later.settle_participants(ParticipantsSettled::Write(5)));
+        assert!(later.settle_participants(ParticipantsSettled::All(5)));
     }
 
     #[test]
@@ -204,7 +305,7 @@ mod tests {
     #[test]
     fn repairs_back_off_from_a_minute_to_the_sweep_period() {
         let mut call = call();
-        call.participant_joined(slack("U2"), None, 1_000);
+        join(&mut call, "U2", 1_000);
         let first = 1_000 + FIRST_REPAIR_DELAY;
         assert_eq!(call.start_repair(first - 1), None, "not due yet");
         let mut now = first;
@@ -223,7 +324,7 @@ mod tests {
         assert!(!call.defer_repair(now + 10), "never pulls it in");
         assert_eq!(call.sync_due_at(), Some(now + 1_000));
 
-        call.acknowledge_added(&[slack("U2")]);
+        assert!(call.settle_participants(ParticipantsSettled::Write(call.version)));
         assert!(call.settle_repairs());
         assert!(call.reconciliation.is_empty());
         assert!(!call.settle_repairs());

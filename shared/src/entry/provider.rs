@@ -6,7 +6,7 @@ use crate::flows::provider_events::{apply_provider_events, EventStatus};
 use crate::flows::Services;
 use crate::metrics::{self, EntryPoint};
 use crate::provider;
-use crate::provider::events::parse_batch;
+use crate::provider::events::{check_desktop_urls, parse_batch};
 
 use super::{authenticate, error_response, json_response};
 
@@ -37,7 +37,10 @@ async fn answer_request(services: &Services, headers: &HeaderMap, body: &[u8]) -
         Err(refusal) => return refusal,
     };
     // The whole batch is validated before any of it is applied.
-    let events: Vec<_> = match parse_batch(body) {
+    let desktop_template = services.config.desktop_join_url_template.as_deref();
+    let events: Vec<_> = match parse_batch(body)
+        .and_then(|events| check_desktop_urls(&events, desktop_template).map(|()| events))
+    {
         Ok(events) => events
             .into_iter()
             .map(|event| event.timed(signed.timestamp))

@@ -5,10 +5,16 @@
 
 use serde::Serialize;
 
-use crate::domain::{Call, EndReason, ExternalId, Job, JobKind, TeamId, UnixSeconds};
+use std::collections::BTreeMap;
+
+use crate::domain::{
+    Call, CallUser, EndReason, ExternalId, Job, JobKind, Participant, Presence, TeamId, UnixSeconds,
+};
 use crate::meeting::room::{is_room_name, RoomPattern};
 use crate::provider::events::{CallChange, ValidEvent};
-use crate::store::{modify_call, preferred_call, StoreError};
+use crate::store::{
+    conflict_backoff, preferred_call, StoreError, MAX_PARTICIPANTS_PER_WRITE, MODIFY_CALL_ATTEMPTS,
+};
 
 use super::Services;
 
@@ -83,6 +89,17 @@ impl Applied {
         match &self.outcome {
             Ok(Some(_)) => self.statuses.clone(),
             Ok(None) => vec![(EventStatus::NotFound, Some("unknown external_unique_id")); events],
+            // Resending cannot help a record that cannot be read: no 503 for it.
+            Err(error @ StoreError::Malformed(_)) => {
+                log_store_error(error);
+                vec![
+                    (
+                        EventStatus::Ignored,
+                        Some("the call's record cannot be read")
+                    );
+                    events
+                ]
+            }
             Err(error) => {
                 log_store_error(error);
                 vec![(EventStatus::Error, Some("store unavailable, send again")); events]
@@ -107,7 +124,10 @@ fn merge(into: &mut Statuses, other: Statuses) {
     }
 }
 
-/// The events at `indexes` applied to one call in one write.
+/// The events at `indexes` applied to one call, in writes of at most
+/// [`MAX_PARTICIPANTS_PER_WRITE`] events each; the call as stored, and a status per
+/// event. Each write carries the call (small: counts, not people), the participants
+/// the events touched, and the job that syncs them: its bytes do not grow with the call.
 async fn apply_to_call(
     call_id: &ExternalId,
     indexes: &[usize],
@@ -115,26 +135,109 @@ async fn apply_to_call(
     services: &Services,
 ) -> Applied {
     let mut statuses: Statuses = Vec::new();
-    let outcome = modify_call(services.store.as_ref(), call_id, |call| {
-        let now = services.clock.now();
-        statuses.clear();
-        let mut changed = false;
-        for &index in indexes {
-            let status = apply_one(call, &events[index], now);
-            changed |= status.0 == EventStatus::Applied;
-            statuses.push(status);
+    let mut stored = Ok(None);
+    for chunk in indexes.chunks(MAX_PARTICIPANTS_PER_WRITE) {
+        let (outcome, chunk_statuses) = apply_chunk(call_id, chunk, events, services).await;
+        statuses.extend(chunk_statuses);
+        match outcome {
+            Ok(Some(call)) => stored = Ok(Some(call)),
+            outcome => return Applied { outcome, statuses },
         }
-        changed.then(|| {
+    }
+    Applied {
+        outcome: stored,
+        statuses,
+    }
+}
+
+/// One write's worth of events: read the call and the people they name, apply, write
+/// all of it at the versions read; on a conflict, again from a fresh read.
+async fn apply_chunk(
+    call_id: &ExternalId,
+    indexes: &[usize],
+    events: &[ValidEvent],
+    services: &Services,
+) -> (Result<Option<Call>, StoreError>, Statuses) {
+    let store = services.store.as_ref();
+    let order: Vec<String> = indexes
+        .iter()
+        .filter_map(|&i| {
+            events[i]
+                .change
+                .participant()
+                .map(|u| u.identity().to_owned())
+        })
+        .collect();
+    let mut identities = order.clone();
+    identities.sort();
+    identities.dedup();
+    let mut attempt = 0;
+    loop {
+        let call = match store.get_call(call_id).await {
+            Ok(Some(call)) => call,
+            other => return (other, Vec::new()),
+        };
+        // Nobody recorded yet (a call's first joins): nobody to read.
+        let stored = if identities.is_empty() || call.participant_count == 0 {
+            Vec::new()
+        } else {
+            match store.get_participants(call_id, &identities).await {
+                Ok(stored) => stored,
+                Err(error) => return (Err(error), Vec::new()),
+            }
+        };
+        let mut people: BTreeMap<String, Participant> = stored
+            .into_iter()
+            .map(|p| (p.identity().to_owned(), p))
+            .collect();
+        let before = people.clone();
+        let mut draft = call.clone();
+        let now = services.clock.now();
+        let statuses: Statuses = indexes
+            .iter()
+            .map(|&i| apply_one(&mut draft, &mut people, &events[i], now))
+            .collect();
+        let applied = statuses.iter().any(|(s, _)| *s == EventStatus::Applied);
+        // Remembered even when Slack is owed nothing: a leave's time keeps an older
+        // join, arriving later, from re-adding the person.
+        let mut changed: Vec<Participant> = people
+            .into_values()
+            .filter(|p| before.get(p.identity()) != Some(p))
+            .collect();
+        if !applied && changed.is_empty() {
+            return (Ok(Some(call)), statuses);
+        }
+        // In the order the events named them, as Slack is told.
+        changed.sort_by_key(|p| order.iter().position(|id| id == p.identity()));
+        let owed: Vec<String> = changed
+            .iter()
+            .filter(|p| p.pending().is_some())
+            .map(|p| p.identity().to_owned())
+            .collect();
+        let jobs = if applied {
             vec![Job::new(
-                JobKind::SyncCall {
-                    external_unique_id: call.external_unique_id.clone(),
-                },
+                JobKind::sync_written(draft.external_unique_id.clone(), owed, call.version),
                 now,
             )]
-        })
-    })
-    .await;
-    Applied { outcome, statuses }
+        } else {
+            Vec::new()
+        };
+        let written = if changed.is_empty() {
+            store.update_call(&mut draft, &jobs).await
+        } else {
+            store
+                .update_call_and_participants(&mut draft, &mut changed, &jobs)
+                .await
+        };
+        match written {
+            Ok(()) => return (Ok(Some(draft)), statuses),
+            Err(StoreError::Conflict) if attempt + 1 < MODIFY_CALL_ATTEMPTS => {
+                attempt += 1;
+                tokio::time::sleep(conflict_backoff(attempt)).await;
+            }
+            Err(error) => return (Err(error), statuses),
+        }
+    }
 }
 
 /// The provider names a room, not each call of it. Other calls the events belong to:
@@ -206,6 +309,7 @@ fn log_store_error(error: &StoreError) {
 
 fn apply_one(
     call: &mut Call,
+    people: &mut BTreeMap<String, Participant>,
     event: &ValidEvent,
     now: UnixSeconds,
 ) -> (EventStatus, Option<&'static str>) {
@@ -217,20 +321,26 @@ fn apply_one(
     if !call.is_live() {
         return (EventStatus::Ignored, Some("the call has ended"));
     }
+    let mut presence = |user: &CallUser, presence: Presence, occurred_at: Option<UnixSeconds>| {
+        let participant = people
+            .entry(user.identity().to_owned())
+            .or_insert_with(|| Participant::new(user.clone()));
+        call.record_presence(participant, presence, occurred_at, now)
+    };
     let changed = match &event.change {
+        CallChange::ParticipantJoined { user, occurred_at } => {
+            presence(user, Presence::Joined(user.clone()), *occurred_at)
+        }
+        CallChange::ParticipantLeft { user, occurred_at } => {
+            presence(user, Presence::Left, *occurred_at)
+        }
         CallChange::Ended {
             duration,
             occurred_at,
-        } => call.end(
-            EndReason::Provider,
-            occurred_at.unwrap_or(now).min(now),
-            *duration,
-        ),
-        CallChange::ParticipantJoined { user, occurred_at } => {
-            call.participant_joined(user.clone(), *occurred_at, now)
-        }
-        CallChange::ParticipantLeft { user, occurred_at } => {
-            call.participant_left(user.clone(), *occurred_at, now)
+        } => {
+            let at = call.event_time(*occurred_at, now).min(now);
+            let duration = duration.map(|d| d.min(call.longest_duration(now)));
+            call.end(EndReason::Provider, at, duration)
         }
         CallChange::DetailsUpdated {
             title,

@@ -67,7 +67,7 @@ fn repair_job(call: &mut Call, now: i64) -> Option<Job> {
     let external_unique_id = call.external_unique_id.clone();
     let mut job = match kind {
         RepairJob::Register => Job::new(JobKind::RegisterCall { external_unique_id }, now),
-        RepairJob::Sync => Job::new(JobKind::SyncCall { external_unique_id }, now),
+        RepairJob::Sync => Job::new(JobKind::sync_call(external_unique_id), now),
     };
     if kind == RepairJob::Register {
         // A registration's runs count across rounds (the first job and every round

@@ -33,7 +33,7 @@ pub fn stale_reason(
     if now - call.date_start >= max_call_hours * 3_600 {
         return Some(EndReason::TooOld);
     }
-    let nobody_in = call.present_participants().next().is_none();
+    let nobody_in = call.present_count == 0;
     (nobody_in && now - call.last_activity_at >= stale_call_minutes * 60)
         .then_some(EndReason::Abandoned)
 }
@@ -70,9 +70,7 @@ pub async fn sweep_stale_calls(services: &Services) -> Result<SweepReport, Store
             c.end(reason, ended_at, None).then(|| {
                 ended_for = Some(reason);
                 vec![Job::new(
-                    JobKind::SyncCall {
-                        external_unique_id: c.external_unique_id.clone(),
-                    },
+                    JobKind::sync_call(c.external_unique_id.clone()),
                     now,
                 )]
             })

@@ -6,6 +6,7 @@
 //! - `401`/`403 {login_url}`: the user must sign in first;
 //! - anything else, or no answer within the timeout: unavailable.
 
+use crate::domain::limits::{truncate_chars, url_fits, MAX_DISPLAY_ID_CHARS, MAX_URL_BYTES};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -145,6 +146,16 @@ impl MeetingProvider for HttpMeetingProvider {
                         "the meeting's join_url is not an http(s) URL".into(),
                     ));
                 }
+                if !url_fits(&created.join_url)
+                    || created
+                        .desktop_join_url
+                        .as_deref()
+                        .is_some_and(|u| !url_fits(u))
+                {
+                    return Err(MeetingError::Unavailable(format!(
+                        "the meeting's URLs must be at most {MAX_URL_BYTES} bytes"
+                    )));
+                }
                 // The provider's id names the meeting in its events; without one, ours.
                 let id = created
                     .id
@@ -157,7 +168,9 @@ impl MeetingProvider for HttpMeetingProvider {
                     external_unique_id,
                     join_url: created.join_url,
                     desktop_join_url: created.desktop_join_url,
-                    display_id: created.display_id,
+                    display_id: created
+                        .display_id
+                        .map(|id| truncate_chars(&id, MAX_DISPLAY_ID_CHARS)),
                     // The provider's `join_url` is the room shown in the conversation.
                     caller: None,
                 })

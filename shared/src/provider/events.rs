@@ -6,14 +6,16 @@
 use serde::Deserialize;
 
 use crate::domain::ids::parse_field;
+pub use crate::domain::limits::MAX_TITLE_CHARS;
+use crate::domain::limits::{
+    truncate_chars, url_fits, MAX_DISPLAY_NAME_CHARS, MAX_PARTICIPANT_ID_BYTES, MAX_URL_BYTES,
+};
 use crate::domain::{CallUser, ExternalId, UnixSeconds, UserId};
 
 /// Most events one request may carry.
 pub const MAX_EVENTS_PER_REQUEST: usize = 100;
 /// Longest `event_id` accepted: the call remembers the latest ones for deduplication.
 pub const MAX_EVENT_ID_BYTES: usize = 200;
-/// Longest call title accepted, in characters.
-pub const MAX_TITLE_CHARS: usize = 255;
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct ProviderParticipant {
@@ -105,6 +107,17 @@ pub enum CallChange {
         desktop_app_join_url: Option<String>,
         occurred_at: Option<UnixSeconds>,
     },
+}
+
+impl CallChange {
+    /// The person a join or leave is about.
+    pub fn participant(&self) -> Option<&CallUser> {
+        match self {
+            CallChange::ParticipantJoined { user, .. }
+            | CallChange::ParticipantLeft { user, .. } => Some(user),
+            CallChange::Ended { .. } | CallChange::DetailsUpdated { .. } => None,
+        }
+    }
 }
 
 impl ValidEvent {
@@ -249,14 +262,24 @@ impl ProviderEvent {
                 if title.is_none() && join_url.is_none() && desktop_app_join_url.is_none() {
                     return Err("call.updated needs title, join_url or desktop_app_join_url".into());
                 }
-                if title
-                    .as_deref()
-                    .is_some_and(|t| t.trim().is_empty() || t.chars().count() > MAX_TITLE_CHARS)
-                {
+                if title.as_deref().is_some_and(|t| t.trim().is_empty()) {
                     return Err(format!("title must be 1 to {MAX_TITLE_CHARS} characters"));
                 }
+                // A longer title is cut, as a person would expect.
+                let title = title.map(|t| truncate_chars(t.trim(), MAX_TITLE_CHARS));
                 if join_url.as_deref().is_some_and(|u| !is_web_url(u, false)) {
                     return Err("join_url must be an http(s) URL".into());
+                }
+                if join_url.as_deref().is_some_and(|u| !url_fits(u)) {
+                    return Err(format!("join_url must be at most {MAX_URL_BYTES} bytes"));
+                }
+                if desktop_app_join_url
+                    .as_deref()
+                    .is_some_and(|u| !url_fits(u))
+                {
+                    return Err(format!(
+                        "desktop_app_join_url must be at most {MAX_URL_BYTES} bytes"
+                    ));
                 }
                 let change = CallChange::DetailsUpdated {
                     title,
@@ -288,6 +311,11 @@ fn call_user(participant: &ProviderParticipant) -> Result<CallUser, String> {
         if !is_web_url(avatar, true) {
             return Err("participant.avatar_url must be an https URL".into());
         }
+        if !url_fits(avatar) {
+            return Err(format!(
+                "participant.avatar_url must be at most {MAX_URL_BYTES} bytes"
+            ));
+        }
     }
     if let Some(slack_id) = non_empty(&participant.slack_id) {
         let slack_id: UserId =
@@ -297,14 +325,57 @@ fn call_user(participant: &ProviderParticipant) -> Result<CallUser, String> {
     let Some(external_id) = non_empty(&participant.external_id) else {
         return Err("participant needs slack_id or external_id".into());
     };
+    if external_id.len() > MAX_PARTICIPANT_ID_BYTES {
+        return Err(format!(
+            "participant.external_id must be at most {MAX_PARTICIPANT_ID_BYTES} bytes"
+        ));
+    }
     let Some(display_name) = non_empty(&participant.display_name) else {
         return Err("an external participant needs display_name".into());
     };
+    // A longer name is cut, as a person would expect.
+    let display_name = truncate_chars(&display_name, MAX_DISPLAY_NAME_CHARS);
     Ok(CallUser::External {
         external_id,
         display_name,
         avatar_url: participant.avatar_url.clone(),
     })
+}
+
+/// Checks each event's `desktop_app_join_url` against the scheme the deployment's
+/// `DESKTOP_JOIN_URL_TEMPLATE` uses (or `https`): a provider cannot point Slack's
+/// "join" button at another application.
+pub fn check_desktop_urls(
+    events: &[ValidEvent],
+    desktop_template: Option<&str>,
+) -> Result<(), BatchError> {
+    let allowed = desktop_template
+        .and_then(|t| t.split_once(':'))
+        .map(|(scheme, _)| scheme);
+    for (index, event) in events.iter().enumerate() {
+        let CallChange::DetailsUpdated {
+            desktop_app_join_url: Some(url),
+            ..
+        } = &event.change
+        else {
+            continue;
+        };
+        let scheme = url::Url::parse(url).ok().map(|u| u.scheme().to_owned());
+        let fits = scheme
+            .as_deref()
+            .is_some_and(|s| s == "https" || Some(s) == allowed);
+        if !fits {
+            let wanted = match allowed {
+                Some(scheme) if scheme != "https" => format!("{scheme}: or https:"),
+                _ => "https:".to_owned(),
+            };
+            return Err(BatchError::BadEvent {
+                index,
+                reason: format!("desktop_app_join_url must be a {wanted} URL"),
+            });
+        }
+    }
+    Ok(())
 }
 
 fn is_web_url(value: &str, https_only: bool) -> bool {
@@ -452,6 +523,34 @@ mod tests {
                 r#"{"type":"participant.left","external_unique_id":"a","participant":{}}"#,
                 "participant needs slack_id or external_id",
             ),
+            (
+                &format!(
+                    r#"{{"type":"participant.left","external_unique_id":"a","participant":{{"external_id":"{}","display_name":"x"}}}}"#,
+                    "g".repeat(MAX_PARTICIPANT_ID_BYTES + 1)
+                ),
+                "participant.external_id must be at most 255 bytes",
+            ),
+            (
+                &format!(
+                    r#"{{"type":"participant.joined","external_unique_id":"a","participant":{{"slack_id":"U1","avatar_url":"https://img.example/{}"}}}}"#,
+                    "a".repeat(MAX_URL_BYTES)
+                ),
+                "participant.avatar_url must be at most 2048 bytes",
+            ),
+            (
+                &format!(
+                    r#"{{"type":"call.updated","external_unique_id":"a","join_url":"https://m.example/{}"}}"#,
+                    "r".repeat(MAX_URL_BYTES)
+                ),
+                "join_url must be at most 2048 bytes",
+            ),
+            (
+                &format!(
+                    r#"{{"type":"call.updated","external_unique_id":"a","desktop_app_join_url":"app://{}"}}"#,
+                    "r".repeat(MAX_URL_BYTES)
+                ),
+                "desktop_app_join_url must be at most 2048 bytes",
+            ),
         ] {
             assert_eq!(reason(event), expected, "{event}");
         }
@@ -476,5 +575,67 @@ mod tests {
             })
             .collect();
         assert_eq!(times, [Some(100), Some(5), Some(100), Some(100)]);
+    }
+
+    #[test]
+    fn long_names_and_titles_are_cut_not_refused() {
+        let name = "N".repeat(MAX_DISPLAY_NAME_CHARS + 50);
+        let title = "✓".repeat(MAX_TITLE_CHARS + 1);
+        let body = format!(
+            r#"[{{"type":"participant.joined","external_unique_id":"a","participant":{{"external_id":"g","display_name":"{name}"}}}},
+                {{"type":"call.updated","external_unique_id":"a","title":"{title}"}}]"#
+        );
+        let events = parse_batch(body.as_bytes()).expect("valid");
+        match &events[0].change {
+            CallChange::ParticipantJoined {
+                user: CallUser::External { display_name, .. },
+                ..
+            } => assert_eq!(display_name.chars().count(), MAX_DISPLAY_NAME_CHARS),
+            other => panic!("{other:?}"),
+        }
+        match &events[1].change {
+            CallChange::DetailsUpdated { title: Some(t), .. } => {
+                assert_eq!(t.chars().count(), MAX_TITLE_CHARS)
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn desktop_urls_keep_to_the_templates_scheme_or_https() {
+        let events = |url: &str| {
+            parse_batch(
+                format!(
+                    r#"[{{"type":"call.ended","external_unique_id":"a"}},
+                        {{"type":"call.updated","external_unique_id":"a","desktop_app_join_url":"{url}"}}]"#
+                )
+                .as_bytes(),
+            )
+            .expect("valid")
+        };
+        let template = Some("meetapp://join/{room}");
+        assert_eq!(
+            check_desktop_urls(&events("meetapp://join/r1"), template),
+            Ok(())
+        );
+        assert_eq!(
+            check_desktop_urls(&events("https://m.example/r1"), template),
+            Ok(())
+        );
+        assert_eq!(
+            check_desktop_urls(&events("otherapp://x"), template),
+            Err(BatchError::BadEvent {
+                index: 1,
+                reason: "desktop_app_join_url must be a meetapp: or https: URL".into()
+            })
+        );
+        assert_eq!(
+            check_desktop_urls(&events("meetapp://join/r1"), None),
+            Err(BatchError::BadEvent {
+                index: 1,
+                reason: "desktop_app_join_url must be a https: URL".into()
+            })
+        );
+        assert!(check_desktop_urls(&events("not a url"), template).is_err());
     }
 }

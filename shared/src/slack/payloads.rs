@@ -75,12 +75,15 @@ impl CommandForm {
     }
 
     /// The slash command's text, trimmed, if any: used as the call title.
+    /// The `/call` text as the call's title, cut to its cap.
     pub fn title(&self) -> Option<String> {
         self.text
             .as_deref()
             .map(str::trim)
             .filter(|t| !t.is_empty())
-            .map(str::to_owned)
+            .map(|t| {
+                crate::domain::limits::truncate_chars(t, crate::domain::limits::MAX_TITLE_CHARS)
+            })
     }
 }
 

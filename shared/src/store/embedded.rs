@@ -9,8 +9,7 @@
 //! `local-server`'s notifying store instead, which works over either adapter.)
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
@@ -18,11 +17,16 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
 use super::{preferred_call, CallStore, JobClaim, ReceiptOutcome, StoreError};
+
+mod file;
+mod oauth_state;
+mod participants;
 use crate::domain::installation::InstallationKey;
 use crate::domain::OAuthState;
 use crate::domain::{
-    Call, EventReceipt, ExternalId, Installation, Job, Lease, SlackCallId, UnixSeconds,
+    Call, EventReceipt, ExternalId, Installation, Job, Lease, Participant, SlackCallId, UnixSeconds,
 };
+use file::{io_error, parent_dir, persist};
 
 /// Everything the store holds; also the file's format.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
@@ -37,6 +41,9 @@ struct State {
     installations: BTreeMap<InstallationKey, Installation>,
     #[serde(default)]
     receipts: BTreeMap<String, EventReceipt>,
+    /// Participants by call, then by identity: the items under each call.
+    #[serde(default)]
+    participants: BTreeMap<ExternalId, BTreeMap<String, Participant>>,
     #[serde(default)]
     oauth_states: BTreeMap<String, OAuthState>,
 }
@@ -158,6 +165,11 @@ impl EmbeddedStore {
                 + state.jobs.len()
                 + state.installations.len()
                 + state.receipts.len()
+                + state
+                    .participants
+                    .values()
+                    .map(BTreeMap::len)
+                    .sum::<usize>()
                 + state.oauth_states.len()
         })
     }
@@ -230,30 +242,6 @@ impl Versioned for Job {
     fn version(&self) -> u64 {
         self.version
     }
-}
-
-fn parent_dir(path: &Path) -> Option<&Path> {
-    path.parent().filter(|dir| !dir.as_os_str().is_empty())
-}
-
-fn io_error(path: &Path, error: std::io::Error) -> StoreError {
-    StoreError::Unavailable(format!("{}: {error}", path.display()))
-}
-
-/// Temp file in the same directory, flushed to disk, then renamed over the old file: a
-/// crash leaves the old state or the new one, never a torn file. The temp file is
-/// created readable by its owner only, as the state holds bot tokens.
-fn persist(path: &Path, state: &State) -> Result<(), StoreError> {
-    let dir = parent_dir(path).unwrap_or(Path::new("."));
-    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(|error| io_error(path, error))?;
-    let json = serde_json::to_vec_pretty(state)
-        .map_err(|error| StoreError::Unavailable(format!("state cannot be serialised: {error}")))?;
-    file.write_all(&json)
-        .and_then(|()| file.as_file().sync_all())
-        .map_err(|error| io_error(path, error))?;
-    file.persist(path)
-        .map_err(|error| io_error(path, error.error))?;
-    Ok(())
 }
 
 #[async_trait]
@@ -472,28 +460,41 @@ impl CallStore for EmbeddedStore {
         Ok(())
     }
 
+    async fn get_participants(
+        &self,
+        call: &ExternalId,
+        identities: &[String],
+    ) -> Result<Vec<Participant>, StoreError> {
+        self.participants_named(call, identities)
+    }
+
+    async fn list_participants(&self, call: &ExternalId) -> Result<Vec<Participant>, StoreError> {
+        Ok(self.participants_of(call))
+    }
+
+    async fn update_call_and_participants(
+        &self,
+        call: &mut Call,
+        participants: &mut [Participant],
+        jobs: &[Job],
+    ) -> Result<(), StoreError> {
+        self.write_call_and_participants(call, participants, jobs)
+    }
+
+    async fn update_participants(
+        &self,
+        call: &ExternalId,
+        participants: &mut [Participant],
+    ) -> Result<(), StoreError> {
+        self.write_participants(call, participants)
+    }
+
     async fn put_oauth_state(&self, state: &OAuthState) -> Result<(), StoreError> {
-        self.write(&[], |stored| {
-            // What DynamoDB's TTL would have deleted by now, so the file does not grow
-            // with every abandoned install.
-            stored
-                .oauth_states
-                .retain(|_, kept| !kept.is_expired(state.created_at));
-            if stored.oauth_states.contains_key(&state.state) {
-                return Err(StoreError::AlreadyExists);
-            }
-            stored
-                .oauth_states
-                .insert(state.state.clone(), state.clone());
-            Ok(Change::Commit(()))
-        })
+        self.insert_oauth_state(state)
     }
 
     async fn take_oauth_state(&self, state: &str) -> Result<Option<OAuthState>, StoreError> {
-        self.write(&[], |stored| match stored.oauth_states.remove(state) {
-            Some(taken) => Ok(Change::Commit(Some(taken))),
-            None => Ok(Change::Skip(None)),
-        })
+        self.remove_oauth_state(state)
     }
 }
 
@@ -523,12 +524,7 @@ mod tests {
     }
 
     fn job(call_id: &str) -> Job {
-        Job::new(
-            JobKind::SyncCall {
-                external_unique_id: id(call_id),
-            },
-            1_000,
-        )
+        Job::new(JobKind::sync_call(id(call_id)), 1_000)
     }
 
     fn installation() -> Installation {

@@ -22,7 +22,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::domain::installation::InstallationKey;
 use crate::domain::OAuthState;
 use crate::domain::{
-    Call, EventReceipt, ExternalId, Installation, Job, Lease, SlackCallId, UnixSeconds,
+    Call, EventReceipt, ExternalId, Installation, Job, Lease, Participant, SlackCallId, UnixSeconds,
 };
 
 /// How long a read installation is served from memory.
@@ -199,6 +199,37 @@ impl CallStore for InstallationCache {
         jobs: &[Job],
     ) -> Result<(), StoreError> {
         self.inner.update_call_and_job(call, job, jobs).await
+    }
+
+    async fn get_participants(
+        &self,
+        call: &ExternalId,
+        identities: &[String],
+    ) -> Result<Vec<Participant>, StoreError> {
+        self.inner.get_participants(call, identities).await
+    }
+
+    async fn list_participants(&self, call: &ExternalId) -> Result<Vec<Participant>, StoreError> {
+        self.inner.list_participants(call).await
+    }
+
+    async fn update_call_and_participants(
+        &self,
+        call: &mut Call,
+        participants: &mut [Participant],
+        jobs: &[Job],
+    ) -> Result<(), StoreError> {
+        self.inner
+            .update_call_and_participants(call, participants, jobs)
+            .await
+    }
+
+    async fn update_participants(
+        &self,
+        call: &ExternalId,
+        participants: &mut [Participant],
+    ) -> Result<(), StoreError> {
+        self.inner.update_participants(call, participants).await
     }
 }
 

@@ -9,7 +9,8 @@ use rand::Rng;
 use crate::domain::installation::InstallationKey;
 use crate::domain::OAuthState;
 use crate::domain::{
-    Call, EventReceipt, ExternalId, Installation, Job, Lease, SlackCallId, UnixSeconds, Workspace,
+    Call, EventReceipt, ExternalId, Installation, Job, Lease, Participant, SlackCallId,
+    UnixSeconds, Workspace,
 };
 
 pub mod dynamodb;
@@ -150,6 +151,40 @@ pub trait CallStore: Send + Sync {
         key: &InstallationKey,
     ) -> Result<Option<Installation>, StoreError>;
 
+    /// The stored participants of the call `call` among `identities` (at most
+    /// [`MAX_PARTICIPANTS_PER_REQUEST`]), in no particular order; those never stored
+    /// are left out. Strongly consistent.
+    async fn get_participants(
+        &self,
+        call: &ExternalId,
+        identities: &[String],
+    ) -> Result<Vec<Participant>, StoreError>;
+
+    /// Every participant stored under the call `call`, by identity: for a registration
+    /// that finds people already there, never on a participant event's path.
+    async fn list_participants(&self, call: &ExternalId) -> Result<Vec<Participant>, StoreError>;
+
+    /// Writes `call` if its stored version is still `call.version`, each of
+    /// `participants` (under `call`, at most [`MAX_PARTICIPANTS_PER_WRITE`]) if its
+    /// stored version is still the one it carries (0: must not exist), and enqueues
+    /// `jobs`, atomically. On success every version is incremented. `Conflict` if any
+    /// moved.
+    async fn update_call_and_participants(
+        &self,
+        call: &mut Call,
+        participants: &mut [Participant],
+        jobs: &[Job],
+    ) -> Result<(), StoreError>;
+
+    /// Writes each of `participants` of the call `call` (at most
+    /// [`MAX_PARTICIPANTS_PER_WRITE`]) if its stored version is still the one it
+    /// carries, atomically; increments them on success. `Conflict` if any moved.
+    async fn update_participants(
+        &self,
+        call: &ExternalId,
+        participants: &mut [Participant],
+    ) -> Result<(), StoreError>;
+
     /// Creates or replaces the installation (under `installation.key`) if its stored
     /// version is still `installation.version` (0 = must not exist); increments it on
     /// success. Token rotation relies on it: of two refreshes, one write wins.
@@ -166,6 +201,13 @@ pub trait CallStore: Send + Sync {
     /// Deletes the installation and its tokens, whatever its version. Idempotent.
     async fn delete_installation(&self, key: &InstallationKey) -> Result<(), StoreError>;
 }
+
+/// Most participants one read names ([`CallStore::get_participants`]): DynamoDB's
+/// `BatchGetItem` takes 100 keys.
+pub const MAX_PARTICIPANTS_PER_REQUEST: usize = 100;
+/// Most participants one write carries: DynamoDB's transactions take 100 items, and a
+/// write of participants also carries their call and a job.
+pub const MAX_PARTICIPANTS_PER_WRITE: usize = 50;
 
 /// How many times [`modify_call`] tries before giving up with `Conflict`.
 pub const MODIFY_CALL_ATTEMPTS: u32 = 10;
@@ -260,7 +302,7 @@ where
 
 /// "Full jitter": a uniform pause up to an exponentially growing bound, so racing
 /// writers spread out instead of colliding again in lockstep.
-fn conflict_backoff(attempt: u32) -> Duration {
+pub(crate) fn conflict_backoff(attempt: u32) -> Duration {
     let bound = MODIFY_CALL_FIRST_BACKOFF
         .saturating_mul(1 << attempt.min(16))
         .min(MODIFY_CALL_MAX_BACKOFF);

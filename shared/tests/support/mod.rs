@@ -55,36 +55,9 @@ pub fn full_call() -> Call {
     call.end_reason = Some(EndReason::Abandoned);
     call.reported_duration = Some(3_595);
     call.failure = Some("calls.add said: not_in_channel".into());
-    call.participants = vec![
-        Participant {
-            user: CallUser::Slack {
-                slack_id: id("U0002"),
-            },
-            present: true,
-            last_joined_at: Some(NOW + 1),
-            last_left_at: Some(NOW),
-        },
-        Participant {
-            user: CallUser::External {
-                external_id: "guest-7".into(),
-                display_name: "Guest Seven ✓".into(),
-                avatar_url: Some("https://meet.example/a/7.png".into()),
-            },
-            present: false,
-            last_joined_at: None,
-            last_left_at: None,
-        },
-        Participant {
-            user: CallUser::External {
-                external_id: "guest-8".into(),
-                display_name: "Guest Eight".into(),
-                avatar_url: None,
-            },
-            present: true,
-            last_joined_at: Some(NOW + 2),
-            last_left_at: None,
-        },
-    ];
+    call.participant_count = 3;
+    call.present_count = 2;
+    call.anyone_joined = true;
     call.rejections = vec![Rejection {
         user_id: id("U0003"),
         channel_id: id("D0003"),
@@ -92,9 +65,6 @@ pub fn full_call() -> Call {
     }];
     call.details_updated_at = Some(NOW + 20);
     call.block_posted = true;
-    call.slack_participants = vec![CallUser::Slack {
-        slack_id: id("U0002"),
-    }];
     call.slack_title = Some("Old standup".into());
     call.slack_join_url = Some("https://meet.example/old".into());
     call.slack_desktop_join_url = Some("meet://join/old".into());
@@ -103,16 +73,38 @@ pub fn full_call() -> Call {
         rounds: 2,
         due_at: Some(NOW + 300),
         untold_failure: Some("Slack did not answer in time.".into()),
+        participants_owed: Some(slack_calls::domain::OwedBy::Write(7)),
     };
     call.version = 0;
     call
 }
 
+/// Participants of every shape: present and shown, refused, gone.
+pub fn participants() -> Vec<Participant> {
+    let mut slack = Participant::new(CallUser::Slack {
+        slack_id: id("U0002"),
+    });
+    slack.joined(slack.user.clone(), NOW + 1);
+    slack.shown = Some(slack.user.clone());
+    let mut guest = Participant::new(CallUser::External {
+        external_id: "guest-7".into(),
+        display_name: "Guest Seven ✓".into(),
+        avatar_url: Some("https://meet.example/a/7.png".into()),
+    });
+    guest.joined(guest.user.clone(), NOW + 2);
+    guest.refused = Some("user_not_found".into());
+    let mut gone = Participant::new(CallUser::External {
+        external_id: "guest-8".into(),
+        display_name: "Guest Eight".into(),
+        avatar_url: None,
+    });
+    gone.left(NOW + 3);
+    vec![slack, guest, gone]
+}
+
 pub fn sync_job(call: &Call, created_at: i64) -> Job {
     Job::new(
-        JobKind::SyncCall {
-            external_unique_id: call.external_unique_id.clone(),
-        },
+        JobKind::sync_call(call.external_unique_id.clone()),
         created_at,
     )
 }
@@ -123,9 +115,7 @@ pub fn jobs_of_every_kind() -> Vec<Job> {
         JobKind::RegisterCall {
             external_unique_id: id("call-1"),
         },
-        JobKind::SyncCall {
-            external_unique_id: id("call-2"),
-        },
+        JobKind::sync_call(id("call-2")),
         JobKind::Unfurl {
             // An org-wide install: the flattened workspace keeps its organisation.
             workspace: Workspace {
@@ -167,6 +157,8 @@ pub fn jobs_of_every_kind() -> Vec<Job> {
             rejected_at: NOW - 2,
             workspace: Some(Workspace::team(id("T0001"))),
         },
+        // The people one write changed, and the call's version it was made from.
+        JobKind::sync_written(id("call-5"), vec!["U0002".into(), "guest-7".into()], 7),
     ];
     kinds
         .into_iter()

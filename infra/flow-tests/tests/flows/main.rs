@@ -11,6 +11,7 @@ mod install;
 mod isolation;
 mod one_slack_call;
 mod outage;
+mod participants;
 mod provider_lifecycle;
 mod real_slack;
 mod rotation;

@@ -438,3 +438,58 @@ async fn a_registration_held_by_a_crashed_run_is_deferred_then_repaired() {
     assert_eq!(stored.state, CallState::Active);
     assert_eq!(stored.sync_due_at(), None);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn people_who_join_while_slack_is_away_are_shown_after_one_sweep() {
+    let mut world = world().await;
+    let call = start_call(&mut world, CHANNEL, CREATOR, "Townhall").await;
+    world.standin.clear_requests();
+
+    // Only participants change: the call item itself owes Slack nothing else, so the
+    // repair must come from what the participants' writes recorded on it.
+    world.standin.inject(Fault::all().http_status(503));
+    for user in ["U0USER0002", "U0USER0003", "U0USER0004"] {
+        provider(
+            &world,
+            json!({"type": "participant.joined", "external_unique_id": call.external_unique_id,
+                   "participant": slack_user(user)}),
+        )
+        .await;
+    }
+    provider(
+        &world,
+        json!({"type": "participant.left", "external_unique_id": call.external_unique_id,
+               "participant": slack_user("U0USER0003")}),
+    )
+    .await;
+    run_worker_as_the_stream(&mut world).await;
+    let stored = world.call(&call.external_unique_id).await;
+    assert!(stored.pending_sync().is_empty(), "no detail or end is owed");
+    assert!(stored.sync_due_at().is_some(), "the participants are owed");
+    assert!(world
+        .standin
+        .call(&call.call_id)
+        .is_some_and(|c| c.participants.is_empty()));
+
+    world.standin.clear_faults();
+    let report = one_sweep_period(&mut world).await;
+    assert_eq!(report["repairs_queued"], 1, "{report}");
+    let shown = world.standin.call(&call.call_id).expect("in Slack");
+    let mut present: Vec<String> = shown
+        .participants
+        .iter()
+        .map(|u| u.identity().to_owned())
+        .collect();
+    present.sort();
+    assert_eq!(present, ["U0USER0002", "U0USER0004"]);
+
+    // Settled: nothing is owed, and the next sweep sends Slack nothing.
+    assert_eq!(
+        world.call(&call.external_unique_id).await.sync_due_at(),
+        None
+    );
+    world.standin.clear_requests();
+    let report = one_sweep_period(&mut world).await;
+    assert_eq!(report["repairs_due"], 0, "{report}");
+    assert!(world.standin.requests().is_empty());
+}

@@ -246,9 +246,9 @@ async fn a_late_leave_older_than_the_rejoin_is_ignored() {
     assert_eq!(statuses, ["ignored"]);
     assert!(world.standin.requests().is_empty(), "Slack is not told");
     assert_eq!(participants_shown(&world, &call), ["U0USER0002"]);
-    let stored = world.call(&call.external_unique_id).await;
-    assert_eq!(stored.participants.len(), 1);
-    assert!(stored.participants[0].present);
+    let people = world.participants(&call.external_unique_id).await;
+    assert_eq!(people.len(), 1);
+    assert!(people[0].present);
 
     // A late join older than a later leave is ignored the same way.
     apply(&mut world, &left(&call, ada.clone(), Some(t + 40))).await;
@@ -338,9 +338,9 @@ async fn an_external_participant_who_leaves_and_rejoins_is_one_participant() {
     assert_eq!(shown.len(), 1, "{shown:?}");
     assert_eq!(shown[0].external_id.as_deref(), Some("guest-42"));
     assert_eq!(shown[0].display_name.as_deref(), Some("Grace (guest)"));
-    let stored = world.call(&call.external_unique_id).await;
-    assert_eq!(stored.participants.len(), 1);
-    assert_eq!(stored.slack_participants.len(), 1);
+    let people = world.participants(&call.external_unique_id).await;
+    assert_eq!(people.len(), 1);
+    assert!(people[0].shown.is_some());
 }
 
 // ---- 10. Refusals change nothing ----------------------------------------------------
@@ -442,7 +442,10 @@ async fn refused_requests_change_nothing() {
     assert!(world.standin.requests().is_empty(), "Slack sees nothing");
     let stored = world.call(&call.external_unique_id).await;
     assert_eq!(stored.state, CallState::Active);
-    assert!(stored.participants.is_empty());
+    assert!(world
+        .participants(&call.external_unique_id)
+        .await
+        .is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -485,7 +488,7 @@ async fn an_unknown_call_is_not_found_and_nothing_is_created() {
     assert_eq!(results[2]["status"], "applied", "the rest still applies");
     assert_eq!(
         store_writes(&world),
-        ["update_call"],
+        ["update_call_and_participants"],
         "only the known call is written"
     );
     assert!(world
@@ -513,8 +516,12 @@ async fn slack_saying_already_done_counts_as_success() {
             .times(1),
     );
     apply(&mut world, &joined(&call, slack_user("U0USER0002"), None)).await;
-    let stored = world.call(&call.external_unique_id).await;
-    assert_eq!(stored.slack_participants.len(), 1, "recorded as shown");
+    let people = world.participants(&call.external_unique_id).await;
+    assert_eq!(
+        people.iter().filter(|p| p.shown.is_some()).count(),
+        1,
+        "recorded as shown"
+    );
 
     // Several at once, one of them already in: each is sent alone, and the others land.
     world.standin.inject(
@@ -541,11 +548,10 @@ async fn slack_saying_already_done_counts_as_success() {
             .times(1),
     );
     apply(&mut world, &left(&call, slack_user("U0USER0003"), None)).await;
-    let stored = world.call(&call.external_unique_id).await;
-    assert!(stored
-        .slack_participants
+    let people = world.participants(&call.external_unique_id).await;
+    assert!(people
         .iter()
-        .all(|u| u.identity() != "U0USER0003"));
+        .all(|p| p.identity() != "U0USER0003" || p.shown.is_none()));
 
     // The end already applied.
     world
@@ -653,7 +659,7 @@ async fn a_replayed_request_without_event_ids_cannot_undo_newer_state() {
     );
     let stored = world.call(&call.external_unique_id).await;
     assert_eq!(stored.title.as_deref(), Some("Second title"));
-    assert_eq!(stored.present_participants().count(), 0);
+    assert_eq!(stored.present_count, 0);
 
     // A genuinely new join, signed now, still applies.
     let rejoin = signed_now(&world, &joined(&call, slack_user("U0USER0002"), None));

@@ -209,7 +209,7 @@ pub async fn table_items(world: &World) -> usize {
 // ---- the meeting provider's HTTP API -----------------------------------------------
 
 /// Store methods that write (every other method only reads).
-pub const STORE_WRITES: [&str; 8] = [
+pub const STORE_WRITES: [&str; 10] = [
     "create_call",
     "update_call",
     "record_event",
@@ -218,6 +218,8 @@ pub const STORE_WRITES: [&str; 8] = [
     "claim_job",
     "update_call_and_job",
     "put_installation",
+    "update_call_and_participants",
+    "update_participants",
 ];
 
 /// The store writes made since the counting store was last reset.

@@ -2,7 +2,7 @@
 //! call in the same request, or, when either was written meanwhile, each on its own
 //! from a fresh copy.
 
-use crate::domain::{Call, Job, JobStatus, Lease, UnixSeconds};
+use crate::domain::{Call, Job, JobKind, JobStatus, Lease, UnixSeconds};
 use crate::flows::Services;
 use crate::store::{modify_call, StoreError};
 
@@ -124,9 +124,19 @@ async fn record_separately(
     let store = services.store.as_ref();
     let touches_call = !progress.acks.is_empty() || matches!(end, End::Defer { .. });
     if let (Some(call), true) = (&progress.call, touches_call) {
+        let now = services.clock.now();
         modify_call(store, &call.external_unique_id, |c| {
             let acked = progress.acks.apply(c);
-            (end.apply_to_call(c) | acked).then(Vec::new)
+            // The call moved on while Slack was told (a newer rename, say, whose own
+            // sync may have finished first): Slack may show this run's older state, so
+            // a sync follows from the state as stored now.
+            let moved_on = acked && !c.pending_sync().is_empty();
+            (end.apply_to_call(c) | acked).then(|| {
+                moved_on
+                    .then(|| Job::new(JobKind::sync_call(c.external_unique_id.clone()), now))
+                    .into_iter()
+                    .collect()
+            })
         })
         .await?;
     }
@@ -150,12 +160,7 @@ mod tests {
     use crate::domain::JobKind;
 
     fn job() -> Job {
-        Job::new(
-            JobKind::SyncCall {
-                external_unique_id: id("c1"),
-            },
-            1_000,
-        )
+        Job::new(JobKind::sync_call(id("c1")), 1_000)
     }
 
     #[test]

@@ -24,6 +24,7 @@ mod ending;
 mod failure_notice;
 mod notify;
 mod outcome;
+mod participants;
 mod register;
 mod registration;
 mod reject;
@@ -206,8 +207,13 @@ async fn execute(job: &Job, services: &Services, progress: &mut Progress) -> Res
         JobKind::RegisterCall { external_unique_id } => {
             register::register_call(external_unique_id, &job.id, services, progress).await
         }
-        JobKind::SyncCall { external_unique_id } => {
-            sync::sync_call(external_unique_id, services, progress).await
+        JobKind::SyncCall {
+            external_unique_id,
+            participants,
+            written_at,
+        } => {
+            let scope = participants::Scope::Named(participants, *written_at);
+            sync::sync_call(external_unique_id, scope, services, progress).await
         }
         JobKind::RejectCall {
             slack_call_id,

@@ -14,6 +14,7 @@ use crate::store::modify_call_from;
 use super::call_block::post_call_block;
 use super::failure_notice::{tell, tell_failure, Told};
 use super::outcome::{self, StepError};
+use super::participants::Scope;
 use super::registration::{add_to_slack, claim_registration, end_discarded, Claim};
 use super::sync::sync_call;
 use super::Progress;
@@ -70,7 +71,13 @@ pub(super) async fn register_call(
     {
         progress.record_now(services).await?;
     }
-    sync_call(&call.external_unique_id, services, progress).await
+    // People who joined while it registered are added now, all of them.
+    let scope = if call.participant_count > 0 {
+        Scope::All
+    } else {
+        Scope::Named(&[], None)
+    };
+    sync_call(&call.external_unique_id, scope, services, progress).await
 }
 
 /// Turns a failed registration into the job's outcome, telling the user in plain words

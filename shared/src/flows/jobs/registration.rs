@@ -7,14 +7,15 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
-use crate::domain::{Call, CallUser, SlackCallId};
+use crate::domain::{Call, Participant, ParticipantChange, SlackCallId};
 use crate::flows::Services;
 use crate::metrics;
 use crate::slack::api::{CallsAdd, CallsEnd};
 use crate::slack::SlackError;
-use crate::store::modify_call_from;
+use crate::store::{modify_call_from, MAX_PARTICIPANTS_PER_WRITE};
 
 use super::outcome::{slack_failure, StepError};
+use super::participants::MAX_USERS_PER_SLACK_REQUEST;
 use super::JOB_LEASE_SECONDS;
 
 /// How long a job waits for another job's registration before it is retried later:
@@ -88,15 +89,17 @@ pub(super) async fn claim_registration(
 /// id on the call: as its id, or, when another job registered it meanwhile, as one to
 /// end ([`end_discarded`]).
 ///
-/// Slack refuses the whole call when one of its `users` is refused (`user_not_found`
-/// for a deleted user, say): it is then added without them, and the sync that follows
-/// adds them one by one, leaving out only the one Slack refuses.
+/// Whoever is already there (the first [`MAX_USERS_PER_SLACK_REQUEST`]) is added with
+/// the call; the sync that follows adds the rest. Slack refuses the whole call when one
+/// of its `users` is refused (`user_not_found` for a deleted user, say): it is then
+/// added without them, and the sync adds them one by one, leaving out only the one
+/// Slack refuses.
 pub(super) async fn add_to_slack(
     call: &Call,
     token: &SecretString,
     services: &Services,
 ) -> Result<Call, SlackError> {
-    let mut present: Vec<CallUser> = call.showable_participants().cloned().collect();
+    let mut present = already_there(call, services).await;
     let mut request = CallsAdd {
         external_unique_id: call.external_unique_id.clone(),
         join_url: call.join_url.clone(),
@@ -105,7 +108,7 @@ pub(super) async fn add_to_slack(
         desktop_app_join_url: call.desktop_join_url.clone(),
         external_display_id: call.external_display_id.clone(),
         title: call.title.clone(),
-        users: (!present.is_empty()).then_some(present.clone()),
+        users: (!present.is_empty()).then(|| present.iter().map(|p| p.user.clone()).collect()),
     };
     let added = match services.slack.calls_add(token, &request).await {
         // A definite refusal: Slack registered nothing, so adding it again cannot
@@ -126,13 +129,17 @@ pub(super) async fn add_to_slack(
         {
             return None;
         }
-        if c.record_added(added.id.clone()) {
-            // Whoever was in the call when it was added is shown already.
-            c.acknowledge_added(&present);
-        }
+        c.record_added(added.id.clone());
         Some(Vec::new())
     })
     .await;
+    if recorded
+        .as_ref()
+        .is_ok_and(|c| c.as_ref().and_then(|c| c.slack_call_id.as_ref()) == Some(&added.id))
+    {
+        // Whoever was in the call when it was added is shown already.
+        acknowledge_shown(call, present, services).await;
+    }
     match recorded {
         Ok(Some(call)) => {
             if call.slack_call_id.as_ref() == Some(&added.id) {
@@ -209,5 +216,46 @@ async fn end_in_slack(
         // Already ended: the idempotent success it is.
         Err(error) if error.is_already_ended() => Ok(()),
         answer => answer,
+    }
+}
+
+/// The participants present and showable when the call is added (none read when
+/// nobody was ever recorded: the usual case).
+async fn already_there(call: &Call, services: &Services) -> Vec<Participant> {
+    if call.participant_count == 0 {
+        return Vec::new();
+    }
+    match services
+        .store
+        .list_participants(&call.external_unique_id)
+        .await
+    {
+        Ok(people) => people
+            .into_iter()
+            .filter(|p| matches!(p.pending(), Some(ParticipantChange::Add(_))))
+            .take(MAX_USERS_PER_SLACK_REQUEST)
+            .collect(),
+        Err(error) => {
+            // The sync after the registration adds them instead.
+            tracing::warn!(%error, "participants could not be read; adding the call without them");
+            Vec::new()
+        }
+    }
+}
+
+/// Records on each participant that Slack shows them. One that moved meanwhile is
+/// left as it is: the sync that follows sends it again (Slack takes a repeat as done).
+async fn acknowledge_shown(call: &Call, mut present: Vec<Participant>, services: &Services) {
+    for participant in &mut present {
+        participant.acknowledge(&ParticipantChange::Add(participant.user.clone()));
+    }
+    for chunk in present.chunks_mut(MAX_PARTICIPANTS_PER_WRITE) {
+        if let Err(error) = services
+            .store
+            .update_participants(&call.external_unique_id, chunk)
+            .await
+        {
+            tracing::info!(%error, "the first participants' record is left to the sync");
+        }
     }
 }

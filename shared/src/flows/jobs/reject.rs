@@ -49,9 +49,7 @@ pub(super) async fn reject_call(
         let lone_callee = rejection.channel_id.is_direct_message() && c.nobody_joined();
         if lone_callee && c.end(EndReason::Rejected, rejection.at.min(now), None) {
             jobs.push(Job::new(
-                JobKind::SyncCall {
-                    external_unique_id: c.external_unique_id.clone(),
-                },
+                JobKind::sync_call(c.external_unique_id.clone()),
                 now,
             ));
         }

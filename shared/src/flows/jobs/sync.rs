@@ -3,19 +3,22 @@
 
 use secrecy::SecretString;
 
-use crate::domain::{CallUser, ExternalId, ShownDetails, SlackCallId};
+use crate::domain::{CallUser, ExternalId, ParticipantsSettled, ShownDetails, SlackCallId};
 use crate::flows::installation;
 use crate::flows::Services;
 use crate::slack::api::{CallsEnd, CallsParticipants, CallsUpdate};
 use crate::slack::SlackError;
 
 use super::outcome::{slack_failure, StepError};
+use super::participants::{sync_participants, Scope};
 use super::Progress;
 
-/// Makes Slack's call object match the call: joins, leaves, details, end, in that order.
-/// Works on the call in `progress` when the run has it, else reads it.
+/// Makes Slack's call object match the call: joins and leaves of the participants in
+/// `scope`, details, end, in that order. Works on the call in `progress` when the run
+/// has it, else reads it.
 pub(super) async fn sync_call(
     external_unique_id: &ExternalId,
+    scope: Scope<'_>,
     services: &Services,
     progress: &mut Progress,
 ) -> Result<(), StepError> {
@@ -29,7 +32,14 @@ pub(super) async fn sync_call(
         return Err(StepError::Fail("the call no longer exists".into()));
     };
     let plan = call.pending_sync();
-    if plan.is_empty() {
+    // A sync naming nobody on a call that may owe someone (the sweep's repair, say)
+    // reads them all: what was not confirmed is on their items.
+    let scope = match scope {
+        Scope::Named(&[], _) if call.owes_participants() => Scope::All,
+        scope => scope,
+    };
+    let participants_owed = call.takes_participant_changes() && !scope.is_empty();
+    if plan.is_empty() && !participants_owed {
         return Ok(());
     }
     let Some(slack_call_id) = call.slack_call_id.clone() else {
@@ -38,37 +48,21 @@ pub(super) async fn sync_call(
     let token = installation::bot_token(services, &call.workspace()).await?;
     let workspace = call.workspace();
 
-    if !plan.add.is_empty() {
-        let applied =
-            match change_participants(services, &token, &slack_call_id, &plan.add, Change::Add)
-                .await
-            {
-                Ok(applied) => applied,
-                Err(error) => return Err(slack_failure(error, &workspace, &token, services).await),
-            };
-        progress.acks.added.extend(applied.done);
-        progress.acks.refused.extend(applied.refused);
-    }
-    if !plan.remove.is_empty() {
-        let applied = match change_participants(
-            services,
-            &token,
-            &slack_call_id,
-            &plan.remove,
-            Change::Remove,
-        )
-        .await
-        {
-            Ok(applied) => applied,
-            Err(error) => return Err(slack_failure(error, &workspace, &token, services).await),
-        };
-        // Someone Slack no longer knows is not shown either.
-        progress.acks.removed.extend(
-            applied
-                .done
-                .into_iter()
-                .chain(applied.refused.into_iter().map(|(user, _)| user)),
-        );
+    if participants_owed {
+        match sync_participants(&call, &slack_call_id, scope, &token, services).await {
+            Ok(true) => {
+                progress.acks.participants_settled = match scope {
+                    Scope::All => Some(ParticipantsSettled::All(call.version)),
+                    Scope::Named(_, written_at) => written_at.map(ParticipantsSettled::Write),
+                };
+            }
+            // Some were left to a follow-up job: the flag stays for the sweep.
+            Ok(false) => {}
+            Err(super::participants::SyncError::Slack(error)) => {
+                return Err(slack_failure(error, &workspace, &token, services).await)
+            }
+            Err(super::participants::SyncError::Store(error)) => return Err(error.into()),
+        }
     }
     if plan.update {
         let request = CallsUpdate {
@@ -106,25 +100,25 @@ pub(super) async fn sync_call(
 }
 
 #[derive(Debug, Clone, Copy)]
-enum Change {
+pub(super) enum Change {
     Add,
     Remove,
 }
 
 /// What Slack made of a change, user by user.
 #[derive(Debug, Default)]
-struct Applied {
+pub(super) struct Applied {
     /// Slack shows the change (made now, or made before: `bad_users`).
-    done: Vec<CallUser>,
+    pub(super) done: Vec<CallUser>,
     /// Slack refused the user (`user_not_found`), with its code.
-    refused: Vec<(CallUser, String)>,
+    pub(super) refused: Vec<(CallUser, String)>,
 }
 
 /// `calls.participants.add`/`.remove` for several users in one request. Slack refuses
 /// the whole request over one user (`bad_users` for someone already in or already out,
 /// `user_not_found` for someone it does not know) and applies none of it; then each
 /// user is sent on their own, so only that user is left out.
-async fn change_participants(
+pub(super) async fn change_participants(
     services: &Services,
     token: &SecretString,
     slack_call_id: &SlackCallId,

@@ -79,12 +79,7 @@ mod tests {
     use crate::domain::{JobKind, JobStatus};
 
     fn job() -> Job {
-        Job::new(
-            JobKind::SyncCall {
-                external_unique_id: id("c1"),
-            },
-            1_000,
-        )
+        Job::new(JobKind::sync_call(id("c1")), 1_000)
     }
 
     #[test]

@@ -11,7 +11,9 @@ use serde::Serialize;
 
 use crate::domain::installation::InstallationKey;
 use crate::domain::OAuthState;
-use crate::domain::{Call, CallState, EventReceipt, ExternalId, Installation, Job, UnixSeconds};
+use crate::domain::{
+    Call, CallState, EventReceipt, ExternalId, Installation, Job, Participant, UnixSeconds,
+};
 use crate::store::StoreError;
 
 /// A DynamoDB item as the SDK holds it.
@@ -24,6 +26,8 @@ pub const LIVE: &str = "LIVE";
 pub const NEEDS_SYNC: &str = "SYNC";
 
 pub(super) const CALL_SK: &str = "CALL";
+/// Participants are items under their call: `P#<identity>`.
+pub(super) const PARTICIPANT_SK_PREFIX: &str = "P#";
 /// Also what the worker's stream filter selects job inserts by.
 pub const JOB_SK: &str = "JOB";
 pub(super) const JOB_PK_PREFIX: &str = "JOB#";
@@ -177,6 +181,13 @@ pub(super) fn from_item<T: DeserializeOwned>(
     })
 }
 
+pub(super) fn item_sk(item: &Item) -> String {
+    match item.get("sk") {
+        Some(AttributeValue::S(sk)) => sk.clone(),
+        _ => "(no sk)".to_owned(),
+    }
+}
+
 pub(super) fn key(pk: String, sk: &str) -> Item {
     HashMap::from([
         ("pk".to_owned(), AttributeValue::S(pk)),
@@ -238,6 +249,37 @@ pub(super) fn call_item(call: &Call) -> Result<Item, StoreError> {
             sync_due_at: call.sync_due_at(),
         },
     )
+}
+
+pub(super) fn participant_sk(identity: &str) -> String {
+    format!("{PARTICIPANT_SK_PREFIX}{identity}")
+}
+
+/// A participant's item, under its call. It expires a call's retention after the last
+/// thing said about the person (a call lives far shorter than that).
+pub(super) fn participant_item(
+    call: &ExternalId,
+    participant: &Participant,
+) -> Result<Item, StoreError> {
+    let last_heard = participant
+        .last_joined_at
+        .max(participant.last_left_at)
+        .unwrap_or_default();
+    let mut item: Item = serde_dynamo::to_item(participant).map_err(|error| {
+        StoreError::Malformed(format!(
+            "a participant of {call} cannot be written: {error}"
+        ))
+    })?;
+    item.insert("pk".to_owned(), AttributeValue::S(call_pk(call)));
+    item.insert(
+        "sk".to_owned(),
+        AttributeValue::S(participant_sk(participant.identity())),
+    );
+    item.insert(
+        "expires_at".to_owned(),
+        AttributeValue::N((last_heard + CALL_RETENTION_SECONDS + DAY_SECONDS).to_string()),
+    );
+    Ok(item)
 }
 
 /// The item a job is stored as: what the table's stream carries as a job insert's new

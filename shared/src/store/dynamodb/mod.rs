@@ -6,6 +6,7 @@
 //! | job | `JOB#<id>` | `JOB` |
 //! | installation | `TEAM#<team_id>` or `ORG#<enterprise_id>` | `INSTALL` |
 //! | event receipt | `EVENT#<event_id>` | `EVENT` |
+//! | participant | `CALL#<external_unique_id>` | `P#<identity>` |
 //! | OAuth state | `STATE#<state>` | `STATE` |
 //!
 //! Items (`items.rs`) are the domain types as `serde_dynamo` maps them, plus the key
@@ -28,10 +29,9 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
-use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use aws_sdk_dynamodb::Client;
 use serde::de::DeserializeOwned;
 use tracing::Instrument as _;
@@ -42,12 +42,15 @@ use super::{preferred_call, CallStore, JobClaim, ReceiptOutcome, StoreError};
 use crate::domain::installation::InstallationKey;
 use crate::domain::OAuthState;
 use crate::domain::{
-    Call, EventReceipt, ExternalId, Installation, Job, JobStatus, Lease, SlackCallId, UnixSeconds,
+    Call, EventReceipt, ExternalId, Installation, Job, JobStatus, Lease, Participant, SlackCallId,
+    UnixSeconds,
 };
 
 mod claim;
 mod items;
 mod needs_sync;
+mod oauth_state;
+mod participants;
 pub mod stream;
 
 pub use items::{
@@ -55,8 +58,8 @@ pub use items::{
     CALL_RETENTION_SECONDS, JOB_RETENTION_SECONDS, JOB_SK, LIVE, NEEDS_SYNC,
 };
 use items::{
-    call_item, from_item, installation_item, item_pk, key, oauth_state_item, receipt_item,
-    ConditionalPut, CALL_SK, INSTALLATION_SK, OAUTH_STATE_SK, WRITE_TOKEN,
+    call_item, from_item, installation_item, item_pk, key, receipt_item, ConditionalPut, CALL_SK,
+    INSTALLATION_SK, WRITE_TOKEN,
 };
 pub use needs_sync::NEEDS_SYNC_INDEX;
 
@@ -498,45 +501,42 @@ impl CallStore for DynamoStore {
         }
     }
 
+    async fn get_participants(
+        &self,
+        call: &ExternalId,
+        identities: &[String],
+    ) -> Result<Vec<Participant>, StoreError> {
+        self.read_participants(call, identities).await
+    }
+
+    async fn list_participants(&self, call: &ExternalId) -> Result<Vec<Participant>, StoreError> {
+        self.query_participants(call).await
+    }
+
+    async fn update_call_and_participants(
+        &self,
+        call: &mut Call,
+        participants: &mut [Participant],
+        jobs: &[Job],
+    ) -> Result<(), StoreError> {
+        self.write_call_and_participants(call, participants, jobs)
+            .await
+    }
+
+    async fn update_participants(
+        &self,
+        call: &ExternalId,
+        participants: &mut [Participant],
+    ) -> Result<(), StoreError> {
+        self.write_participants(call, participants).await
+    }
+
     async fn put_oauth_state(&self, state: &OAuthState) -> Result<(), StoreError> {
-        let put = ConditionalPut::insert(oauth_state_item(state)?);
-        match self.write(vec![put], &[]).await? {
-            WriteOutcome::Written => Ok(()),
-            WriteOutcome::PrimaryConditionFailed => Err(StoreError::AlreadyExists),
-        }
+        self.insert_oauth_state(state).await
     }
 
     async fn take_oauth_state(&self, state: &str) -> Result<Option<OAuthState>, StoreError> {
-        // One conditional delete answering the old item: of two redirects racing with
-        // the same state, only one gets it. (A retry of an attempt that had landed finds
-        // it gone: the install is refused, never done twice.)
-        let pk = oauth_state_pk(state);
-        let result = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(key(pk.clone(), OAUTH_STATE_SK)))
-            .condition_expression("attribute_exists(#pk)")
-            .expression_attribute_names("#pk", "pk")
-            .return_values(ReturnValue::AllOld)
-            .send()
-            .instrument(dynamodb_span("DeleteItem", &self.table))
-            .await;
-        match result {
-            Ok(output) => output
-                .attributes
-                .map(|item| from_item(item, &pk, OAUTH_STATE_SK))
-                .transpose(),
-            Err(error)
-                if matches!(
-                    error.as_service_error(),
-                    Some(DeleteItemError::ConditionalCheckFailedException(_))
-                ) =>
-            {
-                Ok(None)
-            }
-            Err(error) => Err(unavailable("DeleteItem", error)),
-        }
+        self.remove_oauth_state(state).await
     }
 }
 

@@ -100,9 +100,7 @@ mod tests {
     #[test]
     fn a_job_insert_carries_the_job_as_written() {
         let job = Job::new(
-            crate::domain::JobKind::SyncCall {
-                external_unique_id: crate::domain::ids::id("c1"),
-            },
+            crate::domain::JobKind::sync_call(crate::domain::ids::id("c1")),
             1_000,
         );
         let item = super::super::items::job_item(&job).expect("item");
