@@ -37,6 +37,18 @@ impl Workspace {
         };
         call.team_id == self.team_id && same_org
     }
+
+    /// Whether `call` is served by the installation this workspace's request names: the
+    /// calls of its own team, and, for an organisation-wide install, the calls of every
+    /// workspace of the organisation that the organisation's install serves. What an
+    /// uninstall or a revocation stops.
+    pub fn installation_serves(&self, call: &Call) -> bool {
+        let whole_org = self.is_enterprise_install
+            && call.enterprise_install
+            && self.enterprise_id.is_some()
+            && call.enterprise_id == self.enterprise_id;
+        whole_org || (self.owns(call) && call.enterprise_install == self.is_enterprise_install)
+    }
 }
 
 impl std::fmt::Display for Workspace {
@@ -78,5 +90,37 @@ mod tests {
             ..org_install
         };
         assert!(!other_org.owns(&call));
+    }
+
+    #[test]
+    fn an_org_install_serves_every_workspace_of_the_org_a_team_install_its_own() {
+        let mut call = call();
+        call.enterprise_id = Some(id("E1"));
+        call.enterprise_install = true;
+        let org_install_elsewhere = Workspace {
+            team_id: id("T9"),
+            enterprise_id: Some(id("E1")),
+            is_enterprise_install: true,
+        };
+        assert!(org_install_elsewhere.installation_serves(&call));
+        assert!(!org_install_elsewhere.owns(&call));
+        let team_install = Workspace {
+            team_id: id("T1"),
+            enterprise_id: Some(id("E1")),
+            is_enterprise_install: false,
+        };
+        assert!(
+            !team_install.installation_serves(&call),
+            "a team's own install does not serve calls made through the org's"
+        );
+        call.enterprise_install = false;
+        assert!(team_install.installation_serves(&call));
+        assert!(!org_install_elsewhere.installation_serves(&call));
+        let other_org = Workspace {
+            enterprise_id: Some(id("E2")),
+            ..org_install_elsewhere
+        };
+        call.enterprise_install = true;
+        assert!(!other_org.installation_serves(&call));
     }
 }

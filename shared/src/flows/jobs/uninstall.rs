@@ -26,13 +26,17 @@ pub(super) async fn disable_installation(
 
 /// The workspace's live calls are ended here, without a word to Slack (there is no
 /// token left to say it with), so nothing touches them afterwards: the provider's
-/// events find them ended, the sweep no longer lists them. Other workspaces' calls
-/// are left alone.
+/// events find them ended, the sweep no longer lists them. Calls served by another
+/// installation are left alone; an organisation's install ends those of all its
+/// workspaces that it served.
 async fn end_live_calls(workspace: &Workspace, services: &Services) -> Result<(), StepError> {
     let now = services.clock.now();
     let live = services.store.list_live_calls().await?;
     let mut ended = 0;
-    for call in live.into_iter().filter(|call| workspace.owns(call)) {
+    for call in live
+        .into_iter()
+        .filter(|call| workspace.installation_serves(call))
+    {
         let updated = modify_call_from(services.store.as_ref(), call, |c| {
             c.end(EndReason::Uninstalled, now, None).then(Vec::new)
         })
