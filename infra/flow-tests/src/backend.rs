@@ -4,17 +4,12 @@
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use lambda_harness::stream::StreamPump;
 use serde_json::Value;
-use slack_calls::domain::OAuthState;
-use slack_calls::domain::{
-    Call, EventReceipt, ExternalId, Installation, InstallationKey, Job, Lease, Participant,
-    SlackCallId, UnixSeconds,
-};
 use slack_calls::store::dynamodb::DynamoStore;
 use slack_calls::store::embedded::EmbeddedStore;
-use slack_calls::store::{CallStore, JobClaim, ReceiptOutcome, StoreError};
+use slack_calls::store::layer::StoreLayer;
+use slack_calls::store::{CallStore, StoreError};
 
 use crate::embedded_stream::EmbeddedStream;
 
@@ -67,7 +62,7 @@ impl Backend {
                 let store = Arc::new(EmbeddedStore::in_memory());
                 let stream = EmbeddedStream::follow(&store);
                 let services_store: Arc<dyn CallStore> = if unreachable {
-                    Arc::new(UnreachableStore)
+                    Arc::new(UnreachableStore(store.clone()))
                 } else {
                     store.clone()
                 };
@@ -132,108 +127,18 @@ impl Backend {
     }
 }
 
-/// The embedded store's outage: every request fails as an unreachable DynamoDB does.
-struct UnreachableStore;
+/// The embedded store's outage: every request fails as an unreachable DynamoDB does,
+/// and none reaches the store it stands in front of.
+struct UnreachableStore(Arc<EmbeddedStore>);
 
-impl UnreachableStore {
-    fn refuse<T>(&self) -> Result<T, StoreError> {
+impl StoreLayer for UnreachableStore {
+    fn inner(&self) -> &dyn CallStore {
+        self.0.as_ref()
+    }
+
+    fn before(&self, _method: &'static str) -> Result<(), StoreError> {
         Err(StoreError::Unavailable(
             "connection refused (the world's store is unreachable)".into(),
         ))
-    }
-}
-
-#[async_trait]
-impl CallStore for UnreachableStore {
-    async fn create_call(&self, _: &Call, _: &[Job]) -> Result<(), StoreError> {
-        self.refuse()
-    }
-    async fn get_call(&self, _: &ExternalId) -> Result<Option<Call>, StoreError> {
-        self.refuse()
-    }
-    async fn find_call_by_slack_id(&self, _: &SlackCallId) -> Result<Option<Call>, StoreError> {
-        self.refuse()
-    }
-    async fn calls_by_join_url(&self, _: &str) -> Result<Vec<Call>, StoreError> {
-        self.refuse()
-    }
-    async fn update_call(&self, _: &mut Call, _: &[Job]) -> Result<(), StoreError> {
-        self.refuse()
-    }
-    async fn list_live_calls(&self) -> Result<Vec<Call>, StoreError> {
-        self.refuse()
-    }
-    async fn calls_due_for_sync(&self, _: UnixSeconds) -> Result<Vec<ExternalId>, StoreError> {
-        self.refuse()
-    }
-    async fn record_event(
-        &self,
-        _: &EventReceipt,
-        _: &[Job],
-    ) -> Result<ReceiptOutcome, StoreError> {
-        self.refuse()
-    }
-    async fn enqueue_jobs(&self, _: &[Job]) -> Result<(), StoreError> {
-        self.refuse()
-    }
-    async fn get_job(&self, _: &str) -> Result<Option<Job>, StoreError> {
-        self.refuse()
-    }
-    async fn update_job(&self, _: &mut Job) -> Result<(), StoreError> {
-        self.refuse()
-    }
-    async fn get_installation(
-        &self,
-        _: &InstallationKey,
-    ) -> Result<Option<Installation>, StoreError> {
-        self.refuse()
-    }
-    async fn delete_installation(&self, _: &InstallationKey) -> Result<(), StoreError> {
-        self.refuse()
-    }
-    async fn put_installation(&self, _: &mut Installation) -> Result<(), StoreError> {
-        self.refuse()
-    }
-    async fn put_oauth_state(&self, _: &OAuthState) -> Result<(), StoreError> {
-        self.refuse()
-    }
-    async fn take_oauth_state(&self, _: &str) -> Result<Option<OAuthState>, StoreError> {
-        self.refuse()
-    }
-    async fn claim_job(&self, _: &Job, _: &Lease, _: UnixSeconds) -> Result<JobClaim, StoreError> {
-        self.refuse()
-    }
-    async fn update_call_and_job(
-        &self,
-        _: &mut Call,
-        _: &mut Job,
-        _: &[Job],
-    ) -> Result<(), StoreError> {
-        self.refuse()
-    }
-    async fn get_participants(
-        &self,
-        _: &ExternalId,
-        _: &[String],
-    ) -> Result<Vec<Participant>, StoreError> {
-        self.refuse()
-    }
-    async fn list_participants(&self, _: &ExternalId) -> Result<Vec<Participant>, StoreError> {
-        self.refuse()
-    }
-    async fn update_call_and_participants(
-        &self,
-        _: &mut Call,
-        _: &mut [Participant],
-        _: &[Job],
-    ) -> Result<(), StoreError> {
-        self.refuse()
-    }
-    async fn update_participants(
-        &self,
-        _: &ExternalId,
-        _: &mut [Participant],
-    ) -> Result<(), StoreError> {
-        self.refuse()
     }
 }

@@ -17,13 +17,11 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
-use super::{CallStore, JobClaim, ReceiptOutcome, StoreError};
+use super::layer::StoreLayer;
+use super::{CallStore, StoreError};
 use crate::clock::{Clock, SystemClock};
 use crate::domain::installation::InstallationKey;
-use crate::domain::OAuthState;
-use crate::domain::{
-    Call, EventReceipt, ExternalId, Installation, Job, Lease, Participant, SlackCallId, UnixSeconds,
-};
+use crate::domain::Installation;
 
 /// How long a read installation is served from memory.
 pub const INSTALLATION_CACHE_TTL: Duration = Duration::from_secs(60);
@@ -76,8 +74,12 @@ impl InstallationCache {
 }
 
 #[async_trait]
-impl CallStore for InstallationCache {
-    async fn get_installation(
+impl StoreLayer for InstallationCache {
+    fn inner(&self) -> &dyn CallStore {
+        self.inner.as_ref()
+    }
+
+    async fn on_get_installation(
         &self,
         key: &InstallationKey,
     ) -> Result<Option<Installation>, StoreError> {
@@ -102,7 +104,7 @@ impl CallStore for InstallationCache {
         Ok(installation)
     }
 
-    async fn delete_installation(&self, key: &InstallationKey) -> Result<(), StoreError> {
+    async fn on_delete_installation(&self, key: &InstallationKey) -> Result<(), StoreError> {
         let deleted = self.inner.delete_installation(key).await;
         match &deleted {
             Ok(()) => self.remember(key, None),
@@ -111,7 +113,7 @@ impl CallStore for InstallationCache {
         deleted
     }
 
-    async fn put_installation(&self, installation: &mut Installation) -> Result<(), StoreError> {
+    async fn on_put_installation(&self, installation: &mut Installation) -> Result<(), StoreError> {
         match self.inner.put_installation(installation).await {
             Ok(()) => {
                 self.remember(&installation.key, Some(installation.clone()));
@@ -122,114 +124,6 @@ impl CallStore for InstallationCache {
                 Err(error)
             }
         }
-    }
-
-    async fn put_oauth_state(&self, state: &OAuthState) -> Result<(), StoreError> {
-        self.inner.put_oauth_state(state).await
-    }
-
-    async fn take_oauth_state(&self, state: &str) -> Result<Option<OAuthState>, StoreError> {
-        self.inner.take_oauth_state(state).await
-    }
-
-    async fn create_call(&self, call: &Call, jobs: &[Job]) -> Result<(), StoreError> {
-        self.inner.create_call(call, jobs).await
-    }
-
-    async fn get_call(&self, external_unique_id: &ExternalId) -> Result<Option<Call>, StoreError> {
-        self.inner.get_call(external_unique_id).await
-    }
-
-    async fn find_call_by_slack_id(
-        &self,
-        slack_call_id: &SlackCallId,
-    ) -> Result<Option<Call>, StoreError> {
-        self.inner.find_call_by_slack_id(slack_call_id).await
-    }
-
-    async fn calls_by_join_url(&self, join_url: &str) -> Result<Vec<Call>, StoreError> {
-        self.inner.calls_by_join_url(join_url).await
-    }
-
-    async fn update_call(&self, call: &mut Call, jobs: &[Job]) -> Result<(), StoreError> {
-        self.inner.update_call(call, jobs).await
-    }
-
-    async fn calls_due_for_sync(&self, now: UnixSeconds) -> Result<Vec<ExternalId>, StoreError> {
-        self.inner.calls_due_for_sync(now).await
-    }
-
-    async fn list_live_calls(&self) -> Result<Vec<Call>, StoreError> {
-        self.inner.list_live_calls().await
-    }
-
-    async fn record_event(
-        &self,
-        receipt: &EventReceipt,
-        jobs: &[Job],
-    ) -> Result<ReceiptOutcome, StoreError> {
-        self.inner.record_event(receipt, jobs).await
-    }
-
-    async fn enqueue_jobs(&self, jobs: &[Job]) -> Result<(), StoreError> {
-        self.inner.enqueue_jobs(jobs).await
-    }
-
-    async fn get_job(&self, id: &str) -> Result<Option<Job>, StoreError> {
-        self.inner.get_job(id).await
-    }
-
-    async fn update_job(&self, job: &mut Job) -> Result<(), StoreError> {
-        self.inner.update_job(job).await
-    }
-
-    async fn claim_job(
-        &self,
-        job: &Job,
-        lease: &Lease,
-        now: UnixSeconds,
-    ) -> Result<JobClaim, StoreError> {
-        self.inner.claim_job(job, lease, now).await
-    }
-
-    async fn update_call_and_job(
-        &self,
-        call: &mut Call,
-        job: &mut Job,
-        jobs: &[Job],
-    ) -> Result<(), StoreError> {
-        self.inner.update_call_and_job(call, job, jobs).await
-    }
-
-    async fn get_participants(
-        &self,
-        call: &ExternalId,
-        identities: &[String],
-    ) -> Result<Vec<Participant>, StoreError> {
-        self.inner.get_participants(call, identities).await
-    }
-
-    async fn list_participants(&self, call: &ExternalId) -> Result<Vec<Participant>, StoreError> {
-        self.inner.list_participants(call).await
-    }
-
-    async fn update_call_and_participants(
-        &self,
-        call: &mut Call,
-        participants: &mut [Participant],
-        jobs: &[Job],
-    ) -> Result<(), StoreError> {
-        self.inner
-            .update_call_and_participants(call, participants, jobs)
-            .await
-    }
-
-    async fn update_participants(
-        &self,
-        call: &ExternalId,
-        participants: &mut [Participant],
-    ) -> Result<(), StoreError> {
-        self.inner.update_participants(call, participants).await
     }
 }
 

@@ -16,6 +16,7 @@ use crate::domain::{
 pub mod dynamodb;
 pub mod embedded;
 pub mod installation_cache;
+pub mod layer;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
