@@ -115,21 +115,28 @@ impl SecretSource for StaticSecrets {
     }
 }
 
+/// Timeouts of an AWS client called now and then inside Slack's 3-second budget (a
+/// secret on a cold start, a token to open): two attempts of 600 ms at the most.
+pub(crate) fn in_budget_timeouts() -> aws_smithy_types::timeout::TimeoutConfig {
+    aws_smithy_types::timeout::TimeoutConfig::builder()
+        .operation_timeout(Duration::from_millis(1_200))
+        .operation_attempt_timeout(Duration::from_millis(600))
+        .build()
+}
+
+/// The retries that go with [`in_budget_timeouts`].
+pub(crate) fn in_budget_retries() -> aws_smithy_types::retry::RetryConfig {
+    aws_smithy_types::retry::RetryConfig::standard().with_max_attempts(2)
+}
+
 /// A Secrets Manager client whose calls end in time: the first request of a cold
 /// container fetches the secret inside Slack's 3-second budget.
 pub fn secrets_manager_client(
     sdk_config: &aws_config::SdkConfig,
 ) -> aws_sdk_secretsmanager::Client {
-    use aws_sdk_secretsmanager::config::retry::RetryConfig;
-    use aws_sdk_secretsmanager::config::timeout::TimeoutConfig;
     let config = aws_sdk_secretsmanager::config::Builder::from(sdk_config)
-        .timeout_config(
-            TimeoutConfig::builder()
-                .operation_timeout(Duration::from_millis(1_200))
-                .operation_attempt_timeout(Duration::from_millis(600))
-                .build(),
-        )
-        .retry_config(RetryConfig::standard().with_max_attempts(2))
+        .timeout_config(in_budget_timeouts())
+        .retry_config(in_budget_retries())
         .build();
     aws_sdk_secretsmanager::Client::from_conf(config)
 }

@@ -36,18 +36,16 @@ use aws_sdk_dynamodb::operation::{
 };
 use aws_sdk_dynamodb::types::{ConsumedCapacity, ReturnConsumedCapacity};
 use http::HeaderMap;
-use lambda_harness::stream::{stream_event, StreamPump};
+use lambda_harness::stream::StreamPump;
 use secrecy::SecretString;
 use serde_json::{json, Value};
 use slack_calls::clock::SystemClock;
-use slack_calls::config::Config;
 use slack_calls::entry::{commands, provider as provider_entry, worker};
 use slack_calls::flows::Services;
-use slack_calls::secrets::{Secrets, StaticSecrets};
 use slack_calls::signing::SignatureScheme;
-use slack_calls::slack::RetryPolicy;
-use slack_calls::store::dynamodb::{client_config, DynamoStore};
 use slack_standin::SlackStandin;
+
+mod support;
 
 const SIGNING_SECRET: &str = "bench-signing-secret-0123456789";
 const PROVIDER_SECRET: &str = "bench-provider-secret-0123456789";
@@ -203,51 +201,31 @@ struct Bench {
 
 impl Bench {
     async fn start() -> Bench {
-        let (dynamodb, table) = testkit::dynamodb::fresh_table().await;
-        let pump = StreamPump::new(&dynamodb, &table).await;
-        let standin = SlackStandin::start().await;
-        let api_url = standin.api_url();
-        let origin = api_url
-            .trim_end_matches('/')
-            .trim_end_matches("/api")
-            .to_owned();
-        let settings = [
-            ("SLACK_API_URL", api_url),
-            ("RESPONSE_URL_HOSTS", origin),
-            (
-                "JOIN_URL_TEMPLATE",
-                "https://meet.example.com/{room}".into(),
-            ),
-        ];
-        let config = Config::from_lookup(|name| {
-            settings
-                .iter()
-                .find(|(key, _)| *key == name)
-                .map(|(_, value)| value.clone())
-        })
-        .unwrap_or_else(|error| panic!("configuration: {error}"));
         let meter = Meter::default();
-        let sdk = testkit::aws::sdk_config(testkit::aws::DYNAMODB_ENDPOINT_VAR).await;
-        let client_config = client_config(&sdk)
-            .to_builder()
-            .interceptor(meter.clone())
-            .build();
-        let store = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(client_config), table);
-        let secrets = StaticSecrets::new(Secrets {
-            signing_secret: SecretString::from(SIGNING_SECRET),
-            bot_token: Some(SecretString::from(standin.bot_token().to_owned())),
-            provider_webhook_secret: SecretString::from(PROVIDER_SECRET),
-            client_id: None,
-            client_secret: None,
-            meeting_api_token: None,
-        });
-        let mut services = slack_calls::wiring::services_with(
-            Arc::new(config),
-            Arc::new(store),
-            Arc::new(secrets),
-            RetryPolicy::worker(),
-        )
-        .unwrap_or_else(|error| panic!("services: {error}"));
+        let secrets = support::BenchSecrets {
+            signing: SIGNING_SECRET,
+            provider: PROVIDER_SECRET,
+        };
+        let support::Backend {
+            mut services,
+            standin,
+            pump,
+        } = support::backend(meter.clone(), secrets, |standin| {
+            let api_url = standin.api_url();
+            let origin = api_url
+                .trim_end_matches('/')
+                .trim_end_matches("/api")
+                .to_owned();
+            vec![
+                ("SLACK_API_URL", api_url),
+                ("RESPONSE_URL_HOSTS", origin),
+                (
+                    "JOIN_URL_TEMPLATE",
+                    "https://meet.example.com/{room}".into(),
+                ),
+            ]
+        })
+        .await;
         services.clock = Arc::new(SystemClock);
         Bench {
             services,
@@ -320,12 +298,9 @@ impl Bench {
     /// Feeds the worker what the stream delivered, one invocation per batch, until quiet.
     async fn run_worker(&mut self) {
         for _ in 0..20 {
-            let records = self.pump.next_records().await;
-            if records.is_empty() {
+            let Some(event) = support::next_worker_event(&mut self.pump).await else {
                 return;
-            }
-            let event: worker::WorkerEvent = serde_json::from_value(stream_event(records))
-                .unwrap_or_else(|error| panic!("stream event: {error}"));
+            };
             let started = Instant::now();
             let answer = worker::handle_worker_event(&self.services, event, None)
                 .await

@@ -14,20 +14,18 @@ use std::sync::{Arc, Mutex, PoisonError};
 use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::BoxError;
-use lambda_harness::stream::{stream_event, StreamPump};
+use lambda_harness::stream::StreamPump;
 use secrecy::SecretString;
 use serde_json::{json, Value};
-use slack_calls::config::Config;
 use slack_calls::domain::{Call, CallKind, ExternalId, NewCall, Workspace};
 use slack_calls::entry::worker;
 use slack_calls::flows::provider_events::apply_provider_events;
 use slack_calls::flows::Services;
 use slack_calls::provider::events::parse_batch;
-use slack_calls::secrets::{Secrets, StaticSecrets};
 use slack_calls::slack::api::CallsAdd;
-use slack_calls::slack::RetryPolicy;
-use slack_calls::store::dynamodb::{client_config, DynamoStore};
 use slack_standin::SlackStandin;
+
+mod support;
 
 /// Request bytes and requests, by DynamoDB operation.
 #[derive(Debug, Default, Clone)]
@@ -79,45 +77,25 @@ struct Bench {
 
 impl Bench {
     async fn start() -> Bench {
-        let (dynamodb, table) = testkit::dynamodb::fresh_table().await;
-        let pump = StreamPump::new(&dynamodb, &table).await;
-        let standin = SlackStandin::start().await;
-        let settings = [
-            ("SLACK_API_URL", standin.api_url()),
-            (
-                "JOIN_URL_TEMPLATE",
-                "https://meet.example.com/{room}".to_owned(),
-            ),
-        ];
-        let config = Config::from_lookup(|name| {
-            settings
-                .iter()
-                .find(|(key, _)| *key == name)
-                .map(|(_, value)| value.clone())
-        })
-        .unwrap_or_else(|error| panic!("configuration: {error}"));
         let sent = Sent::default();
-        let sdk = testkit::aws::sdk_config(testkit::aws::DYNAMODB_ENDPOINT_VAR).await;
-        let client_config = client_config(&sdk)
-            .to_builder()
-            .interceptor(sent.clone())
-            .build();
-        let store = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(client_config), table);
-        let secrets = StaticSecrets::new(Secrets {
-            signing_secret: SecretString::from("bench-signing-secret"),
-            bot_token: Some(SecretString::from(standin.bot_token().to_owned())),
-            provider_webhook_secret: SecretString::from("bench-provider-secret"),
-            client_id: None,
-            client_secret: None,
-            meeting_api_token: None,
-        });
-        let services = slack_calls::wiring::services_with(
-            Arc::new(config),
-            Arc::new(store),
-            Arc::new(secrets),
-            RetryPolicy::worker(),
-        )
-        .unwrap_or_else(|error| panic!("services: {error}"));
+        let secrets = support::BenchSecrets {
+            signing: "bench-signing-secret",
+            provider: "bench-provider-secret",
+        };
+        let support::Backend {
+            services,
+            standin,
+            pump,
+        } = support::backend(sent.clone(), secrets, |standin| {
+            vec![
+                ("SLACK_API_URL", standin.api_url()),
+                (
+                    "JOIN_URL_TEMPLATE",
+                    "https://meet.example.com/{room}".to_owned(),
+                ),
+            ]
+        })
+        .await;
         Bench {
             services,
             standin,
@@ -196,12 +174,9 @@ impl Bench {
 
     async fn run_worker(&mut self) {
         for _ in 0..50 {
-            let records = self.pump.next_records().await;
-            if records.is_empty() {
+            let Some(event) = support::next_worker_event(&mut self.pump).await else {
                 return;
-            }
-            let event: worker::WorkerEvent = serde_json::from_value(stream_event(records))
-                .unwrap_or_else(|error| panic!("stream event: {error}"));
+            };
             worker::handle_worker_event(&self.services, event, None)
                 .await
                 .unwrap_or_else(|error| panic!("worker: {error}"));

@@ -84,16 +84,7 @@ impl Driver<'_> {
             ("trigger_id", "13345224609.738474920.8088930838d88f008e0"),
         ])
         .map_err(|e| self.fail(1, e.to_string()))?;
-        let answer = self
-            .post_signed(
-                "/slack/commands",
-                form.into_bytes(),
-                "application/x-www-form-urlencoded",
-                &slack::SIGNATURE,
-                self.signing_secret,
-            )
-            .await
-            .map_err(|e| self.fail(1, e))?;
+        let answer = self.post_command(form).await.map_err(|e| self.fail(1, e))?;
         let ephemeral = answer["text"].as_str().unwrap_or_default().to_owned();
         self.step(started, format!("/call Demo standup in #{CHANNEL_NAME} -> only {STARTER_NAME} sees: \"{ephemeral}\""));
 
@@ -261,6 +252,18 @@ impl Driver<'_> {
         .await
         .map(|_| ())
         .map_err(|e| self.fail(step, e))
+    }
+
+    /// A slash command's form, signed as Slack signs it.
+    async fn post_command(&self, form: String) -> Result<serde_json::Value, String> {
+        self.post_signed(
+            "/slack/commands",
+            form.into_bytes(),
+            "application/x-www-form-urlencoded",
+            &slack::SIGNATURE,
+            self.signing_secret,
+        )
+        .await
     }
 
     async fn post_signed(

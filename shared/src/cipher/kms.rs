@@ -3,8 +3,6 @@
 //! needed), with the installation key as encryption context. Only roles granted
 //! `kms:Decrypt` on that key can read a token back.
 
-use std::time::Duration;
-
 use async_trait::async_trait;
 use aws_sdk_kms::primitives::Blob;
 use aws_smithy_types::error::display::DisplayErrorContext;
@@ -42,16 +40,9 @@ impl KmsCipher {
     /// A client whose calls end in time (a token is opened inside Slack's 3-second
     /// budget), from the function's SDK configuration.
     pub fn from_sdk_config(sdk_config: &aws_config::SdkConfig, key_id: impl Into<String>) -> Self {
-        use aws_sdk_kms::config::retry::RetryConfig;
-        use aws_sdk_kms::config::timeout::TimeoutConfig;
         let config = aws_sdk_kms::config::Builder::from(sdk_config)
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .operation_timeout(Duration::from_millis(1_200))
-                    .operation_attempt_timeout(Duration::from_millis(600))
-                    .build(),
-            )
-            .retry_config(RetryConfig::standard().with_max_attempts(2))
+            .timeout_config(crate::secrets::in_budget_timeouts())
+            .retry_config(crate::secrets::in_budget_retries())
             .build();
         Self::new(aws_sdk_kms::Client::from_conf(config), key_id)
     }

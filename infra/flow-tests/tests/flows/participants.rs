@@ -8,7 +8,7 @@ use flow_tests::world::World;
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
-use crate::support::{start_call, Started};
+use crate::support::{participants_shown, start_call, Started};
 
 const CHANNEL: &str = "C0CHAN0001";
 const CREATOR: &str = "U0USER0001";
@@ -27,11 +27,7 @@ fn event(call: &Started, kind: &str, participant: Value, occurred_at: Option<i64
 }
 
 fn shown(world: &World, call: &Started) -> BTreeSet<String> {
-    world
-        .standin
-        .call(&call.call_id)
-        .expect("the stand-in knows the call")
-        .participant_ids()
+    participants_shown(world, &call.call_id)
         .into_iter()
         .collect()
 }

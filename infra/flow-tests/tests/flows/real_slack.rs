@@ -12,7 +12,7 @@ use flow_tests::world::{World, WorldOptions};
 use serde_json::{json, Value};
 use slack_calls::domain::{CallState, ExternalId};
 use slack_standin::{ChannelAccess, Fault};
-use support::{start_call, ScriptedServer, Started};
+use support::{participants_shown, start_call, ScriptedServer, Started};
 
 const CHANNEL: &str = "C0CHAN0001";
 const GROUP_DM: &str = "G0GROUPDM1";
@@ -54,14 +54,6 @@ async fn provider(world: &World, body: &Value) -> Vec<String> {
         .iter()
         .map(|r| r["status"].as_str().unwrap_or_default().to_owned())
         .collect()
-}
-
-fn shown(world: &World, slack_call_id: &str) -> Vec<String> {
-    world
-        .standin
-        .call(slack_call_id)
-        .expect("the stand-in knows the call")
-        .participant_ids()
 }
 
 fn users_sent(world: &World, method: &str) -> Vec<Value> {
@@ -265,7 +257,7 @@ async fn a_deleted_user_is_left_out_and_every_later_change_goes_through() {
         ["applied", "applied"]
     );
     assert_eq!(world.run_worker().await, Vec::<String>::new());
-    assert_eq!(shown(&world, &call.call_id), [ALICE]);
+    assert_eq!(participants_shown(&world, &call.call_id), [ALICE]);
     assert_eq!(
         users_sent(&world, "calls.participants.add"),
         [
@@ -289,7 +281,7 @@ async fn a_deleted_user_is_left_out_and_every_later_change_goes_through() {
         [json!([{"slack_id": BOB}])],
         "the refused user is not sent again"
     );
-    assert_eq!(shown(&world, &call.call_id), [ALICE, BOB]);
+    assert_eq!(participants_shown(&world, &call.call_id), [ALICE, BOB]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -333,7 +325,7 @@ async fn a_deleted_user_among_the_first_participants_does_not_stop_the_registrat
     assert!(adds[1].body.get("users").is_none(), "{}", adds[1].body);
     assert_eq!(world.standin.calls().len(), 1, "registered once");
     let slack_call_id = world.standin.calls()[0].id.clone();
-    assert_eq!(shown(&world, &slack_call_id), [ALICE]);
+    assert_eq!(participants_shown(&world, &slack_call_id), [ALICE]);
     let stored = world.call(id).await;
     assert!(stored.block_posted);
     let people = world.participants(id).await;
@@ -349,7 +341,7 @@ async fn bad_users_with_ok_true_for_someone_already_shown_lets_the_rest_through(
     let id = &call.external_unique_id;
     provider(&world, &joined(id, ALICE)).await;
     assert_eq!(world.run_worker().await, Vec::<String>::new());
-    assert_eq!(shown(&world, &call.call_id), [ALICE]);
+    assert_eq!(participants_shown(&world, &call.call_id), [ALICE]);
 
     // Our record lost Slack's acknowledgement of Alice (a crash between the two).
     let mut people = world.participants(id).await;
@@ -371,7 +363,7 @@ async fn bad_users_with_ok_true_for_someone_already_shown_lets_the_rest_through(
     let adds = world.standin.requests_for("calls.participants.add");
     assert_eq!(adds[0].error.as_deref(), Some("bad_users"), "{:?}", adds[0]);
     assert_eq!(adds.len(), 3, "refused together, then one by one");
-    assert_eq!(shown(&world, &call.call_id), [ALICE, BOB]);
+    assert_eq!(participants_shown(&world, &call.call_id), [ALICE, BOB]);
     let people = world.participants(id).await;
     assert_eq!(people.iter().filter(|p| p.shown.is_some()).count(), 2);
     assert!(people.iter().all(|p| p.refused.is_none()));
@@ -457,7 +449,7 @@ async fn a_json_body_slack_cannot_read_is_sent_again_as_a_form() {
         Some("application/x-www-form-urlencoded")
     );
     assert_eq!(adds[1].error, None);
-    assert_eq!(shown(&world, &call.call_id), [ALICE]);
+    assert_eq!(participants_shown(&world, &call.call_id), [ALICE]);
 }
 
 // ---- 8. Reused rooms -----------------------------------------------------------------------
@@ -503,7 +495,7 @@ async fn a_pasted_link_of_an_ended_call_registers_a_new_call_that_gets_the_rooms
     world.standin.clear_requests();
     assert_eq!(provider(&world, &joined(&room, ALICE)).await, ["applied"]);
     assert_eq!(world.run_worker().await, Vec::<String>::new());
-    assert_eq!(shown(&world, &second), [ALICE]);
+    assert_eq!(participants_shown(&world, &second), [ALICE]);
     assert_eq!(
         world.standin.requests_for("calls.participants.add").len(),
         1
@@ -537,7 +529,7 @@ async fn provider_events_for_a_pasted_room_reach_its_call() {
         ["applied"]
     );
     assert_eq!(world.run_worker().await, Vec::<String>::new());
-    assert_eq!(shown(&world, &registered[0].id), [ALICE]);
+    assert_eq!(participants_shown(&world, &registered[0].id), [ALICE]);
     let stored = world.call("team-standup").await;
     assert_eq!(
         stored.external_unique_id,

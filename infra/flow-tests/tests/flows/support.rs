@@ -232,6 +232,15 @@ pub fn store_writes(world: &World) -> Vec<&'static str> {
         .collect()
 }
 
+/// The participants Slack (the stand-in) shows on its call `slack_call_id`.
+pub fn participants_shown(world: &World, slack_call_id: &str) -> Vec<String> {
+    world
+        .standin
+        .call(slack_call_id)
+        .expect("the stand-in knows the call")
+        .participant_ids()
+}
+
 /// A call started with the slash command and registered by the worker.
 #[derive(Debug, Clone)]
 pub struct Started {

@@ -23,6 +23,18 @@ fn path_and_query(url: &str) -> (String, String) {
     }
 }
 
+/// Slack's authorize page, visited by `browser`: where it sends the browser back, as a
+/// path and a query.
+async fn redirect_back(browser: &reqwest::Client, authorize: &str) -> (String, String) {
+    let page = browser.get(authorize).send().await.expect("authorize page");
+    let back = page
+        .headers()
+        .get("location")
+        .and_then(|value| value.to_str().ok())
+        .expect("redirect back");
+    path_and_query(back)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_install_through_the_deployed_binary() {
     let (dynamodb, table) = testkit::dynamodb::fresh_table().await;
@@ -92,18 +104,7 @@ async fn an_install_through_the_deployed_binary() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("client");
-    let page = browser
-        .get(&authorize)
-        .send()
-        .await
-        .expect("authorize page");
-    let back = page
-        .headers()
-        .get("location")
-        .and_then(|value| value.to_str().ok())
-        .expect("redirect back")
-        .to_owned();
-    let (path, query) = path_and_query(&back);
+    let (path, query) = redirect_back(&browser, &authorize).await;
     assert_eq!(path, "/slack/oauth_redirect");
 
     // Without the cookie: refused, nothing exchanged. (That used the state up: start
@@ -123,18 +124,7 @@ async fn an_install_through_the_deployed_binary() {
         .unwrap_or_default()
         .to_owned();
     assert_ne!(cookie_again, cookie, "a fresh nonce per attempt");
-    let page = browser
-        .get(&authorize)
-        .send()
-        .await
-        .expect("authorize page");
-    let back = page
-        .headers()
-        .get("location")
-        .and_then(|value| value.to_str().ok())
-        .expect("redirect back")
-        .to_owned();
-    let (path, query) = path_and_query(&back);
+    let (path, query) = redirect_back(&browser, &authorize).await;
 
     // The redirect with this browser's cookie: exchanged, stored, answered with a page.
     let answer = install

@@ -5,7 +5,6 @@
 use std::time::Instant;
 
 use http::header::{COOKIE, LOCATION, SET_COOKIE};
-use slack_calls::slack;
 use slack_standin::WorkspaceHandle;
 
 use super::{DemoError, Driver};
@@ -119,15 +118,9 @@ impl Driver<'_> {
             ("trigger_id", "13345224609.738474921.8088930838d88f008e1"),
         ])
         .map_err(|e| self.fail(step, e.to_string()))?;
-        self.post_signed(
-            "/slack/commands",
-            form.into_bytes(),
-            "application/x-www-form-urlencoded",
-            &slack::SIGNATURE,
-            self.signing_secret,
-        )
-        .await
-        .map_err(|e| self.fail(step, e))?;
+        self.post_command(form)
+            .await
+            .map_err(|e| self.fail(step, e))?;
         let added = self.wait_for("calls.add", 2, step).await?;
         let post = self.wait_for("response_url", 2, step).await?;
         if added.token.as_deref() != Some(installed.bot_token.as_str()) {

@@ -185,21 +185,15 @@ impl DynamoStore {
         attribute: &str,
         value: &str,
     ) -> Result<Vec<Call>, StoreError> {
-        let items: Vec<Item> = self
+        let query = self
             .client
             .query()
             .table_name(&self.table)
             .index_name(index)
             .key_condition_expression("#attribute = :value")
             .expression_attribute_names("#attribute", attribute)
-            .expression_attribute_values(":value", AttributeValue::S(value.to_owned()))
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .instrument(dynamodb_span("Query", &self.table))
-            .await
-            .map_err(|error| unavailable("Query", error))?;
+            .expression_attribute_values(":value", AttributeValue::S(value.to_owned()));
+        let items = query_all(query, &self.table).await?;
         items
             .into_iter()
             .map(|item| {
@@ -331,6 +325,21 @@ where
     let text = DisplayErrorContext(&error).to_string();
     tracing::warn!(operation, error = %text, "DynamoDB request failed");
     StoreError::Unavailable(format!("{operation}: {text}"))
+}
+
+/// Every item `query` finds, page after page.
+async fn query_all(
+    query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+    table: &str,
+) -> Result<Vec<Item>, StoreError> {
+    query
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .instrument(dynamodb_span("Query", table))
+        .await
+        .map_err(|error| unavailable("Query", error))
 }
 
 #[async_trait]

@@ -4,13 +4,11 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
-use tracing::Instrument as _;
 
-use super::items::{item_pk, Item, CALL_PK_PREFIX, NEEDS_SYNC};
-use super::unavailable;
+use super::items::{item_pk, CALL_PK_PREFIX, NEEDS_SYNC};
+use super::query_all;
 use crate::domain::{ExternalId, UnixSeconds};
 use crate::store::StoreError;
-use crate::telemetry::dynamodb_span;
 
 pub const NEEDS_SYNC_INDEX: &str = "needs_sync";
 
@@ -20,20 +18,14 @@ pub(super) async fn calls_due(
     table: &str,
     now: UnixSeconds,
 ) -> Result<Vec<ExternalId>, StoreError> {
-    let items: Vec<Item> = client
+    let query = client
         .query()
         .table_name(table)
         .index_name(NEEDS_SYNC_INDEX)
         .key_condition_expression("needs_sync = :sync AND sync_due_at <= :now")
         .expression_attribute_values(":sync", AttributeValue::S(NEEDS_SYNC.to_owned()))
-        .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .instrument(dynamodb_span("Query", table))
-        .await
-        .map_err(|error| unavailable("Query", error))?;
+        .expression_attribute_values(":now", AttributeValue::N(now.to_string()));
+    let items = query_all(query, table).await?;
     items
         .iter()
         .map(|item| {

@@ -9,7 +9,7 @@ use super::items::{
     call_item, call_pk, from_item, item_sk, key, participant_item, participant_sk, ConditionalPut,
     Item, PARTICIPANT_SK_PREFIX,
 };
-use super::{unavailable, DynamoStore, WriteOutcome};
+use super::{query_all, unavailable, DynamoStore, WriteOutcome};
 use crate::domain::{Call, ExternalId, Job, Participant};
 use crate::store::{StoreError, MAX_PARTICIPANTS_PER_REQUEST, MAX_PARTICIPANTS_PER_WRITE};
 use crate::telemetry::dynamodb_span;
@@ -86,7 +86,7 @@ impl DynamoStore {
         call: &ExternalId,
     ) -> Result<Vec<Participant>, StoreError> {
         let pk = call_pk(call);
-        let items: Vec<Item> = self
+        let query = self
             .client
             .query()
             .table_name(&self.table)
@@ -96,14 +96,8 @@ impl DynamoStore {
                 ":prefix",
                 AttributeValue::S(PARTICIPANT_SK_PREFIX.to_owned()),
             )
-            .consistent_read(true)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .instrument(dynamodb_span("Query", &self.table))
-            .await
-            .map_err(|error| unavailable("Query", error))?;
+            .consistent_read(true);
+        let items = query_all(query, &self.table).await?;
         items
             .into_iter()
             .map(|item| {
