@@ -210,6 +210,26 @@ pub const MAX_PARTICIPANTS_PER_REQUEST: usize = 100;
 /// write of participants also carries their call and a job.
 pub const MAX_PARTICIPANTS_PER_WRITE: usize = 50;
 
+/// `participants` as a write stores them: each at its next version. A write carries at
+/// most [`MAX_PARTICIPANTS_PER_WRITE`] of them (one transaction's worth in DynamoDB);
+/// callers split larger changes, so more is a bug, answered as a failed write.
+pub(crate) fn participants_at_next_version(
+    participants: &[Participant],
+) -> Result<Vec<Participant>, StoreError> {
+    if participants.len() > MAX_PARTICIPANTS_PER_WRITE {
+        return Err(StoreError::Unavailable(format!(
+            "a write carries at most {MAX_PARTICIPANTS_PER_WRITE} participants"
+        )));
+    }
+    Ok(participants
+        .iter()
+        .map(|p| Participant {
+            version: p.version + 1,
+            ..p.clone()
+        })
+        .collect())
+}
+
 /// How many times [`modify_call`] tries before giving up with `Conflict`.
 pub const MODIFY_CALL_ATTEMPTS: u32 = 10;
 /// Upper bounds of the random pause between two tries: doubles from the first to the

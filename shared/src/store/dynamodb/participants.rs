@@ -11,7 +11,7 @@ use super::items::{
 };
 use super::{query_all, unavailable, DynamoStore, WriteOutcome};
 use crate::domain::{Call, ExternalId, Job, Participant};
-use crate::store::{StoreError, MAX_PARTICIPANTS_PER_REQUEST, MAX_PARTICIPANTS_PER_WRITE};
+use crate::store::{participants_at_next_version, StoreError, MAX_PARTICIPANTS_PER_REQUEST};
 use crate::telemetry::dynamodb_span;
 
 /// Rounds of `UnprocessedKeys` a read follows before giving up (DynamoDB returns some
@@ -115,7 +115,7 @@ impl DynamoStore {
     ) -> Result<(), StoreError> {
         let mut next_call = call.clone();
         next_call.version += 1;
-        let next = next_versions(participants)?;
+        let next = participants_at_next_version(participants)?;
         let mut puts = vec![ConditionalPut::at_version(
             call_item(&next_call)?,
             call.version,
@@ -141,7 +141,7 @@ impl DynamoStore {
         call: &ExternalId,
         participants: &mut [Participant],
     ) -> Result<(), StoreError> {
-        let next = next_versions(participants)?;
+        let next = participants_at_next_version(participants)?;
         if participants.iter().any(|p| p.version == 0) {
             // Only a participant event creates a participant (with its call's counts).
             return Err(StoreError::Conflict);
@@ -173,19 +173,4 @@ impl DynamoStore {
             WriteOutcome::PrimaryConditionFailed => Err(StoreError::Conflict),
         }
     }
-}
-
-fn next_versions(participants: &[Participant]) -> Result<Vec<Participant>, StoreError> {
-    if participants.len() > MAX_PARTICIPANTS_PER_WRITE {
-        return Err(StoreError::Unavailable(format!(
-            "a write carries at most {MAX_PARTICIPANTS_PER_WRITE} participants"
-        )));
-    }
-    Ok(participants
-        .iter()
-        .map(|p| Participant {
-            version: p.version + 1,
-            ..p.clone()
-        })
-        .collect())
 }

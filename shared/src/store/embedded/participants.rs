@@ -3,7 +3,7 @@
 
 use super::{replace_at_version, Change, EmbeddedStore, State};
 use crate::domain::{Call, ExternalId, Job, Participant};
-use crate::store::{StoreError, MAX_PARTICIPANTS_PER_REQUEST, MAX_PARTICIPANTS_PER_WRITE};
+use crate::store::{participants_at_next_version, StoreError, MAX_PARTICIPANTS_PER_REQUEST};
 
 impl State {
     /// Replaces each of `next` under `call` at the version its `current` twin carries.
@@ -70,7 +70,7 @@ impl EmbeddedStore {
     ) -> Result<(), StoreError> {
         let mut next_call = call.clone();
         next_call.version += 1;
-        let next = next_versions(participants)?;
+        let next = participants_at_next_version(participants)?;
         self.write(jobs, |state| {
             replace_at_version(
                 &mut state.calls,
@@ -91,7 +91,7 @@ impl EmbeddedStore {
         call: &ExternalId,
         participants: &mut [Participant],
     ) -> Result<(), StoreError> {
-        let next = next_versions(participants)?;
+        let next = participants_at_next_version(participants)?;
         if participants.iter().any(|p| p.version == 0) {
             // Only a participant event creates a participant (with its call's counts).
             return Err(StoreError::Conflict);
@@ -106,20 +106,4 @@ impl EmbeddedStore {
         participants.clone_from_slice(&next);
         Ok(())
     }
-}
-
-fn next_versions(participants: &[Participant]) -> Result<Vec<Participant>, StoreError> {
-    if participants.len() > MAX_PARTICIPANTS_PER_WRITE {
-        return Err(StoreError::Unavailable(format!(
-            "a write carries at most {} participants",
-            MAX_PARTICIPANTS_PER_WRITE
-        )));
-    }
-    Ok(participants
-        .iter()
-        .map(|p| Participant {
-            version: p.version + 1,
-            ..p.clone()
-        })
-        .collect())
 }
