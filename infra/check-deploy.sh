@@ -202,6 +202,25 @@ PY
     return 1
   fi
   echo "set-slack-secrets.sh: refuses to run without values or a terminal"
+  # An app installed through the install link: client id and secret, no bot token asked
+  # for, and the bot token already in the secret kept.
+  if ! env PATH="$dir/bin:$PATH" STUB_ARGV_LOG="$dir/argv.log" STUB_SECRET_FILE="$dir/secret.json" \
+    SLACK_SIGNING_SECRET=sign-SECRET-8c1d SLACK_BOT_TOKEN= SLACK_CLIENT_ID=1234.5678 \
+    SLACK_CLIENT_SECRET=client-SECRET-91ab \
+    bash infra/set-slack-secrets.sh --stack stub-stack --region us-east-1 </dev/null >/dev/null 2>&1; then
+    echo "set-slack-secrets.sh refused client credentials without a bot token" >&2
+    return 1
+  fi
+  python3 - "$dir" <<'PY'
+import json, sys
+secret = json.load(open(f"{sys.argv[1]}/secret.json"))
+want = {"signing_secret": "sign-SECRET-8c1d", "bot_token": "xoxb-TOKEN-77e2",
+        "provider_webhook_secret": "GENERATEDprovider0123", "client_id": "1234.5678",
+        "client_secret": "client-SECRET-91ab"}
+if secret != want:
+    sys.exit(f"set-slack-secrets.sh: client credentials merged wrongly: {sorted(secret)}")
+print("set-slack-secrets.sh: client credentials without a bot token keep the stored one")
+PY
 }
 
 # The dead-letter re-drive against a stand-in `aws` (its parsing, both ways of finding

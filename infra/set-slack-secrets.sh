@@ -6,7 +6,9 @@
 #
 # Values come from SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN if set, otherwise they are
 # asked for without echo. Optional extras, merged when set (never prompted):
-# SLACK_CLIENT_ID, SLACK_CLIENT_SECRET, MEETING_API_TOKEN.
+# SLACK_CLIENT_ID, SLACK_CLIENT_SECRET, MEETING_API_TOKEN. With both client values set
+# (an app that workspaces install through the install link) the bot token is optional:
+# without one it is not asked for, and a bot token already in the secret is kept.
 # Nothing secret is printed, put on a command line (visible in `ps`) or written to disk:
 # the values travel through environment variables and pipes only.
 #
@@ -67,9 +69,10 @@ prompt_secret() { # name, prompt
 if [ -z "${SLACK_SIGNING_SECRET:-}" ]; then
   SLACK_SIGNING_SECRET="$(prompt_secret SLACK_SIGNING_SECRET 'Slack signing secret (Basic Information > App Credentials)')"
 fi
-if [ -z "${SLACK_BOT_TOKEN:-}" ]; then
+if [ -z "${SLACK_BOT_TOKEN:-}" ] && { [ -z "${SLACK_CLIENT_ID:-}" ] || [ -z "${SLACK_CLIENT_SECRET:-}" ]; }; then
   SLACK_BOT_TOKEN="$(prompt_secret SLACK_BOT_TOKEN 'Slack bot token, xoxb-... (OAuth & Permissions)')"
 fi
+SLACK_BOT_TOKEN="${SLACK_BOT_TOKEN:-}"
 export SLACK_SIGNING_SECRET SLACK_BOT_TOKEN
 
 # Merge in python (values read from the environment, never from argv), then hand the
@@ -84,10 +87,11 @@ signing = os.environ["SLACK_SIGNING_SECRET"].strip()
 bot = os.environ["SLACK_BOT_TOKEN"].strip()
 if not signing:
     sys.exit("the signing secret is empty")
-if not bot.startswith("xoxb-"):
+if bot and not bot.startswith("xoxb-"):
     sys.exit("the bot token should start with xoxb-")
 current["signing_secret"] = signing
-current["bot_token"] = bot
+if bot:
+    current["bot_token"] = bot
 for env, key in (("SLACK_CLIENT_ID", "client_id"), ("SLACK_CLIENT_SECRET", "client_secret"),
                  ("MEETING_API_TOKEN", "meeting_api_token")):
     value = os.environ.get(env, "").strip()
@@ -103,5 +107,5 @@ printf '%s' "$merged" | awsr secretsmanager put-secret-value --secret-id "$secre
   --secret-string "file:///dev/stdin" --query VersionId --output text >/dev/null
 unset merged current
 
-echo "updated: signing_secret, bot_token$( [ -n "${SLACK_CLIENT_ID:-}" ] && printf ', client_id')$( [ -n "${SLACK_CLIENT_SECRET:-}" ] && printf ', client_secret')$( [ -n "${MEETING_API_TOKEN:-}" ] && printf ', meeting_api_token')"
+echo "updated: signing_secret$( [ -n "$SLACK_BOT_TOKEN" ] && printf ', bot_token')$( [ -n "${SLACK_CLIENT_ID:-}" ] && printf ', client_id')$( [ -n "${SLACK_CLIENT_SECRET:-}" ] && printf ', client_secret')$( [ -n "${MEETING_API_TOKEN:-}" ] && printf ', meeting_api_token')"
 echo "running functions use a new signing secret at once (they fetch again when a signature does not match), other values within 5 minutes (secret cache TTL); new ones use all at once."
