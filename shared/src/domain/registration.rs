@@ -69,28 +69,7 @@ impl Call {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::ids::id;
-    use crate::domain::{CallKind, NewCall};
-
-    fn call() -> Call {
-        let mut call = Call::new(
-            NewCall {
-                external_unique_id: id("c1"),
-                workspace: crate::domain::Workspace::team(id("T1")),
-                channel_id: Some(id("C1")),
-                created_by: id("U1"),
-                kind: CallKind::Video,
-                title: None,
-                join_url: "https://meet.example/r".into(),
-                desktop_join_url: None,
-                external_display_id: None,
-                response_url: None,
-            },
-            1_000,
-        );
-        call.mark_registered(id("R1"));
-        call
-    }
+    use crate::domain::call::tests::call;
 
     #[test]
     fn one_job_holds_the_registration_until_its_claim_lapses() {
