@@ -8,7 +8,7 @@ use flow_tests::world::World;
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
-use crate::support::{participants_shown, start_call, Started};
+use crate::support::{participants_shown, send_provider_events, start_call, Started};
 
 const CHANNEL: &str = "C0CHAN0001";
 const CREATOR: &str = "U0USER0001";
@@ -32,18 +32,6 @@ fn shown(world: &World, call: &Started) -> BTreeSet<String> {
         .collect()
 }
 
-/// Sends `body`; every answer is a 202 (never a 5xx to resend forever).
-async fn send(world: &World, body: &Value) -> Vec<String> {
-    let answer = world.provider(body).await;
-    assert_eq!(answer.status, 202, "{:?}", answer.json);
-    answer.json["results"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|r| r["status"].as_str().unwrap_or_default().to_owned())
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_5000_person_call_with_bulky_names_shows_everyone_and_ends() {
     const PEOPLE: usize = 5_000;
@@ -56,7 +44,7 @@ async fn a_5000_person_call_with_bulky_names_shows_everyone_and_ends() {
             .iter()
             .map(|&i| event(&call, "participant.joined", guest(i, &bulky), None))
             .collect();
-        let statuses = send(&world, &Value::Array(events)).await;
+        let statuses = send_provider_events(&world, &Value::Array(events)).await;
         assert!(statuses.iter().all(|s| s == "applied"), "{statuses:?}");
         assert_eq!(world.run_worker().await, Vec::<String>::new());
     }
@@ -77,7 +65,7 @@ async fn a_5000_person_call_with_bulky_names_shows_everyone_and_ends() {
 
     // One more join to the full call: one sync of one person.
     world.standin.clear_requests();
-    send(
+    send_provider_events(
         &world,
         &event(&call, "participant.left", guest(7, "x"), None),
     )
@@ -88,7 +76,7 @@ async fn a_5000_person_call_with_bulky_names_shows_everyone_and_ends() {
     assert_eq!(removes[0].body["users"].as_array().map(Vec::len), Some(1));
     assert_eq!(shown(&world, &call).len(), PEOPLE - 1);
 
-    send(
+    send_provider_events(
         &world,
         &json!({"type": "call.ended", "external_unique_id": call.external_unique_id}),
     )
@@ -139,7 +127,7 @@ async fn people_who_joined_before_the_registration_are_all_added_with_it() {
         }))
         .collect();
     for batch in events.chunks(100) {
-        send(&world, &Value::Array(batch.to_vec())).await;
+        send_provider_events(&world, &Value::Array(batch.to_vec())).await;
     }
     assert!(world.deliver(records).await.is_empty());
     assert_eq!(world.run_worker().await, Vec::<String>::new());
@@ -212,7 +200,7 @@ async fn run_history(
             .collect();
         let sending = async {
             if !events.is_empty() {
-                send(&world, &Value::Array(events)).await;
+                send_provider_events(&world, &Value::Array(events)).await;
             }
         };
         let (failed, ()) = tokio::join!(join_all(runs), sending);

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use slack_calls::domain::{CallState, EndReason};
 use slack_calls::provider;
 use slack_standin::Fault;
-use support::{participants_shown, start_call, store_writes, Started};
+use support::{participants_shown, send_provider_events, start_call, store_writes, Started};
 
 const CHANNEL: &str = "C0CHAN0001";
 const CREATOR: &str = "U0USER0001";
@@ -34,21 +34,9 @@ fn slack_user(id: &str) -> Value {
     json!({"slack_id": id})
 }
 
-/// Sends `body`, expects 202, and returns the per-event statuses.
-async fn send(world: &World, body: &Value) -> Vec<String> {
-    let answer = world.provider(body).await;
-    assert_eq!(answer.status, 202, "{body} -> {:?}", answer.json);
-    answer.json["results"]
-        .as_array()
-        .expect("per-event results")
-        .iter()
-        .map(|r| r["status"].as_str().unwrap_or_default().to_owned())
-        .collect()
-}
-
 /// Sends `body` and runs the worker; no job may fail.
 async fn apply(world: &mut World, body: &Value) -> Vec<String> {
-    let statuses = send(world, body).await;
+    let statuses = send_provider_events(world, body).await;
     assert_eq!(world.run_worker().await, Vec::<String>::new());
     statuses
 }
@@ -139,7 +127,7 @@ async fn call_ended_twice_ends_once_with_the_providers_duration() {
     let end = json!({"type": "call.ended", "external_unique_id": call.external_unique_id,
                      "event_id": "prov-end-1", "duration": 1234});
 
-    assert_eq!(send(&world, &end).await, ["applied"]);
+    assert_eq!(send_provider_events(&world, &end).await, ["applied"]);
     let answer = world.provider(&end).await;
     assert_eq!(answer.status, 202);
     assert_eq!(answer.json["results"][0]["status"], "ignored");

@@ -12,7 +12,7 @@ use flow_tests::world::{World, WorldOptions};
 use serde_json::{json, Value};
 use slack_calls::domain::{CallState, ExternalId};
 use slack_standin::{ChannelAccess, Fault};
-use support::{participants_shown, start_call, ScriptedServer, Started};
+use support::{participants_shown, send_provider_events, start_call, ScriptedServer, Started};
 
 const CHANNEL: &str = "C0CHAN0001";
 const GROUP_DM: &str = "G0GROUPDM1";
@@ -42,18 +42,6 @@ fn posted(world: &World, channel: &str, user: &str, ts: &str, urls: &[&str]) -> 
 fn joined(external_unique_id: &str, slack_id: &str) -> Value {
     json!({"type": "participant.joined", "external_unique_id": external_unique_id,
            "participant": {"slack_id": slack_id}})
-}
-
-/// Sends provider events; expects 202 and returns the per-event statuses.
-async fn provider(world: &World, body: &Value) -> Vec<String> {
-    let answer = world.provider(body).await;
-    assert_eq!(answer.status, 202, "{body} -> {:?}", answer.json);
-    answer.json["results"]
-        .as_array()
-        .expect("per-event results")
-        .iter()
-        .map(|r| r["status"].as_str().unwrap_or_default().to_owned())
-        .collect()
 }
 
 fn users_sent(world: &World, method: &str) -> Vec<Value> {
@@ -253,7 +241,7 @@ async fn a_deleted_user_is_left_out_and_every_later_change_goes_through() {
     world.standin.forget_user(GONE);
     let id = &call.external_unique_id;
     assert_eq!(
-        provider(&world, &json!([joined(id, GONE), joined(id, ALICE)])).await,
+        send_provider_events(&world, &json!([joined(id, GONE), joined(id, ALICE)])).await,
         ["applied", "applied"]
     );
     assert_eq!(world.run_worker().await, Vec::<String>::new());
@@ -274,7 +262,10 @@ async fn a_deleted_user_is_left_out_and_every_later_change_goes_through() {
     assert_eq!(refused[0].refused.as_deref(), Some("user_not_found"));
 
     world.standin.clear_requests();
-    assert_eq!(provider(&world, &joined(id, BOB)).await, ["applied"]);
+    assert_eq!(
+        send_provider_events(&world, &joined(id, BOB)).await,
+        ["applied"]
+    );
     assert_eq!(world.run_worker().await, Vec::<String>::new());
     assert_eq!(
         users_sent(&world, "calls.participants.add"),
@@ -309,7 +300,7 @@ async fn a_deleted_user_among_the_first_participants_does_not_stop_the_registrat
     };
     let id = external_unique_id.as_str();
     assert_eq!(
-        provider(&world, &json!([joined(id, GONE), joined(id, ALICE)])).await,
+        send_provider_events(&world, &json!([joined(id, GONE), joined(id, ALICE)])).await,
         ["applied", "applied"]
     );
     assert!(world.deliver(records).await.is_empty());
@@ -339,7 +330,7 @@ async fn bad_users_with_ok_true_for_someone_already_shown_lets_the_rest_through(
     let mut world = World::start().await;
     let call = start_call(&mut world, CHANNEL, CREATOR, "Standup").await;
     let id = &call.external_unique_id;
-    provider(&world, &joined(id, ALICE)).await;
+    send_provider_events(&world, &joined(id, ALICE)).await;
     assert_eq!(world.run_worker().await, Vec::<String>::new());
     assert_eq!(participants_shown(&world, &call.call_id), [ALICE]);
 
@@ -357,7 +348,7 @@ async fn bad_users_with_ok_true_for_someone_already_shown_lets_the_rest_through(
     world.standin.clear_requests();
     // Alice's next event (the run's retry would do the same) comes with Bob's join.
     world.clock.advance(1);
-    provider(&world, &json!([joined(id, ALICE), joined(id, BOB)])).await;
+    send_provider_events(&world, &json!([joined(id, ALICE), joined(id, BOB)])).await;
     assert_eq!(world.run_worker().await, Vec::<String>::new());
 
     let adds = world.standin.requests_for("calls.participants.add");
@@ -439,7 +430,7 @@ async fn a_json_body_slack_cannot_read_is_sent_again_as_a_form() {
             .slack_error("invalid_array_arg")
             .json_bodies_only(),
     );
-    provider(&world, &joined(&call.external_unique_id, ALICE)).await;
+    send_provider_events(&world, &joined(&call.external_unique_id, ALICE)).await;
     assert_eq!(world.run_worker().await, Vec::<String>::new());
     let adds = world.standin.requests_for("calls.participants.add");
     assert_eq!(adds.len(), 2);
@@ -460,7 +451,7 @@ async fn a_pasted_link_of_an_ended_call_registers_a_new_call_that_gets_the_rooms
     let first: Started = start_call(&mut world, CHANNEL, CREATOR, "Daily").await;
     let room = first.external_unique_id.clone();
     let ended = json!({"type": "call.ended", "external_unique_id": room});
-    assert_eq!(provider(&world, &ended).await, ["applied"]);
+    assert_eq!(send_provider_events(&world, &ended).await, ["applied"]);
     assert_eq!(world.run_worker().await, Vec::<String>::new());
     world.standin.clear_requests();
 
@@ -493,7 +484,10 @@ async fn a_pasted_link_of_an_ended_call_registers_a_new_call_that_gets_the_rooms
 
     // The provider names the room: its events reach the room's live call.
     world.standin.clear_requests();
-    assert_eq!(provider(&world, &joined(&room, ALICE)).await, ["applied"]);
+    assert_eq!(
+        send_provider_events(&world, &joined(&room, ALICE)).await,
+        ["applied"]
+    );
     assert_eq!(world.run_worker().await, Vec::<String>::new());
     assert_eq!(participants_shown(&world, &second), [ALICE]);
     assert_eq!(
@@ -525,7 +519,7 @@ async fn provider_events_for_a_pasted_room_reach_its_call() {
     assert_eq!(registered.len(), 1, "keyed by the room's name");
 
     assert_eq!(
-        provider(&world, &joined("team-standup", ALICE)).await,
+        send_provider_events(&world, &joined("team-standup", ALICE)).await,
         ["applied"]
     );
     assert_eq!(world.run_worker().await, Vec::<String>::new());

@@ -445,3 +445,16 @@ async fn answer(
         }
     }
 }
+
+/// Sends provider events; expects `202` (never a 5xx to resend forever) and returns
+/// the per-event statuses, in the batch's order.
+pub async fn send_provider_events(world: &World, body: &Value) -> Vec<String> {
+    let answer = world.provider(body).await;
+    assert_eq!(answer.status, 202, "{body} -> {:?}", answer.json);
+    answer.json["results"]
+        .as_array()
+        .expect("per-event results")
+        .iter()
+        .map(|r| r["status"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
