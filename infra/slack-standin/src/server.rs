@@ -229,6 +229,20 @@ async fn record_and_fault(shared: &Shared, method: &str, decoded: &Decoded) -> (
     (index, verdict)
 }
 
+/// Records the request and applies the faults: `Ok` with the request's index when it is
+/// to be served, `Err` with the faulted answer (recorded as given). A hang never returns.
+async fn admit(shared: &Shared, method: &str, decoded: &Decoded) -> Result<usize, HttpResponse> {
+    let (index, verdict) = record_and_fault(shared, method, decoded).await;
+    match verdict {
+        Verdict::Proceed => Ok(index),
+        Verdict::Hang => std::future::pending().await,
+        Verdict::Answer(response, error) => {
+            finish(shared, index, response.status(), error);
+            Err(response)
+        }
+    }
+}
+
 fn finish(shared: &Shared, index: usize, status: StatusCode, error: Option<String>) {
     if let Some(request) = shared.state().requests.get_mut(index) {
         request.status = Some(status.as_u16());
@@ -248,15 +262,10 @@ async fn web_api_request(
         );
     }
     let decoded = decode(request).await;
-    let (index, verdict) = record_and_fault(shared, method, &decoded).await;
-    match verdict {
-        Verdict::Proceed => {}
-        Verdict::Hang => std::future::pending::<()>().await,
-        Verdict::Answer(response, error) => {
-            finish(shared, index, response.status(), error);
-            return response;
-        }
-    }
+    let index = match admit(shared, method, &decoded).await {
+        Ok(index) => index,
+        Err(answered) => return answered,
+    };
     let token = decoded.token;
     let basic = decoded.basic;
     let answer = {
@@ -305,15 +314,10 @@ async fn response_url_request(
     }
     let url = format!("http://{}/response/{id}", shared.addr);
     let decoded = decode(request).await;
-    let (index, verdict) = record_and_fault(shared, "response_url", &decoded).await;
-    match verdict {
-        Verdict::Proceed => {}
-        Verdict::Hang => std::future::pending::<()>().await,
-        Verdict::Answer(response, error) => {
-            finish(shared, index, response.status(), error);
-            return response;
-        }
-    }
+    let index = match admit(shared, "response_url", &decoded).await {
+        Ok(index) => index,
+        Err(answered) => return answered,
+    };
     // Slack takes response URL messages as JSON only.
     let json = is_json(decoded.content_type.as_deref());
     let logged = decoded.logged.clone();
@@ -379,15 +383,10 @@ async fn authorize_request(shared: &Shared, request: Request<Incoming>) -> HttpR
         token: None,
         basic: None,
     };
-    let (index, verdict) = record_and_fault(shared, AUTHORIZE, &decoded).await;
-    match verdict {
-        Verdict::Proceed => {}
-        Verdict::Hang => std::future::pending::<()>().await,
-        Verdict::Answer(response, error) => {
-            finish(shared, index, response.status(), error);
-            return response;
-        }
-    }
+    let index = match admit(shared, AUTHORIZE, &decoded).await {
+        Ok(index) => index,
+        Err(answered) => return answered,
+    };
     let outcome = shared.state().authorize(&args);
     match outcome {
         Ok(location) => {
