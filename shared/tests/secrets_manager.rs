@@ -173,6 +173,36 @@ async fn eventually(source: &SecretsManagerSource, wanted: &str) -> String {
     }
 }
 
+/// A source for a new secret holding `value` in the emulator, reached through a
+/// [`Switch`], with the default cache policy on a manual clock at `T0`.
+struct Switched {
+    clock: Arc<ManualClock>,
+    emulator: aws_sdk_secretsmanager::Client,
+    secret_id: String,
+    switch: Switch,
+    source: SecretsManagerSource,
+}
+
+async fn switched_source(value: &str) -> Switched {
+    let clock = Arc::new(ManualClock::new(T0));
+    let emulator = testkit::secretsmanager::client().await;
+    let secret_id = testkit::secretsmanager::create_secret(&emulator, &secret_json(value)).await;
+    let switch = Switch::start().await;
+    let source = SecretsManagerSource::with_policy(
+        switch.client(&emulator),
+        secret_id.clone(),
+        CachePolicy::default(),
+        clock.clone(),
+    );
+    Switched {
+        clock,
+        emulator,
+        secret_id,
+        switch,
+        source,
+    }
+}
+
 /// A TCP proxy to the emulator that can be switched off: off, it drops every
 /// connection (open ones included), as an unreachable Secrets Manager would. Counts the
 /// `GetSecretValue` requests sent through it, and the connections it dropped.
@@ -291,16 +321,13 @@ async fn forward(mut inbound: TcpStream, mut outbound: TcpStream, requests: Arc<
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn secrets_manager_down_for_ten_minutes_changes_nothing_for_a_warm_function() {
     let policy = CachePolicy::default();
-    let clock = Arc::new(ManualClock::new(T0));
-    let emulator = testkit::secretsmanager::client().await;
-    let secret_id = testkit::secretsmanager::create_secret(&emulator, &secret_json("v1")).await;
-    let switch = Switch::start().await;
-    let source = SecretsManagerSource::with_policy(
-        switch.client(&emulator),
-        secret_id.clone(),
-        policy,
-        clock.clone(),
-    );
+    let Switched {
+        clock,
+        emulator,
+        secret_id,
+        switch,
+        source,
+    } = switched_source("v1").await;
     assert_eq!(signing_secret(&source).await, "v1");
     assert_eq!(switch.requests(), 1);
 
@@ -341,16 +368,12 @@ async fn secrets_manager_down_for_ten_minutes_changes_nothing_for_a_warm_functio
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_last_good_secret_is_served_for_a_bounded_time_then_refused() {
     let policy = CachePolicy::default();
-    let clock = Arc::new(ManualClock::new(T0));
-    let emulator = testkit::secretsmanager::client().await;
-    let secret_id = testkit::secretsmanager::create_secret(&emulator, &secret_json("v1")).await;
-    let switch = Switch::start().await;
-    let source = SecretsManagerSource::with_policy(
-        switch.client(&emulator),
-        secret_id,
-        policy,
-        clock.clone(),
-    );
+    let Switched {
+        clock,
+        switch,
+        source,
+        ..
+    } = switched_source("v1").await;
     assert_eq!(signing_secret(&source).await, "v1");
     switch.set(false);
 
@@ -368,17 +391,13 @@ async fn the_last_good_secret_is_served_for_a_bounded_time_then_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_fetch_is_cached_briefly() {
     let policy = CachePolicy::default();
-    let clock = Arc::new(ManualClock::new(T0));
-    let emulator = testkit::secretsmanager::client().await;
-    let secret_id = testkit::secretsmanager::create_secret(&emulator, &secret_json("v1")).await;
-    let switch = Switch::start().await;
+    let Switched {
+        clock,
+        switch,
+        source,
+        ..
+    } = switched_source("v1").await;
     switch.set(false);
-    let source = SecretsManagerSource::with_policy(
-        switch.client(&emulator),
-        secret_id,
-        policy,
-        clock.clone(),
-    );
     // A cold container during an outage: the first request pays for one failed fetch,
     // the next ones within the backoff get the same answer without asking.
     source.current().await.expect_err("unreachable");
@@ -430,16 +449,15 @@ fn services(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rotated_signing_secret_is_accepted_at_once() {
-    let clock = Arc::new(ManualClock::new(T0));
-    let emulator = testkit::secretsmanager::client().await;
-    let secret_id = testkit::secretsmanager::create_secret(&emulator, &secret_json("old")).await;
-    let switch = Switch::start().await;
-    let source = Arc::new(SecretsManagerSource::with_policy(
-        switch.client(&emulator),
-        secret_id.clone(),
-        CachePolicy::default(),
-        clock.clone(),
-    ));
+    let Switched {
+        clock,
+        emulator,
+        secret_id,
+        switch,
+        source: plain,
+        ..
+    } = switched_source("old").await;
+    let source = Arc::new(plain);
     let services = services(source.clone(), clock.clone());
     let status = |secret: &'static str| url_verification(&services, secret);
 
@@ -474,16 +492,7 @@ async fn a_rotated_signing_secret_is_accepted_at_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_fetch_started_at_init_serves_the_first_request() {
-    let clock = Arc::new(ManualClock::new(T0));
-    let emulator = testkit::secretsmanager::client().await;
-    let secret_id = testkit::secretsmanager::create_secret(&emulator, &secret_json("v1")).await;
-    let switch = Switch::start().await;
-    let source = SecretsManagerSource::with_policy(
-        switch.client(&emulator),
-        secret_id,
-        CachePolicy::default(),
-        clock,
-    );
+    let Switched { switch, source, .. } = switched_source("v1").await;
     source.prefetch();
     // However soon the first request comes, it shares the fetch init started.
     assert_eq!(signing_secret(&source).await, "v1");
@@ -492,17 +501,8 @@ async fn the_fetch_started_at_init_serves_the_first_request() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_fetch_at_init_is_tried_again_by_the_first_request() {
-    let clock = Arc::new(ManualClock::new(T0));
-    let emulator = testkit::secretsmanager::client().await;
-    let secret_id = testkit::secretsmanager::create_secret(&emulator, &secret_json("v1")).await;
-    let switch = Switch::start().await;
+    let Switched { switch, source, .. } = switched_source("v1").await;
     switch.set(false);
-    let source = SecretsManagerSource::with_policy(
-        switch.client(&emulator),
-        secret_id,
-        CachePolicy::default(),
-        clock,
-    );
     source.prefetch();
     let deadline = Instant::now() + Duration::from_secs(5);
     while switch.dropped() == 0 && Instant::now() < deadline {
